@@ -1,0 +1,1 @@
+namespace KvmCluster.Grains; internal static class AssemblyMarker { }

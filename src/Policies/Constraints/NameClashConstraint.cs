@@ -1,0 +1,17 @@
+using KvmCluster.Policies.Placement;
+
+namespace KvmCluster.Policies.Constraints;
+
+/// <summary>QEMU/libvirt need guest names unique per host: no guest of the same name may run (or be due) there.</summary>
+public sealed class NameClashConstraint : IDynamicConstraint
+{
+    public static readonly NameClashConstraint Instance = new();
+    public string Id => "name-clash";
+
+    public bool AppliesTo(GuestDemand d) => true;
+
+    public bool Admits(GuestDemand d, int h, PlacementState s) => !s.HostRunsGuestNamed(h, d.Guest.Name);
+
+    public string Explain(GuestDemand d, int h, PlacementState s) =>
+        $"a guest named {d.Guest.Name} already runs on (or is reserved for) host {s.Hosts[h].Name}";
+}

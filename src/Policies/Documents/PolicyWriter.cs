@@ -1,0 +1,81 @@
+using System.Globalization;
+using KvmCluster.Policies.Policy;
+using YamlDotNet.Serialization;
+
+namespace KvmCluster.Policies.Documents;
+
+/// <summary>Writes a policy back as a complete YAML document: every field, defaults filled in.</summary>
+public static class PolicyWriter
+{
+    public static string ToYaml(Policy.Policy p)
+    {
+        var doc = new Dictionary<string, object?>
+        {
+            ["name"] = p.Name,
+            ["description"] = p.Description,
+            ["balancer"] = PolicyDocument.BalancerNames[(int)p.Kind],
+            ["automation"] = PolicyDocument.AutomationNames[(int)p.Automation],
+            ["seed"] = p.Seed,
+            ["overcommit"] = new Dictionary<string, object> { ["cpu"] = p.Overcommit.Cpu, ["memory"] = p.Overcommit.Memory },
+            ["weights"] = new Dictionary<string, object>
+            {
+                ["spread"] = p.Weights.Spread, ["pack"] = p.Weights.Pack, ["power"] = p.Weights.Power,
+                ["softAffinity"] = p.Weights.SoftAffinity, ["fewestMigrations"] = p.Weights.FewestMigrations,
+            },
+            ["filters"] = p.Filters.Select(Filter).ToList(),
+            ["migration"] = new Dictionary<string, object>
+            {
+                ["allowBlockMigration"] = p.Migration.AllowBlockMigration,
+                ["maxOutboundPerHost"] = p.Migration.MaxOutboundPerHost,
+                ["maxInboundPerHost"] = p.Migration.MaxInboundPerHost,
+                ["maxConcurrent"] = p.Migration.MaxConcurrent,
+                ["bandwidthMiBps"] = p.Migration.BandwidthMiBps,
+                ["downtimeMs"] = p.Migration.DowntimeMs,
+                ["maxDowntimeMs"] = p.Migration.MaxDowntimeMs,
+                ["allowAutoConverge"] = p.Migration.AllowAutoConverge,
+                ["allowPostCopy"] = p.Migration.AllowPostCopy,
+                ["completionTimeoutPerGiB"] = p.Migration.CompletionTimeoutPerGiB,
+            },
+            ["evenlyDistributed"] = new Dictionary<string, object>
+            {
+                ["threshold"] = p.EvenlyDistributed.Threshold,
+                ["holdMinutes"] = p.EvenlyDistributed.HoldMinutes,
+                ["highUtilizationPercent"] = p.EvenlyDistributed.HighUtilizationPercent,
+                ["minImprovement"] = p.EvenlyDistributed.MinImprovement,
+                ["maxMovesPerRound"] = p.EvenlyDistributed.MaxMovesPerRound,
+                ["cpuWeight"] = p.EvenlyDistributed.CpuWeight,
+                ["memoryWeight"] = p.EvenlyDistributed.MemoryWeight,
+            },
+            ["powerSaving"] = new Dictionary<string, object>
+            {
+                ["targetUtilizationPercent"] = p.PowerSaving.TargetUtilizationPercent,
+                ["tolerancePercent"] = p.PowerSaving.TolerancePercent,
+                ["hostsInReserve"] = p.PowerSaving.HostsInReserve,
+                ["powerOnWindowMinutes"] = p.PowerSaving.PowerOnWindowMinutes,
+                ["powerOffWindowMinutes"] = p.PowerSaving.PowerOffWindowMinutes,
+                ["maxPowerActionsPerRound"] = p.PowerSaving.MaxPowerActionsPerRound,
+            },
+            ["adaptive"] = new Dictionary<string, object>
+            {
+                ["detector"] = PolicyDocument.DetectorNames[(int)p.Adaptive.Detector],
+                ["parameter"] = p.Adaptive.Parameter,
+                ["selection"] = PolicyDocument.SelectionNames[(int)p.Adaptive.Selection],
+                ["fallbackThreshold"] = p.Adaptive.FallbackThreshold,
+                ["consolidateUnderloaded"] = p.Adaptive.ConsolidateUnderloaded,
+            },
+        };
+        if (p.Description is null) doc.Remove("description");
+        return new SerializerBuilder().Build().Serialize(doc);
+    }
+
+    private static Dictionary<string, object> Filter(ExtraFilter f) => f switch
+    {
+        RequireHostLabelsFilter r => new() { ["requireHostLabels"] = r.Labels.ToDictionary(kv => kv.Key, kv => kv.Value) },
+        ExcludeHostsFilter e => new() { ["excludeHosts"] = e.Hosts.ToList() },
+        MaxGuestsPerHostFilter g => new() { ["maxGuestsPerHost"] = g.Max },
+        MaxHostCpuFilter c => new() { ["maxHostCpuPercent"] = c.Percent },
+        _ => throw new NotSupportedException(f.GetType().Name),
+    };
+
+    internal static string Num(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,21 @@
+namespace KvmCluster.Policies.Model;
+
+public enum AffinityScope
+{
+    /// <summary>Rule about hosts carrying a label (VM-to-host rule).</summary>
+    Host,
+    /// <summary>Rule about other guests carrying a label (VM-to-VM rule).</summary>
+    Guest,
+}
+
+/// <summary>
+/// "Run on / not on hosts labelled key=value" or "run with / apart from guests labelled key=value".
+/// Hard rules are filters; soft rules only weigh (oVirt's enforcing vs. non-enforcing groups).
+/// </summary>
+public sealed record AffinityRule(AffinityScope Scope, string Key, string Value, bool Anti, bool Hard, double Weight = 1)
+{
+    public string Selector => $"{Key}={Value}";
+
+    public override string ToString() =>
+        $"{(Hard ? "hard" : "soft")} {(Anti ? "anti-affinity" : "affinity")} to {(Scope == AffinityScope.Host ? "hosts" : "guests")} {Selector}";
+}

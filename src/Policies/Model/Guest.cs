@@ -1,0 +1,58 @@
+using System.Collections.Immutable;
+
+namespace KvmCluster.Policies.Model;
+
+/// <summary>One guest (a QEMU process) as the scheduler sees it.</summary>
+public sealed record Guest
+{
+    private readonly string _name = "";
+
+    /// <summary>Validated against <see cref="GuestName.Pattern"/>: it reaches argv, paths and keys.</summary>
+    public required string Name { get => _name; init => _name = GuestName.Validate(value); }
+    public Guid Uuid { get; init; }
+    public required int VCpus { get; init; }
+    public required long MemoryMiB { get; init; }
+    public GuestCpu Cpu { get; init; } = GuestCpu.Named("qemu64");
+    public bool Is64Bit { get; init; } = true;
+    public bool RequiresNx { get; init; } = true;
+    /// <summary>Page size of the hugetlbfs backing in KiB, or null for normal memory. Such a guest cannot be ballooned.</summary>
+    public int? HugepageSizeKiB { get; init; }
+    public long? BalloonTargetMiB { get; init; }
+    /// <summary>Vendor:device ids of PCI devices passed through with VFIO; such guests never live-migrate.</summary>
+    public ImmutableArray<string> PciDevices { get; init; } = [];
+    public int SriovVfs { get; init; }
+    /// <summary>Network the VFs must come from, or null for any.</summary>
+    public string? SriovNetwork { get; init; }
+    public ImmutableArray<GuestDisk> Disks { get; init; } = [];
+    public ImmutableSortedDictionary<string, string> Labels { get; init; } = ImmutableSortedDictionary<string, string>.Empty.WithComparers(StringComparer.Ordinal);
+    public ImmutableArray<AffinityRule> Affinity { get; init; } = [];
+    /// <summary>The host the guest runs on now, or null for a guest not yet placed.</summary>
+    public string? Host { get; init; }
+    public UsageHistory Usage { get; init; } = UsageHistory.Empty;
+
+    /// <summary>Pages of <see cref="HugepageSizeKiB"/> the guest's RAM needs.</summary>
+    public int HugepageCount => HugepageSizeKiB is { } s ? (int)((MemoryMiB * 1024 + s - 1) / s) : 0;
+
+    /// <summary>Memory taken from the host's general (non-hugepage) memory.</summary>
+    public long GeneralMemoryMiB => HugepageSizeKiB is null ? MemoryMiB : 0;
+
+    public bool HasPassthrough => !PciDevices.IsDefaultOrEmpty && PciDevices.Length > 0;
+
+    /// <summary>Checks the combinations a field-by-field parser cannot see. Empty when consistent.</summary>
+    public IEnumerable<(string Field, string Message)> Problems()
+    {
+        if (VCpus < 1) yield return ("vcpus", $"must be ≥ 1, got {VCpus}");
+        if (MemoryMiB < 1) yield return ("memoryMiB", $"must be ≥ 1, got {MemoryMiB}");
+        if (Cpu.Mode == CpuMode.Custom && string.IsNullOrWhiteSpace(Cpu.Model)) yield return ("cpu.model", "a custom CPU mode needs a model name");
+        if (Cpu.Mode == CpuMode.HostPassthrough && Cpu.Flags.Length > 0) yield return ("cpu.flags", "flags cannot be changed in host-passthrough mode");
+        if (HugepageSizeKiB is { } s)
+        {
+            if (s != HugepagePool.Size2M && s != HugepagePool.Size1G) yield return ("hugepages", $"page size {s} KiB is not 2 MiB or 1 GiB");
+            else if (MemoryMiB * 1024 % s != 0) yield return ("hugepages", $"memory {MemoryMiB} MiB is not a whole number of {HugepagePool.DescribeSize(s)} pages");
+            if (BalloonTargetMiB is not null) yield return ("balloonTargetMiB", "a hugepage-backed guest cannot be ballooned");
+        }
+        if (BalloonTargetMiB is { } b && (b < 1 || b > MemoryMiB)) yield return ("balloonTargetMiB", $"must be between 1 and memoryMiB ({MemoryMiB}), got {b}");
+        if (SriovVfs < 0) yield return ("sriov.vfs", $"must be ≥ 0, got {SriovVfs}");
+        if (!Is64Bit && Cpu.Mode == CpuMode.Custom && Cpu.RequiredFlags.Contains("lm")) yield return ("cpu.flags", "+lm contradicts a 32-bit guest");
+    }
+}

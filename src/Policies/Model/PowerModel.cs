@@ -1,0 +1,48 @@
+using System.Collections.Immutable;
+
+namespace KvmCluster.Policies.Model;
+
+/// <summary>
+/// Host power draw as a function of CPU utilisation: a SPECpower-style table of watts at 0 %, 10 %, …, 100 %
+/// (linear between points), plus what the host draws in standby and how long it takes to boot.
+/// </summary>
+public sealed record PowerModel
+{
+    /// <summary>Watts at utilisation 0, 1/(n-1), …, 1. At least two points.</summary>
+    public ImmutableArray<double> Watts { get; }
+    public double StandbyWatts { get; init; }
+    public double BootSeconds { get; init; } = 180;
+
+    public PowerModel(IEnumerable<double> watts)
+    {
+        Watts = watts.ToImmutableArray();
+        if (Watts.Length < 2) throw new ArgumentException("a power table needs at least two points (idle and full load)");
+        for (var i = 0; i < Watts.Length; i++)
+        {
+            if (!double.IsFinite(Watts[i]) || Watts[i] < 0) throw new ArgumentException($"power table point {i} is {Watts[i]}; watts must be ≥ 0");
+            if (i > 0 && Watts[i] < Watts[i - 1]) throw new ArgumentException($"power table must not decrease: point {i} ({Watts[i]} W) < point {i - 1} ({Watts[i - 1]} W)");
+        }
+    }
+
+    public static PowerModel Linear(double idleWatts, double maxWatts) => new([idleWatts, maxWatts]);
+
+    public double IdleWatts => Watts[0];
+    public double MaxWatts => Watts[^1];
+
+    /// <summary>Watts at utilisation <paramref name="u"/> (clamped to 0..1).</summary>
+    public double At(double u)
+    {
+        if (!(u > 0)) return Watts[0];
+        if (u >= 1) return Watts[^1];
+        var steps = Watts.Length - 1;
+        var x = u * steps;
+        var i = (int)x;
+        if (i >= steps) return Watts[^1];
+        return Watts[i] + (Watts[i + 1] - Watts[i]) * (x - i);
+    }
+
+    /// <summary>HP ProLiant ML110 G4 (Xeon 3040), SPECpower, as CloudSim uses it.</summary>
+    public static PowerModel HpMl110G4 { get; } = new([86, 89.4, 92.6, 96, 99.5, 102, 106, 108, 112, 114, 117]);
+    /// <summary>HP ProLiant ML110 G5 (Xeon 3075), SPECpower, as CloudSim uses it.</summary>
+    public static PowerModel HpMl110G5 { get; } = new([93.7, 97, 101, 105, 110, 116, 121, 125, 129, 133, 135]);
+}

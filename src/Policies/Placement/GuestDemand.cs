@@ -1,0 +1,34 @@
+using KvmCluster.Policies.Model;
+
+namespace KvmCluster.Policies.Placement;
+
+/// <summary>
+/// What one guest takes from a host, computed once per placement so the per-host loop only compares numbers.
+/// </summary>
+public sealed class GuestDemand
+{
+    public Guest Guest { get; }
+    public int VCpus { get; }
+    public long GeneralMemoryMiB { get; }
+    /// <summary>Index into <see cref="PlacementState.HugepageSizes"/>, or −1 for normal memory.</summary>
+    public int HugepageSizeIndex { get; }
+    public int HugepageCount { get; }
+    /// <summary>CPU the guest is expected to use on its new host, in MHz (its latest sample).</summary>
+    public double CpuMhz { get; }
+    public long LocalDiskGiB { get; }
+    /// <summary>Index of the host the guest runs on now, or −1.</summary>
+    public int CurrentHost { get; }
+
+    internal GuestDemand(Guest guest, PlacementState state)
+    {
+        Guest = guest;
+        VCpus = guest.VCpus;
+        GeneralMemoryMiB = guest.GeneralMemoryMiB;
+        HugepageSizeIndex = guest.HugepageSizeKiB is { } s ? state.HugepageSizeIndex(s) : -1;
+        HugepageCount = guest.HugepageCount;
+        CpuMhz = guest.Usage.LastCpuMhz;
+        LocalDiskGiB = guest.Disks.Where(d => d.Kind == DiskKind.Local).Sum(d => d.SizeGiB)
+                       + guest.Disks.Where(d => d.Kind == DiskKind.Overlay).Sum(d => d.SizeGiB);
+        CurrentHost = guest.Host is { } h && state.TryGetHostIndex(h, out var i) ? i : -1;
+    }
+}

@@ -1,0 +1,212 @@
+using KvmCluster.Policies.Constraints;
+using KvmCluster.Policies.Model;
+using KvmCluster.Policies.Scoring;
+
+namespace KvmCluster.Policies.Placement;
+
+/// <summary>
+/// Filter → score → select over a <see cref="PlacementState"/>. Static constraints are answered once per
+/// (guest signature, source class, host class) and memoised; only per-host counters are checked per host.
+/// Ties go to the host that sorts first by name, so the same inputs always give the same answer.
+/// </summary>
+public sealed class PlacementEngine
+{
+    public PlacementState State { get; }
+    public Policy.Policy Policy => State.Policy;
+    public ConstraintSet Constraints { get; }
+    private readonly ScoreCard _score;
+    private readonly Dictionary<string, int> _signatures = new(StringComparer.Ordinal);
+    private readonly Dictionary<(int Sig, int Source, int Class), Rejection[]> _static = [];
+    private readonly SortedDictionary<long, Reservation> _reservations = [];
+    private long _nextReservation = 1;
+
+    public PlacementEngine(FleetSnapshot snapshot, Policy.Policy policy) : this(new PlacementState(snapshot, policy)) { }
+
+    public PlacementEngine(PlacementState state)
+    {
+        State = state;
+        Constraints = new ConstraintSet(state.Policy);
+        _score = new ScoreCard(state.Policy.Weights);
+    }
+
+    /// <summary>One-shot convenience: where would <paramref name="guest"/> go in this snapshot under this policy?</summary>
+    public static PlacementResult Place(FleetSnapshot snapshot, Guest guest, Policy.Policy policy) =>
+        new PlacementEngine(snapshot, policy).Place(guest);
+
+    public PlacementResult Place(Guest guest, PlaceOptions? options = null) => Place(State.Demand(guest), options ?? PlaceOptions.Explained);
+
+    public PlacementResult Place(GuestDemand d, PlaceOptions options)
+    {
+        var guest = d.Guest;
+        var sig = Signature(guest);
+        var source = d.CurrentHost >= 0 ? State.Hosts[d.CurrentHost] : null;
+        var sourceClass = d.CurrentHost >= 0 ? State.Classes.ClassOf(d.CurrentHost) : -1;
+        var dynamic = Constraints.Dynamic.Where(c => c.AppliesTo(d)).ToArray();
+        var rejected = options.Explain ? new List<HostRejection>() : null;
+        int best = -1, feasible = 0;
+        var bestScore = double.NegativeInfinity;
+
+        foreach (var cls in State.Classes.All)
+        {
+            var staticReasons = StaticVerdict(guest, sig, source, sourceClass, cls.Id);
+            var members = cls.Members;
+            if (staticReasons.Length > 0)
+            {
+                if (rejected is not null)
+                    foreach (var h in members)
+                        rejected.Add(new HostRejection(State.Hosts[h].Name, Materialise(staticReasons, h, source)));
+                continue;
+            }
+            foreach (var h in members)
+            {
+                if (h == d.CurrentHost && !options.AllowCurrentHost)
+                {
+                    rejected?.Add(new HostRejection(State.Hosts[h].Name, [new Rejection("migration", "the guest already runs here")]));
+                    continue;
+                }
+                if (h != d.CurrentHost && !Admits(dynamic, d, h, rejected)) continue;
+                feasible++;
+                var score = _score.Total(d, h, State);
+                if (score > bestScore || (score == bestScore && h < best))
+                {
+                    bestScore = score;
+                    best = h;
+                }
+            }
+        }
+
+        return new PlacementResult
+        {
+            Guest = guest.Name,
+            Host = best >= 0 ? State.Hosts[best].Name : null,
+            Score = best >= 0 ? bestScore : 0,
+            Breakdown = best >= 0 && options.Explain ? _score.Breakdown(d, best, State) : [],
+            Feasible = feasible,
+            Rejected = rejected is null ? [] : rejected.OrderBy(r => r.Host, StringComparer.Ordinal).ToList(),
+        };
+    }
+
+    private bool Admits(IDynamicConstraint[] dynamic, GuestDemand d, int h, List<HostRejection>? rejected)
+    {
+        if (rejected is null)
+        {
+            foreach (var c in dynamic)
+                if (!c.Admits(d, h, State)) return false;
+            return true;
+        }
+        List<Rejection>? reasons = null;
+        foreach (var c in dynamic)
+            if (!c.Admits(d, h, State)) (reasons ??= []).Add(new Rejection(c.Id, c.Explain(d, h, State)));
+        if (reasons is null) return true;
+        rejected.Add(new HostRejection(State.Hosts[h].Name, reasons));
+        return false;
+    }
+
+    /// <summary>Every reason <paramref name="guest"/> cannot go to <paramref name="host"/> now; empty when it can.</summary>
+    public IReadOnlyList<Rejection> Evaluate(Guest guest, string host)
+    {
+        var h = State.HostIndex(host);
+        var d = State.Demand(guest);
+        if (h == d.CurrentHost) return [new Rejection("migration", "the guest already runs here")];
+        var source = d.CurrentHost >= 0 ? State.Hosts[d.CurrentHost] : null;
+        var sourceClass = d.CurrentHost >= 0 ? State.Classes.ClassOf(d.CurrentHost) : -1;
+        var reasons = new List<Rejection>(Materialise(StaticVerdict(guest, Signature(guest), source, sourceClass, State.Classes.ClassOf(h)), h, source));
+        // A constraint that already said no statically (no such pool) need not add "0 free".
+        foreach (var c in Constraints.Dynamic)
+            if (c.AppliesTo(d) && reasons.All(r => r.ConstraintId != c.Id) && !c.Admits(d, h, State))
+                reasons.Add(new Rejection(c.Id, c.Explain(d, h, State)));
+        return reasons;
+    }
+
+    /// <summary>
+    /// The hosts the guest could ever run on (or migrate to, if it is running): those passing every static
+    /// constraint, whatever their current load or power state.
+    /// </summary>
+    public IReadOnlyList<string> Reach(Guest guest)
+    {
+        var d = State.Demand(guest);
+        var source = d.CurrentHost >= 0 ? State.Hosts[d.CurrentHost] : null;
+        var sourceClass = d.CurrentHost >= 0 ? State.Classes.ClassOf(d.CurrentHost) : -1;
+        var sig = Signature(guest);
+        var list = new List<string>();
+        foreach (var cls in State.Classes.All)
+            if (StaticVerdict(guest, sig, source, sourceClass, cls.Id).Length == 0)
+                list.AddRange(cls.Members.Where(h => h != d.CurrentHost).Select(h => State.Hosts[h].Name));
+        list.Sort(StringComparer.Ordinal);
+        return list;
+    }
+
+    // ---- reservations -------------------------------------------------------------------------------
+
+    public IReadOnlyCollection<Reservation> Reservations => _reservations.Values;
+
+    /// <summary>Holds the guest's resources on the host until committed, released or expired.</summary>
+    public Reservation Reserve(Guest guest, string host, DateTimeOffset now, TimeSpan ttl)
+    {
+        var h = State.HostIndex(host);
+        var d = State.Demand(guest);
+        var r = new Reservation(_nextReservation++, guest.Name, host, now + ttl) { Demand = d, HostIndex = h };
+        State.Add(d, h, reserved: true);
+        _reservations.Add(r.Id, r);
+        return r;
+    }
+
+    /// <summary>Places the guest and reserves the chosen host in one step; null when nothing fits.</summary>
+    public (PlacementResult Result, Reservation? Reservation) PlaceAndReserve(Guest guest, DateTimeOffset now, TimeSpan ttl, PlaceOptions? options = null)
+    {
+        var result = Place(guest, options);
+        return (result, result.Host is { } host ? Reserve(guest, host, now, ttl) : null);
+    }
+
+    /// <summary>The guest started: its resources stay taken but are no longer pending.</summary>
+    public void Commit(long reservationId)
+    {
+        if (!_reservations.Remove(reservationId, out var r)) throw new KeyNotFoundException($"no reservation {reservationId}");
+        State.Unreserve(r.Demand, r.HostIndex);
+    }
+
+    public void Release(long reservationId)
+    {
+        if (!_reservations.Remove(reservationId, out var r)) throw new KeyNotFoundException($"no reservation {reservationId}");
+        State.Remove(r.Demand, r.HostIndex, reserved: true);
+    }
+
+    /// <summary>Releases every reservation that expired at or before <paramref name="now"/>; returns how many.</summary>
+    public int ExpireReservations(DateTimeOffset now)
+    {
+        var expired = _reservations.Values.Where(r => r.ExpiresAt <= now).Select(r => r.Id).ToList();
+        foreach (var id in expired) Release(id);
+        return expired.Count;
+    }
+
+    // ---- static verdicts, memoised per class -------------------------------------------------------
+
+    private Rejection[] StaticVerdict(Guest guest, int sig, Host? source, int sourceClass, int cls)
+    {
+        if (_static.TryGetValue((sig, sourceClass, cls), out var cached)) return cached;
+        var input = new StaticInput(guest, State.Classes.All[cls].Representative, source, Policy);
+        var reasons = new List<Rejection>();
+        foreach (var c in Constraints.Static)
+            if (c.Check(input) is { } why) reasons.Add(new Rejection(c.Id, why));
+        var verdict = reasons.Count == 0 ? [] : reasons.ToArray();
+        _static[(sig, sourceClass, cls)] = verdict;
+        return verdict;
+    }
+
+    private Rejection[] Materialise(Rejection[] reasons, int h, Host? source)
+    {
+        var name = State.Hosts[h].Name;
+        return [.. reasons.Select(r => r with
+        {
+            Message = r.Message.Replace(StaticInput.HostToken, "host " + name).Replace(StaticInput.SourceToken, source?.Name ?? "?"),
+        })];
+    }
+
+    /// <summary>Interned id of everything static constraints read from a guest; equal ids get equal verdicts.</summary>
+    private int Signature(Guest g)
+    {
+        var key = GuestSignature.Of(g);
+        if (!_signatures.TryGetValue(key, out var id)) _signatures[key] = id = _signatures.Count;
+        return id;
+    }
+}
