@@ -75,6 +75,14 @@ public class PlacementTests
         Assert.Equal("hv-02", engine.Place(fleet.Guests[0]).Host);
         var stay = engine.Place(fleet.Guests[0], new PlaceOptions { AllowCurrentHost = true });
         Assert.Equal(2, stay.Feasible);
+        // Staying needs no block migration even where moving would.
+        var local = Fleet([Host("hv-01"), Host("hv-02")], [Guest("l", host: "hv-01") with { Disks = [new GuestDisk(DiskKind.Local, SizeGiB: 10)] }]);
+        var e2 = new PlacementEngine(local, PolicyT.Default);
+        var moved = e2.Place(local.Guests[0]);
+        Assert.False(moved.Placed);
+        Assert.Contains(moved.Rejected, r => r.Host == "hv-01" && r.Reasons.Single().ConstraintId == "migration");
+        Assert.Contains(moved.Rejected, r => r.Host == "hv-02" && r.Reasons.Single().ConstraintId == "storage");
+        Assert.Equal("hv-01", e2.Place(local.Guests[0], new PlaceOptions { AllowCurrentHost = true }).Host);
     }
 
     [Fact]

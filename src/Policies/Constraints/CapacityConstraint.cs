@@ -17,6 +17,19 @@ public sealed class CapacityConstraint : IDynamicConstraint
         s.VcpuUsed[h] + d.VCpus <= s.VcpuCapacity[h] + 1e-9 &&
         s.MemoryUsed[h] + d.GeneralMemoryMiB <= s.MemoryCapacity[h] + 1e-9;
 
+    public int Filter(GuestDemand d, int[] hosts, int count, PlacementState s)
+    {
+        var used = s.VcpuUsed; var cap = s.VcpuCapacity; var mem = s.MemoryUsed; var memCap = s.MemoryCapacity;
+        long v = d.VCpus, m = d.GeneralMemoryMiB;
+        var kept = 0;
+        for (var i = 0; i < count; i++)
+        {
+            var h = hosts[i];
+            if (used[h] + v <= cap[h] + 1e-9 && mem[h] + m <= memCap[h] + 1e-9) hosts[kept++] = h;
+        }
+        return kept;
+    }
+
     public string Explain(GuestDemand d, int h, PlacementState s)
     {
         var host = s.Hosts[h];

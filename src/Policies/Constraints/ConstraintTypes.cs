@@ -47,4 +47,16 @@ public interface IDynamicConstraint : IConstraint
     bool Admits(GuestDemand demand, int host, PlacementState state);
     /// <summary>Why <see cref="Admits"/> said no, with numbers. Only called on rejection.</summary>
     string Explain(GuestDemand demand, int host, PlacementState state);
+
+    /// <summary>
+    /// Keeps, in order, the first <paramref name="count"/> hosts of <paramref name="hosts"/> that this constraint
+    /// admits and returns how many remain. Hot constraints override it with a tight loop over the state's arrays.
+    /// </summary>
+    int Filter(GuestDemand demand, int[] hosts, int count, PlacementState state)
+    {
+        var kept = 0;
+        for (var i = 0; i < count; i++)
+            if (Admits(demand, hosts[i], state)) hosts[kept++] = hosts[i];
+        return kept;
+    }
 }

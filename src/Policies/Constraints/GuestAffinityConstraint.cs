@@ -21,6 +21,24 @@ public sealed class GuestAffinityConstraint : IDynamicConstraint
 
     public bool Admits(GuestDemand d, int h, PlacementState s) => FirstBroken(d, h, s) is null;
 
+    /// <summary>Per rule, only the few hosts running guests with the label are looked up — not every candidate.</summary>
+    public int Filter(GuestDemand d, int[] hosts, int count, PlacementState s)
+    {
+        foreach (var r in d.Guest.Affinity)
+        {
+            if (!r.Hard || r.Scope != AffinityScope.Guest || count == 0) continue;
+            var with = new HashSet<int>();
+            foreach (var h in s.HostsWithLabel(r.Selector))
+                if (Others(d, h, s, r.Selector) > 0) with.Add(h);
+            if (!r.Anti && with.Count == 0) continue; // first member of the group: anywhere
+            var kept = 0;
+            for (var i = 0; i < count; i++)
+                if (with.Contains(hosts[i]) != r.Anti) hosts[kept++] = hosts[i];
+            count = kept;
+        }
+        return count;
+    }
+
     public string Explain(GuestDemand d, int h, PlacementState s)
     {
         var rule = FirstBroken(d, h, s)!;

@@ -26,6 +26,17 @@ public sealed class HugepageConstraint : IStaticConstraint, IDynamicConstraint
     public bool Admits(GuestDemand d, int h, PlacementState s) =>
         d.HugepageSizeIndex >= 0 && s.HugepagesAvailable[d.HugepageSizeIndex][h] >= d.HugepageCount;
 
+    public int Filter(GuestDemand d, int[] hosts, int count, PlacementState s)
+    {
+        if (d.HugepageSizeIndex < 0) return 0;
+        var free = s.HugepagesAvailable[d.HugepageSizeIndex];
+        var need = d.HugepageCount;
+        var kept = 0;
+        for (var i = 0; i < count; i++)
+            if (free[hosts[i]] >= need) hosts[kept++] = hosts[i];
+        return kept;
+    }
+
     public string Explain(GuestDemand d, int h, PlacementState s)
     {
         var host = s.Hosts[h];

@@ -18,6 +18,8 @@ public sealed class GuestDemand
     public long LocalDiskGiB { get; }
     /// <summary>Index of the host the guest runs on now, or −1.</summary>
     public int CurrentHost { get; }
+    /// <summary>Hosts already running a guest of the same name (a live list owned by the state).</summary>
+    internal List<int> SameNameHosts { get; }
 
     internal GuestDemand(Guest guest, PlacementState state)
     {
@@ -30,5 +32,6 @@ public sealed class GuestDemand
         LocalDiskGiB = guest.Disks.Where(d => d.Kind == DiskKind.Local).Sum(d => d.SizeGiB)
                        + guest.Disks.Where(d => d.Kind == DiskKind.Overlay).Sum(d => d.SizeGiB);
         CurrentHost = guest.Host is { } h && state.TryGetHostIndex(h, out var i) ? i : -1;
+        SameNameHosts = state.HostsRunning(guest.Name);
     }
 }

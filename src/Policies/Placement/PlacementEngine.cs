@@ -6,7 +6,8 @@ namespace KvmCluster.Policies.Placement;
 
 /// <summary>
 /// Filter → score → select over a <see cref="PlacementState"/>. Static constraints are answered once per
-/// (guest signature, source class, host class) and memoised; only per-host counters are checked per host.
+/// (guest signature, source class, host class) and memoised, together with the resulting candidate list;
+/// only per-host counters are checked per host, in tight passes over the state's arrays.
 /// Ties go to the host that sorts first by name, so the same inputs always give the same answer.
 /// </summary>
 public sealed class PlacementEngine
@@ -17,8 +18,12 @@ public sealed class PlacementEngine
     private readonly ScoreCard _score;
     private readonly Dictionary<string, int> _signatures = new(StringComparer.Ordinal);
     private readonly Dictionary<(int Sig, int Source, int Class), Rejection[]> _static = [];
+    private readonly Dictionary<(int Sig, int Source), int[]> _feasible = [];
     private readonly SortedDictionary<long, Reservation> _reservations = [];
     private long _nextReservation = 1;
+    // Scratch buffers for one placement: candidate host indexes and their scores.
+    private readonly int[] _candidates;
+    private readonly double[] _scores;
 
     public PlacementEngine(FleetSnapshot snapshot, Policy.Policy policy) : this(new PlacementState(snapshot, policy)) { }
 
@@ -27,6 +32,8 @@ public sealed class PlacementEngine
         State = state;
         Constraints = new ConstraintSet(state.Policy);
         _score = new ScoreCard(state.Policy.Weights);
+        _candidates = new int[Math.Max(1, state.HostCount)];
+        _scores = new double[Math.Max(1, state.HostCount)];
     }
 
     /// <summary>One-shot convenience: where would <paramref name="guest"/> go in this snapshot under this policy?</summary>
@@ -42,31 +49,43 @@ public sealed class PlacementEngine
         var source = d.CurrentHost >= 0 ? State.Hosts[d.CurrentHost] : null;
         var sourceClass = d.CurrentHost >= 0 ? State.Classes.ClassOf(d.CurrentHost) : -1;
         var dynamic = Constraints.Dynamic.Where(c => c.AppliesTo(d)).ToArray();
-        var rejected = options.Explain ? new List<HostRejection>() : null;
-        int best = -1, feasible = 0;
-        var bestScore = double.NegativeInfinity;
+        List<HostRejection>? rejected = null;
 
-        foreach (var cls in State.Classes.All)
+        // Candidates: every host of every class that passes the static constraints (cached per signature),
+        // minus the guest's own host, which "stays" unchecked when allowed.
+        var feasibleStatic = StaticallyFeasible(guest, sig, source, sourceClass);
+        var count = feasibleStatic.Length;
+        Array.Copy(feasibleStatic, _candidates, count);
+        var stays = d.CurrentHost >= 0 && options.AllowCurrentHost;
+        if (d.CurrentHost >= 0 && Array.IndexOf(feasibleStatic, d.CurrentHost) >= 0)
+            count = RemoveCandidate(count, d.CurrentHost);
+
+        if (options.Explain)
         {
-            var staticReasons = StaticVerdict(guest, sig, source, sourceClass, cls.Id);
-            var members = cls.Members;
-            if (staticReasons.Length > 0)
+            rejected = [];
+            foreach (var cls in State.Classes.All)
             {
-                if (rejected is not null)
-                    foreach (var h in members)
-                        rejected.Add(new HostRejection(State.Hosts[h].Name, Materialise(staticReasons, h, source)));
-                continue;
+                var reasons = StaticVerdict(guest, sig, source, sourceClass, cls.Id);
+                if (reasons.Length > 0)
+                    foreach (var h in cls.Members)
+                        if (h != d.CurrentHost) rejected.Add(new HostRejection(State.Hosts[h].Name, Materialise(reasons, h, source)));
             }
-            foreach (var h in members)
+            if (d.CurrentHost >= 0 && !stays)
+                rejected.Add(new HostRejection(source!.Name, [new Rejection("migration", "the guest already runs here")]));
+            count = FilterExplained(dynamic, d, count, rejected);
+        }
+        else count = Filter(dynamic, d, count);
+        if (stays) _candidates[count++] = d.CurrentHost;
+
+        int best = -1;
+        var bestScore = double.NegativeInfinity;
+        if (count > 0)
+        {
+            _score.TotalAll(d, _candidates, count, _scores, State);
+            for (var i = 0; i < count; i++)
             {
-                if (h == d.CurrentHost && !options.AllowCurrentHost)
-                {
-                    rejected?.Add(new HostRejection(State.Hosts[h].Name, [new Rejection("migration", "the guest already runs here")]));
-                    continue;
-                }
-                if (h != d.CurrentHost && !Admits(dynamic, d, h, rejected)) continue;
-                feasible++;
-                var score = _score.Total(d, h, State);
+                var score = _scores[i];
+                var h = _candidates[i];
                 if (score > bestScore || (score == bestScore && h < best))
                 {
                     bestScore = score;
@@ -81,25 +100,43 @@ public sealed class PlacementEngine
             Host = best >= 0 ? State.Hosts[best].Name : null,
             Score = best >= 0 ? bestScore : 0,
             Breakdown = best >= 0 && options.Explain ? _score.Breakdown(d, best, State) : [],
-            Feasible = feasible,
+            Feasible = count,
             Rejected = rejected is null ? [] : rejected.OrderBy(r => r.Host, StringComparer.Ordinal).ToList(),
         };
     }
 
-    private bool Admits(IDynamicConstraint[] dynamic, GuestDemand d, int h, List<HostRejection>? rejected)
+    private int RemoveCandidate(int count, int host)
     {
-        if (rejected is null)
-        {
-            foreach (var c in dynamic)
-                if (!c.Admits(d, h, State)) return false;
-            return true;
-        }
-        List<Rejection>? reasons = null;
+        var kept = 0;
+        for (var i = 0; i < count; i++)
+            if (_candidates[i] != host) _candidates[kept++] = _candidates[i];
+        return kept;
+    }
+
+    private int Filter(IDynamicConstraint[] dynamic, GuestDemand d, int count)
+    {
         foreach (var c in dynamic)
-            if (!c.Admits(d, h, State)) (reasons ??= []).Add(new Rejection(c.Id, c.Explain(d, h, State)));
-        if (reasons is null) return true;
-        rejected.Add(new HostRejection(State.Hosts[h].Name, reasons));
-        return false;
+        {
+            if (count == 0) break;
+            count = c.Filter(d, _candidates, count, State);
+        }
+        return count;
+    }
+
+    /// <summary>Per host, every failing constraint is recorded; the admitted ones stay in the buffer.</summary>
+    private int FilterExplained(IDynamicConstraint[] dynamic, GuestDemand d, int count, List<HostRejection> rejected)
+    {
+        var kept = 0;
+        for (var i = 0; i < count; i++)
+        {
+            var h = _candidates[i];
+            List<Rejection>? reasons = null;
+            foreach (var c in dynamic)
+                if (!c.Admits(d, h, State)) (reasons ??= []).Add(new Rejection(c.Id, c.Explain(d, h, State)));
+            if (reasons is null) _candidates[kept++] = h;
+            else rejected.Add(new HostRejection(State.Hosts[h].Name, reasons));
+        }
+        return kept;
     }
 
     /// <summary>Every reason <paramref name="guest"/> cannot go to <paramref name="host"/> now; empty when it can.</summary>
@@ -180,6 +217,19 @@ public sealed class PlacementEngine
     }
 
     // ---- static verdicts, memoised per class -------------------------------------------------------
+
+    /// <summary>Hosts of every class the static constraints admit, ascending; memoised per (signature, source class).</summary>
+    private int[] StaticallyFeasible(Guest guest, int sig, Host? source, int sourceClass)
+    {
+        if (_feasible.TryGetValue((sig, sourceClass), out var hosts)) return hosts;
+        var list = new List<int>();
+        foreach (var cls in State.Classes.All)
+            if (StaticVerdict(guest, sig, source, sourceClass, cls.Id).Length == 0) list.AddRange(cls.Members);
+        list.Sort();
+        hosts = [.. list];
+        _feasible[(sig, sourceClass)] = hosts;
+        return hosts;
+    }
 
     private Rejection[] StaticVerdict(Guest guest, int sig, Host? source, int sourceClass, int cls)
     {

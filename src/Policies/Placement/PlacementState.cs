@@ -23,6 +23,9 @@ public sealed class PlacementState
     internal readonly long[] VcpuUsed;
     internal readonly long[] VcpuReserved;
     internal readonly double[] MemoryCapacity;
+    /// <summary>1 / capacity, so the hot scoring loops multiply instead of divide.</summary>
+    internal readonly double[] InverseVcpuCapacity;
+    internal readonly double[] InverseMemoryCapacity;
     internal readonly long[] MemoryUsed;
     internal readonly long[] MemoryReserved;
     /// <summary>[size index][host]: pages that can still be handed out (kernel free − kernel reserved − ours).</summary>
@@ -36,6 +39,7 @@ public sealed class PlacementState
     internal readonly Dictionary<string, int>?[] PciFree;
     /// <summary>Per host: free VFs per physical function (parallel to Host.Sriov).</summary>
     internal readonly int[]?[] VfsFree;
+    private readonly bool[] _accepts;
 
     private readonly Dictionary<string, List<int>> _hostsByGuestName = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Dictionary<int, int>> _guestLabelCounts = new(StringComparer.Ordinal);
@@ -52,10 +56,12 @@ public sealed class PlacementState
         HugepageSizes = [.. _hosts.SelectMany(h => h.Hugepages.Select(p => p.PageSizeKiB)).Distinct().Order()];
         VcpuCapacity = new double[n]; VcpuUsed = new long[n]; VcpuReserved = new long[n];
         MemoryCapacity = new double[n]; MemoryUsed = new long[n]; MemoryReserved = new long[n];
+        InverseVcpuCapacity = new double[n]; InverseMemoryCapacity = new double[n];
         HugepagesAvailable = [.. HugepageSizes.Select(_ => new int[n])];
         HugepagesReserved = [.. HugepageSizes.Select(_ => new int[n])];
         CpuCapacityMhz = new double[n]; CpuUsedMhz = new double[n];
         GuestCount = new int[n]; LocalDiskFreeGiB = new long[n];
+        _accepts = new bool[n];
         PciFree = new Dictionary<string, int>?[n];
         VfsFree = new int[]?[n];
 
@@ -64,7 +70,10 @@ public sealed class PlacementState
             var h = _hosts[i];
             VcpuCapacity[i] = h.Cpu.Threads * policy.Overcommit.Cpu;
             MemoryCapacity[i] = h.GeneralMemoryMiB * policy.Overcommit.Memory;
+            InverseVcpuCapacity[i] = 1 / Math.Max(1e-9, VcpuCapacity[i]);
+            InverseMemoryCapacity[i] = 1 / Math.Max(1e-9, MemoryCapacity[i]);
             CpuCapacityMhz[i] = h.Cpu.CapacityMhz;
+            _accepts[i] = h.AcceptsGuests;
             LocalDiskFreeGiB[i] = h.Storage.LocalFreeGiB;
             for (var s = 0; s < HugepageSizes.Length; s++)
                 HugepagesAvailable[s][i] = h.Pool(HugepageSizes[s])?.Available ?? 0;
@@ -109,9 +118,30 @@ public sealed class PlacementState
     public bool HostRunsGuestNamed(int host, string guestName) =>
         _hostsByGuestName.TryGetValue(guestName, out var hosts) && hosts.Contains(host);
 
+    /// <summary>
+    /// The live list of hosts running (or reserved for) a guest of this name. Created on first request and
+    /// kept up to date afterwards, so a caller may hold it across placements.
+    /// </summary>
+    internal List<int> HostsRunning(string guestName)
+    {
+        if (!_hostsByGuestName.TryGetValue(guestName, out var hosts))
+            _hostsByGuestName[guestName] = hosts = new List<int>(1);
+        return hosts;
+    }
+
+    /// <summary>Whether the host takes guests now: powered on and not in maintenance. Planning may change it.</summary>
+    public bool Accepts(int host) => _accepts[host];
+    internal bool[] AcceptsArray => _accepts;
+
+    public void SetAccepting(int host, bool accepts) => _accepts[host] = accepts;
+
     /// <summary>How many guests labelled <paramref name="selector"/> (key=value) run on (or are reserved for) a host.</summary>
     public int GuestsWithLabel(int host, string selector) =>
         _guestLabelCounts.TryGetValue(selector, out var perHost) && perHost.TryGetValue(host, out var c) ? c : 0;
+
+    /// <summary>Hosts running (or reserved for) at least one guest labelled <paramref name="selector"/>.</summary>
+    public IEnumerable<int> HostsWithLabel(string selector) =>
+        _guestLabelCounts.TryGetValue(selector, out var perHost) ? perHost.Keys : [];
 
     public int GuestsWithLabelAnywhere(string selector) =>
         _guestLabelCounts.TryGetValue(selector, out var perHost) ? perHost.Values.Sum() : 0;
@@ -179,8 +209,7 @@ public sealed class PlacementState
 
     private void IndexGuest(Guest g, int host, int delta)
     {
-        if (!_hostsByGuestName.TryGetValue(g.Name, out var hosts))
-            _hostsByGuestName[g.Name] = hosts = new List<int>(1);
+        var hosts = HostsRunning(g.Name);
         if (delta > 0) hosts.Add(host);
         else hosts.Remove(host);
         foreach (var (k, v) in g.Labels)

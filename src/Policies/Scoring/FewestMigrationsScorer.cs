@@ -9,4 +9,10 @@ public sealed class FewestMigrationsScorer : IScorer
     public string Id => "fewest-migrations";
 
     public double Score(GuestDemand d, int h, PlacementState s) => d.CurrentHost < 0 || h == d.CurrentHost ? 1 : 0;
+
+    public bool IsConstantFor(GuestDemand d, out double value)
+    {
+        value = 1;
+        return d.CurrentHost < 0;
+    }
 }

@@ -9,6 +9,7 @@ public sealed class ScoreCard
     private readonly IScorer[] _scorers;
     private readonly double[] _weights;
     private readonly double _weightSum;
+    private readonly double[] _normalised;
 
     public ScoreCard(ScoreWeights w)
     {
@@ -20,14 +21,36 @@ public sealed class ScoreCard
         _scorers = [.. pairs.Select(p => p.Item1)];
         _weights = [.. pairs.Select(p => p.Item2)];
         _weightSum = _weights.Sum();
+        _normalised = [.. _weights.Select(w => w / _weightSum)];
     }
+
+    // Both forms add the constant scorers first, then the others in order: the same arithmetic, so the
+    // batch used for placement and the single-host form used for explanations give identical totals.
 
     public double Total(GuestDemand d, int h, PlacementState s)
     {
-        if (_weightSum <= 0) return 0;
-        double sum = 0;
-        for (var i = 0; i < _scorers.Length; i++) sum += _weights[i] * _scorers[i].Score(d, h, s);
-        return sum / _weightSum;
+        var sum = Constant(d, out var variable);
+        foreach (var i in variable) sum += _normalised[i] * _scorers[i].Score(d, h, s);
+        return sum;
+    }
+
+    /// <summary>Weighted mean score of each of the first <paramref name="count"/> hosts into <paramref name="totals"/>.</summary>
+    public void TotalAll(GuestDemand d, int[] hosts, int count, double[] totals, PlacementState s)
+    {
+        Array.Fill(totals, Constant(d, out var variable), 0, count);
+        foreach (var i in variable) _scorers[i].Accumulate(d, hosts, count, totals, _normalised[i], s);
+    }
+
+    private double Constant(GuestDemand d, out List<int> variable)
+    {
+        variable = new List<int>(_scorers.Length);
+        var sum = 0.0;
+        for (var i = 0; i < _scorers.Length; i++)
+        {
+            if (_scorers[i].IsConstantFor(d, out var value)) sum += _normalised[i] * value;
+            else variable.Add(i);
+        }
+        return sum;
     }
 
     public IReadOnlyList<ScoreTerm> Breakdown(GuestDemand d, int h, PlacementState s) =>

@@ -24,4 +24,12 @@ public sealed class SoftAffinityScorer : IScorer
         }
         return total <= 0 ? 1 : met / total;
     }
+
+    public bool IsConstantFor(GuestDemand d, out double value)
+    {
+        value = 1;
+        foreach (var r in d.Guest.Affinity)
+            if (!r.Hard) return false;
+        return true;
+    }
 }
