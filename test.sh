@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every test of KvmCluster, as CI does. It installs the system packages the tests need (Debian, as root,
+# only when missing), builds the solution and runs `dotnet test`, then prints one line "N passed, N failed".
+# Tests that need Redis or QEMU start what they need themselves, or fail loudly — they never skip silently.
+set -uo pipefail
+cd "$(dirname "$0")"
+
+# System packages the tests use. Keep this list in step with the tests.
+packages=()
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+results=$(mktemp -d /tmp/kvmcluster-tests.XXXXXX)
+dotnet test KvmCluster.sln -c Release --logger "trx" --logger "console;verbosity=minimal" --results-directory "$results"
+status=$?
+
+passed=0
+failed=0
+for trx in "$results"/*.trx; do
+  [ -e "$trx" ] || continue
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
+  p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  e=$(sed -n 's/.* error="\([0-9]*\)".*/\1/p' <<<"$counters")
+  passed=$((passed + ${p:-0}))
+  failed=$((failed + ${f:-0} + ${e:-0}))
+done
+# A build failure or a crashed test host produces no counts: report it as a failure, not as "0 failed".
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+echo "$passed passed, $failed failed"
+exit "$status"
