@@ -225,6 +225,12 @@ public class ConstraintTests
         };
         Assert.Contains("policy requires label(s) zone=a, which host hv-b lacks", Rejected(fleet, Guest("g"), "hv-b", "require-host-labels", policy));
         Assert.Contains("already runs 1 guests; policy allows 1", Rejected(fleet, Guest("g"), "hv-a", "max-guests-per-host", policy));
+        var busy = Fleet([Host("hv-a"), Host("hv-b")], [Guest("hot", host: "hv-a") with { Usage = new UsageHistory([29000], [], []) }]); // 29 GHz of 33.6
+        var cpuCap = PolicyT.Default with { Filters = [new Policy.MaxHostCpuFilter(90), new Policy.ExcludeHostsFilter(Set("hv-b"))] };
+        var g = Guest("g") with { Usage = new UsageHistory([500], [], []) };
+        Admitted(busy, g, "hv-a", cpuCap);
+        Assert.Contains("would use 95.8% CPU with the guest; policy allows 90%", Rejected(busy, g with { Usage = new UsageHistory([3200], [], []) }, "hv-a", "max-host-cpu", cpuCap));
+        Assert.Equal("policy excludes host hv-b", Rejected(busy, g, "hv-b", "exclude-hosts", cpuCap));
         // ...but the mandatory ones still apply under a policy with filters.
         Rejected(fleet, Guest("g") with { Cpu = GuestCpu.Named("EPYC") }, "hv-a", "cpu-model", policy);
     }

@@ -18,11 +18,11 @@ public static class FleetDocument
         {
             var interval = root.Double("sampleIntervalSeconds", 1, 86_400) ?? 300;
             var hosts = new List<Host>();
-            foreach (var (node, path) in root.Sequence("hosts"))
-                if (MapReader.Of(doc, node, path) is { } m && ReadHost(m) is { } h) hosts.Add(h);
+            foreach (var m in root.Maps("hosts"))
+                if (ReadHost(m) is { } h) hosts.Add(h);
             var guests = new List<Guest>();
-            foreach (var (node, path) in root.Sequence("guests"))
-                if (MapReader.Of(doc, node, path) is { } m && GuestReader.Read(m) is { } g) guests.Add(g);
+            foreach (var m in root.Maps("guests"))
+                if (GuestReader.Read(m) is { } g) guests.Add(g);
             root.RejectUnknown();
             fleet = new FleetSnapshot(hosts, guests) { SampleIntervalSeconds = interval };
             foreach (var problem in fleet.Problems()) doc.Error(root.Node, "", problem);
@@ -82,10 +82,8 @@ public static class FleetDocument
     private static ImmutableArray<HugepagePool> ReadPools(MapReader host)
     {
         var pools = ImmutableArray.CreateBuilder<HugepagePool>();
-        foreach (var (node, path) in host.Sequence("hugepages"))
+        foreach (var m in host.Maps("hugepages"))
         {
-            var m = MapReader.Of(host.Doc, node, path);
-            if (m is null) continue;
             var size = ReadPageSize(m, "size", required: true);
             var total = m.Int("total", 0, int.MaxValue, required: true);
             var free = m.Int("free", 0, int.MaxValue, required: true);
@@ -125,10 +123,8 @@ public static class FleetDocument
     private static ImmutableArray<PciDevice> ReadPci(MapReader host)
     {
         var list = ImmutableArray.CreateBuilder<PciDevice>();
-        foreach (var (node, path) in host.Sequence("pci"))
+        foreach (var m in host.Maps("pci"))
         {
-            var m = MapReader.Of(host.Doc, node, path);
-            if (m is null) continue;
             var address = m.String("address", required: true);
             var id = m.String("id", required: true);
             var owner = m.String("assignedTo");
@@ -143,10 +139,8 @@ public static class FleetDocument
     private static ImmutableArray<SriovFunction> ReadSriov(MapReader host)
     {
         var list = ImmutableArray.CreateBuilder<SriovFunction>();
-        foreach (var (node, path) in host.Sequence("sriov"))
+        foreach (var m in host.Maps("sriov"))
         {
-            var m = MapReader.Of(host.Doc, node, path);
-            if (m is null) continue;
             var pf = m.String("pf", required: true);
             var network = m.String("network") ?? "default";
             var total = m.Int("totalVfs", 0, 4096, required: true);
@@ -175,14 +169,7 @@ public static class FleetDocument
     {
         if (m is null) return null;
         var preset = m.Choice("preset", ["hp-ml110-g4", "hp-ml110-g5"]);
-        var watts = new List<double>();
-        foreach (var (node, path) in m.Sequence("watts"))
-        {
-            if (node is YamlDotNet.RepresentationModel.YamlScalarNode { Value: { } v } &&
-                double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var w))
-                watts.Add(w);
-            else m.Doc.Error(node, path, "expected a number of watts");
-        }
+        var watts = m.Numbers("watts", 0);
         var standby = m.Double("standbyWatts", 0, 100_000) ?? 0;
         var boot = m.Double("bootSeconds", 0, 3600) ?? 180;
         m.RejectUnknown();
@@ -192,7 +179,7 @@ public static class FleetDocument
             {
                 0 => PowerModel.HpMl110G4,
                 1 => PowerModel.HpMl110G5,
-                _ when watts.Count > 0 => new PowerModel(watts),
+                _ when watts.Length > 0 => new PowerModel(watts),
                 _ => null,
             };
             if (model is null) { m.Doc.Error(m.Node, m.Path, "needs either preset or watts"); return null; }

@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using System.Globalization;
 using KvmCluster.Policies.Model;
 using YamlDotNet.RepresentationModel;
 
@@ -102,15 +101,13 @@ internal static class GuestReader
     private static ImmutableArray<GuestDisk> ReadDisks(MapReader guest)
     {
         var disks = ImmutableArray.CreateBuilder<GuestDisk>();
-        foreach (var (node, path) in guest.Sequence("disks"))
+        foreach (var d in guest.Maps("disks"))
         {
-            var d = MapReader.Of(guest.Doc, node, path);
-            if (d is null) continue;
             GuestDisk? disk = null;
             if (d.Has("shared")) disk = new GuestDisk(DiskKind.Shared, MountPath: d.String("shared"), Export: d.String("export"));
             else if (d.Has("overlay")) disk = new GuestDisk(DiskKind.Overlay, Image: d.String("overlay"), SizeGiB: d.Long("sizeGiB", 0) ?? 0);
             else if (d.Has("local")) disk = new GuestDisk(DiskKind.Local, SizeGiB: d.Long("local", 1) ?? 1);
-            else d.Doc.Error(node, path, "a disk needs one of: shared (mount path), overlay (backing image), local (size in GiB)");
+            else d.Doc.Error(d.Node, d.Path, "a disk needs one of: shared (mount path), overlay (backing image), local (size in GiB)");
             if (disk is { Kind: DiskKind.Shared, MountPath: { } mp } && !mp.StartsWith('/'))
                 d.Error("shared", $"mount path '{mp}' must be absolute");
             d.RejectUnknown();
@@ -123,14 +120,12 @@ internal static class GuestReader
     {
         var rules = ImmutableArray.CreateBuilder<AffinityRule>();
         string[] kinds = ["host", "notHost", "guest", "notGuest"];
-        foreach (var (node, path) in guest.Sequence("affinity"))
+        foreach (var r in guest.Maps("affinity"))
         {
-            var r = MapReader.Of(guest.Doc, node, path);
-            if (r is null) continue;
             var present = kinds.Where(r.Has).ToList();
             if (present.Count != 1)
             {
-                r.Doc.Error(node, path, "a rule needs exactly one of: host, notHost, guest, notGuest (each a label selector key=value)");
+                r.Doc.Error(r.Node, r.Path, "a rule needs exactly one of: host, notHost, guest, notGuest (each a label selector key=value)");
                 r.RejectUnknown();
                 continue;
             }
@@ -151,21 +146,8 @@ internal static class GuestReader
     private static UsageHistory ReadUsage(MapReader? m)
     {
         if (m is null) return UsageHistory.Empty;
-        var u = new UsageHistory(Numbers(m, "cpuMhz"), Numbers(m, "memoryMiB"), Numbers(m, "dirtyMiBps"));
+        var u = new UsageHistory(m.Numbers("cpuMhz", 0), m.Numbers("memoryMiB", 0), m.Numbers("dirtyMiBps", 0));
         m.RejectUnknown();
         return u;
-    }
-
-    private static ImmutableArray<double> Numbers(MapReader m, string key)
-    {
-        var list = ImmutableArray.CreateBuilder<double>();
-        foreach (var (node, path) in m.Sequence(key))
-        {
-            if (node is YamlScalarNode { Value: { } v } &&
-                double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) && double.IsFinite(x) && x >= 0)
-                list.Add(x);
-            else m.Doc.Error(node, path, $"expected a number ≥ 0, found {MapReader.Describe(node)}");
-        }
-        return list.ToImmutable();
     }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Globalization;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -204,6 +205,27 @@ internal sealed class MapReader
             yield break;
         }
         for (var i = 0; i < seq.Children.Count; i++) yield return (seq.Children[i], $"{Child(key)}[{i}]");
+    }
+
+    /// <summary>The items of a list of mappings; items that are not mappings are reported and skipped.</summary>
+    public IEnumerable<MapReader> Maps(string key)
+    {
+        foreach (var (node, path) in Sequence(key))
+            if (Of(Doc, node, path) is { } m) yield return m;
+    }
+
+    /// <summary>A list of finite numbers of at least <paramref name="min"/>.</summary>
+    public ImmutableArray<double> Numbers(string key, double min = double.NegativeInfinity)
+    {
+        var list = ImmutableArray.CreateBuilder<double>();
+        foreach (var (n, p) in Sequence(key))
+        {
+            if (n is YamlScalarNode { Value: { } v } &&
+                double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) && double.IsFinite(x) && x >= min)
+                list.Add(x);
+            else Doc.Error(n, p, double.IsInfinity(min) ? $"expected a number, found {Describe(n)}" : $"expected a number ≥ {Fmt(min)}, found {Describe(n)}");
+        }
+        return list.ToImmutable();
     }
 
     /// <summary>A list of plain strings.</summary>

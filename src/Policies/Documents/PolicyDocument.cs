@@ -79,14 +79,12 @@ public static class PolicyDocument
     private static ImmutableArray<ExtraFilter> ReadFilters(MapReader root)
     {
         var list = ImmutableArray.CreateBuilder<ExtraFilter>();
-        foreach (var (node, path) in root.Sequence("filters"))
+        foreach (var m in root.Maps("filters"))
         {
-            var m = MapReader.Of(root.Doc, node, path);
-            if (m is null) continue;
             var keys = m.Keys.ToList();
             if (keys.Count != 1)
             {
-                m.Doc.Error(node, path, "each filter is a mapping with exactly one key: requireHostLabels, excludeHosts, maxGuestsPerHost or maxHostCpuPercent");
+                m.Doc.Error(m.Node, m.Path, "each filter is a mapping with exactly one key: requireHostLabels, excludeHosts, maxGuestsPerHost or maxHostCpuPercent");
                 continue;
             }
             ExtraFilter? f = keys[0] switch
