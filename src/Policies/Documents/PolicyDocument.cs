@@ -185,6 +185,7 @@ public static class PolicyDocument
             Selection = m.Choice("selection", SelectionNames) is { } si ? (VmSelection)si : d.Selection,
             FallbackThreshold = m.Double("fallbackThreshold", 0.01, 1) ?? d.FallbackThreshold,
             ConsolidateUnderloaded = m.Bool("consolidateUnderloaded") ?? d.ConsolidateUnderloaded,
+            MaxConsolidationsPerRound = m.Int("maxConsolidationsPerRound", 0, 1_000_000) ?? d.MaxConsolidationsPerRound,
         };
         m.RejectUnknown();
         return s;

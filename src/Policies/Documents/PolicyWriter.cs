@@ -62,6 +62,7 @@ public static class PolicyWriter
                 ["selection"] = PolicyDocument.SelectionNames[(int)p.Adaptive.Selection],
                 ["fallbackThreshold"] = p.Adaptive.FallbackThreshold,
                 ["consolidateUnderloaded"] = p.Adaptive.ConsolidateUnderloaded,
+                ["maxConsolidationsPerRound"] = p.Adaptive.MaxConsolidationsPerRound,
             },
         };
         if (p.Description is null) doc.Remove("description");

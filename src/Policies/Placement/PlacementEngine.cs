@@ -139,6 +139,21 @@ public sealed class PlacementEngine
         return kept;
     }
 
+    /// <summary>
+    /// Whether the guest may go to (or, for a running guest, migrate to) the host now — every mandatory
+    /// constraint and policy filter, without building explanations. Its own host is never admitted.
+    /// </summary>
+    public bool Admits(GuestDemand d, int host)
+    {
+        if (host == d.CurrentHost) return false;
+        var source = d.CurrentHost >= 0 ? State.Hosts[d.CurrentHost] : null;
+        var sourceClass = d.CurrentHost >= 0 ? State.Classes.ClassOf(d.CurrentHost) : -1;
+        if (StaticVerdict(d.Guest, Signature(d.Guest), source, sourceClass, State.Classes.ClassOf(host)).Length > 0) return false;
+        foreach (var c in Constraints.Dynamic)
+            if (c.AppliesTo(d) && !c.Admits(d, host, State)) return false;
+        return true;
+    }
+
     /// <summary>Every reason <paramref name="guest"/> cannot go to <paramref name="host"/> now; empty when it can.</summary>
     public IReadOnlyList<Rejection> Evaluate(Guest guest, string host)
     {

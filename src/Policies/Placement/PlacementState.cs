@@ -40,6 +40,7 @@ public sealed class PlacementState
     /// <summary>Per host: free VFs per physical function (parallel to Host.Sriov).</summary>
     internal readonly int[]?[] VfsFree;
     private readonly bool[] _accepts;
+    private readonly List<Guest>[] _guestsOn;
 
     private readonly Dictionary<string, List<int>> _hostsByGuestName = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Dictionary<int, int>> _guestLabelCounts = new(StringComparer.Ordinal);
@@ -62,6 +63,7 @@ public sealed class PlacementState
         CpuCapacityMhz = new double[n]; CpuUsedMhz = new double[n];
         GuestCount = new int[n]; LocalDiskFreeGiB = new long[n];
         _accepts = new bool[n];
+        _guestsOn = new List<Guest>[n];
         PciFree = new Dictionary<string, int>?[n];
         VfsFree = new int[]?[n];
 
@@ -74,6 +76,7 @@ public sealed class PlacementState
             InverseMemoryCapacity[i] = 1 / Math.Max(1e-9, MemoryCapacity[i]);
             CpuCapacityMhz[i] = h.Cpu.CapacityMhz;
             _accepts[i] = h.AcceptsGuests;
+            _guestsOn[i] = [];
             LocalDiskFreeGiB[i] = h.Storage.LocalFreeGiB;
             for (var s = 0; s < HugepageSizes.Length; s++)
                 HugepagesAvailable[s][i] = h.Pool(HugepageSizes[s])?.Available ?? 0;
@@ -98,7 +101,24 @@ public sealed class PlacementState
             CpuUsedMhz[h] += d.CpuMhz;
             GuestCount[h]++;
             IndexGuest(g, h, +1);
+            _guestsOn[h].Add(g);
         }
+    }
+
+    /// <summary>The guests on a host now (running, reserved or planned to arrive), in arrival order.</summary>
+    public IReadOnlyList<Guest> GuestsOn(int host) => _guestsOn[host];
+
+    /// <summary>
+    /// Moves a running guest to another host in this working copy (a planned migration) and returns the guest
+    /// as it will be there. The snapshot is not touched.
+    /// </summary>
+    public Guest Move(Guest guest, int to)
+    {
+        var from = HostIndex(guest.Host ?? throw new ArgumentException($"guest {guest.Name} is not placed"));
+        Remove(Demand(guest), from, reserved: false);
+        var moved = guest with { Host = _hosts[to].Name };
+        Add(Demand(moved), to, reserved: false);
+        return moved;
     }
 
     public int HostCount => _hosts.Length;
@@ -163,6 +183,7 @@ public sealed class PlacementState
         }
         TakeDevices(d.Guest, host, -1);
         IndexGuest(d.Guest, host, +1);
+        _guestsOn[host].Add(d.Guest.Host == _hosts[host].Name ? d.Guest : d.Guest with { Host = _hosts[host].Name });
     }
 
     /// <summary>Gives the guest's resources on a host back: a released reservation or a planned departure.</summary>
@@ -177,6 +198,9 @@ public sealed class PlacementState
         if (reserved) Unreserve(d, host);
         TakeDevices(d.Guest, host, +1);
         IndexGuest(d.Guest, host, -1);
+        var list = _guestsOn[host];
+        for (var i = 0; i < list.Count; i++)
+            if (list[i].Name == d.Guest.Name) { list.RemoveAt(i); break; }
     }
 
     /// <summary>A reservation became a running guest: the resources stay taken, they are just no longer pending.</summary>
@@ -236,7 +260,7 @@ public sealed class PlacementState
     public double CpuUtilisation(int host) => CpuCapacityMhz[host] > 0 ? CpuUsedMhz[host] / CpuCapacityMhz[host] : 0;
     public double VcpuAllocation(int host) => VcpuCapacity[host] > 0 ? VcpuUsed[host] / VcpuCapacity[host] : 1;
     public double MemoryAllocation(int host) => MemoryCapacity[host] > 0 ? MemoryUsed[host] / MemoryCapacity[host] : 1;
-    public int GuestsOn(int host) => GuestCount[host];
+    public int GuestCountOn(int host) => GuestCount[host];
     public long VcpusUsed(int host) => VcpuUsed[host];
     public long MemoryUsedMiB(int host) => MemoryUsed[host];
     public int HugepagesFree(int host, int sizeIndex) => HugepagesAvailable[sizeIndex][host];

@@ -48,6 +48,8 @@ public sealed record AdaptiveSettings
     public double FallbackThreshold { get; init; } = 0.7;
     /// <summary>Consolidate under-used hosts (all-or-nothing evacuation) after relieving overloads.</summary>
     public bool ConsolidateUnderloaded { get; init; } = true;
+    /// <summary>Under-used hosts tried per round; 0 means CloudSim's "until none is left" (quadratic in hosts).</summary>
+    public int MaxConsolidationsPerRound { get; init; }
 
     public string ShortName => $"{Detector.ToString().ToLowerInvariant()}-{Selection.ToString().ToLowerInvariant()}-{Parameter.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
 }

@@ -1,0 +1,168 @@
+namespace KvmCluster.Policies.Balancing.Adaptive;
+
+/// <summary>
+/// One decision step of the Beloglazov–Buyya heuristics, with CloudSim 4.0's semantics:
+/// 1. overload detection on every host; 2. VM selection on each overloaded host until it no longer is;
+/// 3. power-aware best-fit decreasing placement (PABFD) of those VMs, never onto an overloaded source and
+///    never making an active host overloaded; 4. under-load consolidation: repeatedly take the least-used
+///    active host and move all its VMs elsewhere with PABFD, or none. Tentative placements are undone at the
+///    end; the result is the list of moves, in decision order.
+/// </summary>
+public sealed class AdaptiveOptimizer(IOverloadDetector detector, IVmSelection selection)
+{
+    public IOverloadDetector Detector { get; } = detector;
+    public IVmSelection Selection { get; } = selection;
+
+    /// <param name="maxConsolidations">Under-used hosts to try per step; null is CloudSim's "until none is left".</param>
+    /// <param name="consolidate">False skips step 4 (overload relief only).</param>
+    public List<AdaptiveMove> Optimize(IAdaptiveFleet fleet, int? maxConsolidations = null, bool consolidate = true)
+    {
+        var n = fleet.HostCount;
+        var overloaded = new List<int>();
+        for (var h = 0; h < n; h++)
+            if (Detector.IsOverloaded(fleet, h)) overloaded.Add(h);
+
+        fleet.SaveAllocation();
+        var toMigrate = new List<int>();
+        var source = new Dictionary<int, int>();
+        foreach (var h in overloaded)
+        {
+            while (Selection.Select(fleet, h) is { } vm)
+            {
+                toMigrate.Add(vm);
+                source[vm] = h;
+                fleet.Destroy(h, vm);
+                if (!Detector.IsOverloaded(fleet, h)) break;
+            }
+        }
+
+        var excluded = new bool[n];
+        foreach (var h in overloaded) excluded[h] = true;
+        var moves = new List<AdaptiveMove>();
+        foreach (var vm in SortedByCpu(fleet, toMigrate))
+        {
+            var host = FindHost(fleet, vm, excluded);
+            if (host < 0) continue;
+            fleet.Create(host, vm);
+            moves.Add(new AdaptiveMove(vm, source[vm], host, AdaptiveReason.Overload));
+        }
+
+        if (consolidate) moves.AddRange(Consolidate(fleet, overloaded, maxConsolidations));
+        fleet.RestoreAllocation();
+        return moves;
+    }
+
+    private List<AdaptiveMove> Consolidate(IAdaptiveFleet fleet, List<int> overloaded, int? maxConsolidations)
+    {
+        var n = fleet.HostCount;
+        var moves = new List<AdaptiveMove>();
+        var excludedSource = new bool[n];
+        var excludedTarget = new bool[n];
+        var excludedCount = 0;
+        void ExcludeSource(int h) { if (!excludedSource[h]) { excludedSource[h] = true; excludedCount++; } }
+        foreach (var h in overloaded) { ExcludeSource(h); excludedTarget[h] = true; }
+        for (var h = 0; h < n; h++)
+            if (Utilization(fleet, h) == 0) { ExcludeSource(h); excludedTarget[h] = true; }
+
+        var tried = 0;
+        while (excludedCount < n && (maxConsolidations is null || tried < maxConsolidations))
+        {
+            var under = LeastUsed(fleet, excludedSource);
+            if (under < 0) break;
+            tried++;
+            ExcludeSource(under);
+            excludedTarget[under] = true;
+            var vms = fleet.VmsOn(under).Where(vm => !fleet.InMigration(vm)).ToList();
+            if (vms.Count == 0) continue;
+
+            var placed = new List<AdaptiveMove>();
+            foreach (var vm in SortedByCpu(fleet, vms))
+            {
+                var host = FindHost(fleet, vm, excludedTarget);
+                if (host < 0)
+                {
+                    foreach (var p in placed) fleet.Destroy(p.Host, p.Vm); // all or nothing
+                    placed.Clear();
+                    break;
+                }
+                fleet.Create(host, vm);
+                placed.Add(new AdaptiveMove(vm, under, host, AdaptiveReason.Consolidation));
+            }
+            foreach (var p in placed) ExcludeSource(p.Host);
+            moves.AddRange(placed);
+        }
+        return moves;
+    }
+
+    /// <summary>PABFD: the suitable host whose power grows least, skipping active hosts the VM would overload.</summary>
+    public int FindHost(IAdaptiveFleet fleet, int vm, bool[] excluded)
+    {
+        var minPower = double.MaxValue;
+        var chosen = -1;
+        for (var h = 0; h < fleet.HostCount; h++)
+        {
+            if (excluded[h] || !fleet.IsSuitable(h, vm)) continue;
+            if (!fleet.TryPower(h, UtilizationAfter(fleet, h, vm), out var after)) continue;
+            if (!fleet.TryPower(h, Utilization(fleet, h), out var now)) continue;
+            var diff = after - now;
+            if (!(diff < minPower)) continue;
+            // Checked only for a would-be winner: the answer is the same as checking every host, and far cheaper.
+            if (fleet.HostUtilizationMips(h) != 0 && OverloadedWith(fleet, h, vm)) continue;
+            minPower = diff;
+            chosen = h;
+        }
+        return chosen;
+    }
+
+    private bool OverloadedWith(IAdaptiveFleet fleet, int host, int vm)
+    {
+        if (!fleet.Create(host, vm)) return true;
+        var over = Detector.IsOverloaded(fleet, host);
+        fleet.Destroy(host, vm);
+        return over;
+    }
+
+    /// <summary>Measured utilisation, with CloudSim's rounding of 1 &lt; u &lt; 1.01 down to 1.</summary>
+    public static double Utilization(IAdaptiveFleet fleet, int h)
+    {
+        var u = fleet.HostUtilizationMips(h) / fleet.HostTotalMips(h);
+        return u > 1 && u < 1.01 ? 1 : u;
+    }
+
+    /// <summary>Measured use plus the VM's request, counting VMs migrating in at their full request.</summary>
+    private static double UtilizationAfter(IAdaptiveFleet fleet, int h, int vm)
+    {
+        var mips = fleet.HostUtilizationMips(h);
+        foreach (var other in fleet.VmsOn(h))
+            if (fleet.IsMigratingIn(h, other)) mips += fleet.AllocatedMips(h, other) * 0.9 / 0.1;
+        return (mips + fleet.VmRequestedMips(vm)) / fleet.HostTotalMips(h);
+    }
+
+    private static int LeastUsed(IAdaptiveFleet fleet, bool[] excluded)
+    {
+        var min = 1.0;
+        var chosen = -1;
+        for (var h = 0; h < fleet.HostCount; h++)
+        {
+            if (excluded[h]) continue;
+            var u = Utilization(fleet, h);
+            if (u > 0 && u < min && !AllMigratingOutOrAnyIn(fleet, h)) { min = u; chosen = h; }
+        }
+        return chosen;
+    }
+
+    private static bool AllMigratingOutOrAnyIn(IAdaptiveFleet fleet, int h)
+    {
+        foreach (var vm in fleet.VmsOn(h))
+        {
+            if (!fleet.InMigration(vm)) return false;
+            if (fleet.IsMigratingIn(h, vm)) return true;
+        }
+        return true;
+    }
+
+    /// <summary>Largest current CPU first; a stable sort, as Java's Collections.sort.</summary>
+    private static IEnumerable<int> SortedByCpu(IAdaptiveFleet fleet, List<int> vms) =>
+        vms.Select((vm, i) => (vm, i, mips: fleet.VmCurrentMips(vm)))
+           .OrderByDescending(x => x.mips).ThenBy(x => x.i).Select(x => x.vm).ToList();
+}

@@ -1,0 +1,54 @@
+namespace KvmCluster.Policies.Balancing.Adaptive;
+
+/// <summary>
+/// The port the adaptive (CloudSim) heuristics run against. The live planner implements it over a fleet
+/// snapshot; the simulator implements it over its own datacenter model (CloudSim-exact in compatibility
+/// mode). Hosts and VMs are dense indexes. "MIPS" is CloudSim's word for CPU capacity (MHz here).
+/// During one optimisation the heuristics create and destroy VMs tentatively; <see cref="SaveAllocation"/>
+/// and <see cref="RestoreAllocation"/> bracket that.
+/// </summary>
+public interface IAdaptiveFleet
+{
+    int HostCount { get; }
+
+    double HostTotalMips(int host);
+    /// <summary>CPU in use as measured at the last update (CloudSim: it does not change within a decision).</summary>
+    double HostUtilizationMips(int host);
+    /// <summary>Watts at a utilisation; false when the utilisation is outside 0..1 (CloudSim throws there).</summary>
+    bool TryPower(int host, double utilization, out double watts);
+    /// <summary>Longest migration time, in seconds, of the VMs now on the host (LR's prediction horizon).</summary>
+    double MaxVmMigrationSeconds(int host);
+    /// <summary>VMs on the host now, including tentative ones, in the host's order.</summary>
+    IReadOnlyList<int> VmsOn(int host);
+    /// <summary>Whether the host could take the VM now (capacity, and in the live fleet every mandatory constraint).</summary>
+    bool IsSuitable(int host, int vm);
+    bool Create(int host, int vm);
+    void Destroy(int host, int vm);
+    bool IsMigratingIn(int host, int vm);
+    /// <summary>CPU the host's scheduler currently allocates to the VM (for VMs migrating in).</summary>
+    double AllocatedMips(int host, int vm);
+
+    bool InMigration(int vm);
+    double VmMips(int vm);
+    double VmRam(int vm);
+    /// <summary>CPU the VM requests now.</summary>
+    double VmRequestedMips(int vm);
+    /// <summary>CPU the VM uses now, by which VMs to migrate are sorted (largest first).</summary>
+    double VmCurrentMips(int vm);
+    /// <summary>CPU utilisation history as fractions of <see cref="VmMips"/>, newest first (at most 30).</summary>
+    IReadOnlyList<double> VmHistory(int vm);
+
+    void SaveAllocation();
+    void RestoreAllocation();
+}
+
+/// <summary>One decision of the heuristics: move a VM from a host (overloaded or being emptied) to another.</summary>
+public readonly record struct AdaptiveMove(int Vm, int From, int Host, AdaptiveReason Reason);
+
+public enum AdaptiveReason
+{
+    /// <summary>The VM leaves an overloaded host.</summary>
+    Overload,
+    /// <summary>The VM leaves an under-used host that is being emptied.</summary>
+    Consolidation,
+}

@@ -1,0 +1,17 @@
+namespace KvmCluster.Policies.Balancing.Adaptive;
+
+/// <summary>
+/// MAD(s): the threshold is 1 − s × median absolute deviation of the host's utilisation history; it needs
+/// 12 samples, and falls back to a static threshold before that.
+/// </summary>
+public sealed class MadDetector(double safety, IOverloadDetector fallback) : IOverloadDetector
+{
+    public string Name => $"MAD({safety})";
+
+    public bool IsOverloaded(IAdaptiveFleet fleet, int host)
+    {
+        var history = HostHistory.Of(fleet, host);
+        if (history.Length < 12) return fallback.IsOverloaded(fleet, host);
+        return HostHistory.RequestedUtilization(fleet, host) > 1 - safety * AdaptiveMath.Mad(history);
+    }
+}

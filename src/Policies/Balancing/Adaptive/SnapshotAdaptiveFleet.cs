@@ -1,0 +1,147 @@
+using KvmCluster.Policies.Migration;
+using KvmCluster.Policies.Model;
+using KvmCluster.Policies.Placement;
+
+namespace KvmCluster.Policies.Balancing.Adaptive;
+
+/// <summary>
+/// The adaptive heuristics' port over a live fleet's working state. A VM's "MIPS" is its vCPUs at its
+/// host's MHz per thread and its history is its measured CPU over that; suitability is every mandatory
+/// constraint plus free CPU. Tentative placements go through the placement state, so capacity, hugepages
+/// and devices are counted exactly as for any other placement.
+/// </summary>
+public sealed class SnapshotAdaptiveFleet : IAdaptiveFleet
+{
+    private static readonly PowerModel DefaultPower = PowerModel.Linear(100, 250);
+
+    private readonly PlacementEngine _engine;
+    private readonly PlacementState _s;
+    private readonly Guest[] _guests;
+    private readonly double[] _mips;
+    private readonly double[][] _history;
+    private readonly int[] _home;
+    // Where each VM is created now; during consolidation a VM exists on its home and its target at once.
+    private readonly List<int>[] _placedOn;
+    private readonly List<int>[] _vmsOn;
+    private readonly double[] _measured;
+    private readonly double[] _migrationSeconds;
+
+    public SnapshotAdaptiveFleet(PlacementEngine engine, MigrationLink link)
+    {
+        _engine = engine;
+        _s = engine.State;
+        var n = _s.HostCount;
+        _vmsOn = new List<int>[n];
+        _measured = new double[n];
+        var guests = new List<Guest>();
+        var homes = new List<int>();
+        for (var h = 0; h < n; h++)
+        {
+            _vmsOn[h] = [];
+            // A host that is off or in maintenance is "switched off" to the heuristics: measured use 0.
+            _measured[h] = _s.Accepts(h) ? _s.CpuUsedMhz[h] : 0;
+            foreach (var g in _s.GuestsOn(h))
+            {
+                _vmsOn[h].Add(guests.Count);
+                guests.Add(g);
+                homes.Add(h);
+            }
+        }
+        _guests = [.. guests];
+        _home = [.. homes];
+        _placedOn = [.. homes.Select(h => new List<int>(2) { h })];
+        _mips = new double[_guests.Length];
+        _history = new double[_guests.Length][];
+        _migrationSeconds = new double[_guests.Length];
+        var m = engine.Policy.Migration;
+        for (var v = 0; v < _guests.Length; v++)
+        {
+            var g = _guests[v];
+            _mips[v] = g.VCpus * _s.Hosts[_home[v]].Cpu.MhzPerThread;
+            var cpu = g.Usage.CpuMhz;
+            var count = Math.Min(HostHistory.Length, cpu.IsDefaultOrEmpty ? 0 : cpu.Length);
+            _history[v] = new double[count];
+            for (var i = 0; i < count; i++) _history[v][i] = cpu[cpu.Length - 1 - i] / _mips[v];
+            var dirty = g.Usage.LastDirtyMiBps;
+            _migrationSeconds[v] = MigrationCostModel.Predict(
+                new MigrationRequest(g.Usage.LastMemoryMiB > 0 ? g.Usage.LastMemoryMiB : g.MemoryMiB, g.MemoryMiB / 4.0, dirty, m.BandwidthMiBps, m.DowntimeMs, g.HugepageSizeKiB is not null),
+                link).TotalSeconds;
+        }
+    }
+
+    public int HostCount => _s.HostCount;
+    public int VmCount => _guests.Length;
+    public Guest Guest(int vm) => _guests[vm];
+    public int HomeOf(int vm) => _home[vm];
+
+    public double HostTotalMips(int host) => _s.CpuCapacityMhz[host];
+    public double HostUtilizationMips(int host) => _measured[host];
+
+    public bool TryPower(int host, double utilization, out double watts)
+    {
+        watts = 0;
+        if (utilization < 0 || utilization > 1) return false;
+        watts = (_s.Hosts[host].PowerModel ?? DefaultPower).At(utilization);
+        return true;
+    }
+
+    public double MaxVmMigrationSeconds(int host)
+    {
+        var max = 0.0;
+        foreach (var vm in _vmsOn[host]) max = Math.Max(max, _migrationSeconds[vm]);
+        return max;
+    }
+
+    public IReadOnlyList<int> VmsOn(int host) => _vmsOn[host];
+
+    public bool IsSuitable(int host, int vm)
+    {
+        var d = Demand(vm);
+        return _s.CpuUsedMhz[host] + d.CpuMhz <= _s.CpuCapacityMhz[host] && _engine.Admits(d, host);
+    }
+
+    public bool Create(int host, int vm)
+    {
+        _s.Add(Demand(vm, host), host, reserved: false);
+        _vmsOn[host].Add(vm);
+        _placedOn[vm].Add(host);
+        return true;
+    }
+
+    public void Destroy(int host, int vm)
+    {
+        _s.Remove(Demand(vm, host), host, reserved: false);
+        _vmsOn[host].Remove(vm);
+        _placedOn[vm].Remove(host);
+    }
+
+    /// <summary>
+    /// The guest as the constraints see it: on <paramref name="host"/>, or else migrating from its home host
+    /// (so migration rules — NX match, no passthrough, block migration — apply to every target).
+    /// </summary>
+    private GuestDemand Demand(int vm, int host = -1) =>
+        _s.Demand(_guests[vm] with { Host = _s.Hosts[host >= 0 ? host : _home[vm]].Name });
+
+    public bool IsMigratingIn(int host, int vm) => false;
+    public double AllocatedMips(int host, int vm) => 0;
+    public bool InMigration(int vm) => _guests[vm].HasPassthrough; // never selected: it cannot move
+    public double VmMips(int vm) => _mips[vm];
+    public double VmRam(int vm) => _guests[vm].MemoryMiB;
+    public double VmRequestedMips(int vm) => _guests[vm].Usage.LastCpuMhz;
+    public double VmCurrentMips(int vm) => _guests[vm].Usage.LastCpuMhz;
+    public IReadOnlyList<double> VmHistory(int vm) => _history[vm];
+
+    public void SaveAllocation() { }
+
+    /// <summary>Undoes every tentative placement: each VM exists on its home host only.</summary>
+    public void RestoreAllocation()
+    {
+        for (var vm = 0; vm < _guests.Length; vm++)
+        {
+            var on = _placedOn[vm];
+            if (on.Count == 1 && on[0] == _home[vm]) continue;
+            foreach (var h in on.Where(h => h != _home[vm]).ToList()) Destroy(h, vm);
+            if (!on.Contains(_home[vm])) Create(_home[vm], vm);
+        }
+    }
+}

@@ -1,0 +1,39 @@
+using KvmCluster.Policies.Model;
+using KvmCluster.Policies.Policy;
+
+namespace KvmCluster.Policies.Migration;
+
+/// <summary>How the planner turns a guest and the policy's migration settings into a cost-model question.</summary>
+public static class MigrationPlanning
+{
+    /// <summary>
+    /// The request for moving <paramref name="g"/>: its resident memory (latest sample, else its size), its
+    /// latest dirty rate, and — since the working set is not measured — all resident memory as the bound
+    /// on what a pass re-sends. Dirtying is assumed not CPU-bound, so auto-converge is not counted on.
+    /// </summary>
+    public static MigrationRequest Request(Guest g, MigrationSettings m)
+    {
+        var resident = g.Usage.LastMemoryMiB > 0 ? Math.Min(g.Usage.LastMemoryMiB, g.MemoryMiB) : g.MemoryMiB;
+        return new MigrationRequest(resident, resident, g.Usage.LastDirtyMiBps, m.BandwidthMiBps, m.DowntimeMs,
+            g.HugepageSizeKiB is not null, CpuBoundDirtying: false);
+    }
+
+    /// <summary>The executor's escalation schedule under the policy: downtime steps, auto-converge, post-copy, cancel.</summary>
+    public static Escalation Escalation(Guest g, MigrationSettings m)
+    {
+        var steps = new List<double>();
+        for (var d = m.DowntimeMs + 100; d < m.MaxDowntimeMs; d += 100) steps.Add(d);
+        if (m.MaxDowntimeMs > m.DowntimeMs) steps.Add(m.MaxDowntimeMs);
+        var timeout = m.CompletionTimeoutPerGiB * Math.Max(1, g.MemoryMiB / 1024.0);
+        return new Escalation
+        {
+            DowntimeStepsMs = steps,
+            AutoConverge = m.AllowAutoConverge,
+            PostCopyAfterSeconds = m.AllowPostCopy ? timeout / 2 : null,
+            CancelAfterSeconds = timeout,
+        };
+    }
+
+    public static MigrationPrediction Predict(Guest g, MigrationSettings m, MigrationLink link) =>
+        MigrationCostModel.Predict(Request(g, m), link, Escalation(g, m));
+}

@@ -1,0 +1,31 @@
+using KvmCluster.Policies.Balancing;
+using KvmCluster.Policies.Balancing.Adaptive;
+using KvmCluster.Policies.Model;
+using KvmCluster.Policies.Placement;
+using KvmCluster.Policies.Policy;
+
+namespace KvmCluster.Policies.Planning;
+
+/// <summary>
+/// One planning round: the mandatory moves (maintenance evacuation, hard-affinity repair), then the
+/// policy's balancer on the fleet as those moves leave it, then the plan builder. Pure: the same snapshot,
+/// policy and context give the same plan.
+/// </summary>
+public static class Rebalancer
+{
+    public static IBalancer? BalancerFor(BalancerKind kind) => kind switch
+    {
+        BalancerKind.EvenlyDistributed => new EvenlyDistributedBalancer(),
+        BalancerKind.PowerSaving => new PowerSavingBalancer(),
+        BalancerKind.Adaptive => new AdaptiveBalancer(),
+        _ => null,
+    };
+
+    public static Plan Plan(FleetSnapshot snapshot, Policy.Policy policy, PlanningContext context)
+    {
+        var working = new PlacementEngine(snapshot, policy);
+        var proposals = new MaintenanceBalancer().Balance(working, context);
+        if (BalancerFor(policy.Kind) is { } balancer) proposals.Add(balancer.Balance(working, context));
+        return PlanBuilder.Build(snapshot, policy, proposals, context);
+    }
+}
