@@ -9,6 +9,7 @@ var root = new RootCommand("kvmsim — offline KvmCluster tools: policy checks, 
 root.Subcommands.Add(PolicyCommand.Create());
 root.Subcommands.Add(PlaceCommand.Create());
 root.Subcommands.Add(BaselineCommand.Create());
+root.Subcommands.Add(PlanCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 
 var parse = root.Parse(args);

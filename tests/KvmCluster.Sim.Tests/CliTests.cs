@@ -78,3 +78,32 @@ public class CliTests
         Assert.True(root.GetProperty("hostClasses").GetInt32() >= 20, "the synthetic fleet must have at least 20 host classes");
     }
 }
+
+public class PlanCliTests
+{
+    [Fact]
+    public void Plan_prints_waves_with_reasons_for_a_scenario_fleet()
+    {
+        var dir = Path.Combine(Kvmsim.RepoRoot(), "tests", "scenarios", "maintenance-evacuation");
+        var r = Kvmsim.Exec("plan", "--fleet", Path.Combine(dir, "fleet.yaml"), "--policy", "default");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("wave 1:", r.Out);
+        Assert.Contains("migrate db hv-02 → hv-03", r.Out);
+        Assert.Contains("because host hv-02 is in maintenance", r.Out);
+        Assert.Contains("refused: gpu", r.Out);
+        Assert.Equal(r.Out, Kvmsim.Exec("plan", "--fleet", Path.Combine(dir, "fleet.yaml"), "--policy", "default").Out);
+    }
+
+    [Fact]
+    public void Bench_plan_writes_the_json_fields()
+    {
+        var json = Path.Combine(Path.GetTempPath(), $"bench-plan-{Environment.ProcessId}.json");
+        var r = Kvmsim.Exec("bench", "plan", "--hosts", "200", "--guests", "3000", "--policy", "lr-mmt-1.2", "--rounds", "2", "--json", json);
+        Assert.Equal(0, r.ExitCode);
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(json));
+        Assert.True(doc.RootElement.GetProperty("planMillisMedian").GetDouble() > 0);
+        Assert.True(doc.RootElement.GetProperty("moves").GetInt32() >= 0);
+        Assert.True(doc.RootElement.GetProperty("powerActions").GetInt32() >= 0);
+        Assert.Equal(2, doc.RootElement.GetProperty("rounds").GetInt32());
+    }
+}

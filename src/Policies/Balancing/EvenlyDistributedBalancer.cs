@@ -28,6 +28,7 @@ public sealed class EvenlyDistributedBalancer : IBalancer
 
     private const int SourceHosts = 8;        // consider guests on the most loaded hosts only
     private const int ShortList = 64;         // best hypothetical moves checked against the constraints
+    private const int PerGuest = 4;           // at most this many of them per guest
 
     public BalancerResult Balance(PlacementEngine engine, PlanningContext context)
     {
@@ -84,6 +85,10 @@ public sealed class EvenlyDistributedBalancer : IBalancer
     /// <summary>The larger of CPU and memory utilisation.</summary>
     private static double Load(PlacementState s, int h) => Math.Max(HostLoad.Cpu(s, h), HostLoad.Memory(s, h));
 
+    private static double LoadAfter(PlacementState s, int h, Guest g) => Math.Max(
+        (s.CpuUsedMhz[h] + HostLoad.GuestCpuMhz(g, 0)) / s.CpuCapacityMhz[h],
+        (s.MemoryUsedMiB(h) + g.GeneralMemoryMiB) / Math.Max(1e-9, s.MemoryCapacity[h]));
+
     /// <summary>Weighted imbalance of CPU (at the given age) and memory.</summary>
     public static double Imbalance(PlacementState s, IReadOnlyList<int> hosts, int samplesAgo, EvenlyDistributedSettings cfg)
     {
@@ -123,7 +128,7 @@ public sealed class EvenlyDistributedBalancer : IBalancer
         foreach (var h in hosts) { cpu.Add(HostLoad.Cpu(s, h)); mem.Add(HostLoad.Memory(s, h)); }
         var wSum = cfg.CpuWeight + cfg.MemoryWeight;
         var maxMemory = Math.Max(1, s.Snapshot.Guests.Select(g => g.MemoryMiB).DefaultIfEmpty(1).Max());
-        var sources = hosts.OrderByDescending(h => Load(s, h)).ThenBy(h => h).Take(SourceHosts);
+        var sources = hosts.OrderByDescending(h => Load(s, h)).ThenBy(h => h).Take(SourceHosts).ToList();
         var best = new PriorityQueue<Candidate, (double, int, string)>();
 
         foreach (var from in sources)
@@ -135,14 +140,24 @@ public sealed class EvenlyDistributedBalancer : IBalancer
                 var dm = (double)g.GeneralMemoryMiB;
                 var cf0 = HostLoad.Cpu(s, from); var mf0 = HostLoad.Memory(s, from);
                 var cf1 = (s.CpuUsedMhz[from] - dc) / s.CpuCapacityMhz[from]; var mf1 = (s.MemoryUsedMiB(from) - dm) / s.MemoryCapacity[from];
-                foreach (var to in hosts)
+                // Each guest contributes its own few best destinations, so one unmovable guest cannot fill the list.
+                var mine = new PriorityQueue<int, double>();
+                foreach (var to in engine.StaticCandidates(s.Demand(g)))
                 {
-                    if (to == from) continue;
+                    if (to == from || !s.Accepts(to)) continue;
                     var ct0 = HostLoad.Cpu(s, to); var mt0 = HostLoad.Memory(s, to);
                     var ct1 = (s.CpuUsedMhz[to] + dc) / s.CpuCapacityMhz[to]; var mt1 = (s.MemoryUsedMiB(to) + dm) / s.MemoryCapacity[to];
                     var after = (cfg.CpuWeight * cpu.With(cf0, cf1, ct0, ct1) + cfg.MemoryWeight * mem.With(mf0, mf1, mt0, mt1)) / wSum;
+                    if (mine.Count == PerGuest && mine.TryPeek(out _, out var worstMine) && -after <= worstMine) continue;
+                    mine.Enqueue(to, -after);
+                    if (mine.Count > PerGuest) mine.Dequeue();
+                }
+                while (mine.TryDequeue(out var to, out var negAfter))
+                {
+                    var after = -negAfter;
                     // A small penalty for memory to copy makes the cheaper of two near-equal moves win.
                     var score = after + 0.001 * g.MemoryMiB / maxMemory;
+                    if (best.Count == ShortList && best.TryPeek(out _, out var worst) && -score <= worst.Item1) continue;
                     best.Enqueue(new Candidate(g, to, after), (-score, -to, g.Name));
                     if (best.Count > ShortList) best.Dequeue();
                 }
@@ -151,9 +166,14 @@ public sealed class EvenlyDistributedBalancer : IBalancer
         var ordered = new List<(Candidate C, (double, int, string) P)>();
         while (best.TryDequeue(out var c, out var p)) ordered.Add((c, p));
         ordered.Reverse(); // best first
+        var high = cfg.HighUtilizationPercent / 100;
         foreach (var (c, _) in ordered)
         {
-            if (current - c.Score < cfg.MinImprovement * current) continue;
+            // Relieving an overloaded host is worth any improvement (on a large fleet one move barely shifts the
+            // spread) as long as the destination stays below the mark; other moves must earn minImprovement.
+            var from = s.HostIndex(c.Guest.Host!);
+            var relief = Load(s, from) > high && LoadAfter(s, c.To, c.Guest) <= high && c.Score < current;
+            if (!relief && current - c.Score < cfg.MinImprovement * current) continue;
             if (engine.Admits(s.Demand(c.Guest), c.To)) return c;
         }
         return null;

@@ -31,11 +31,17 @@ public sealed class MaintenanceBalancer : IBalancer
         for (var h = 0; h < s.HostCount; h++)
         {
             if (!s.Accepts(h)) continue;
-            foreach (var g in s.GuestsOn(h).OrderBy(g => g.Name, StringComparer.Ordinal).ToList())
+            foreach (var g in s.GuestsOn(h).Where(HasHardRule).OrderBy(g => g.Name, StringComparer.Ordinal).ToList())
                 if (BrokenRule(engine, g, h) is { } why)
                     MoveAway(engine, g, $"repairs a hard affinity rule: {why}", result);
         }
         return result;
+    }
+
+    private static bool HasHardRule(Guest g)
+    {
+        foreach (var r in g.Affinity) if (r.Hard) return true;
+        return false;
     }
 
     private static void MoveAway(PlacementEngine engine, Guest g, string reason, BalancerResult result)

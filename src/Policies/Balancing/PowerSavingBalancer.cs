@@ -119,24 +119,29 @@ public sealed class PowerSavingBalancer : IBalancer
     private static double Efficiency(PlacementState s, int h) =>
         s.CpuCapacityMhz[h] / Math.Max(1, s.Hosts[h].PowerModel?.IdleWatts ?? 100);
 
-    /// <summary>Moves guests off hosts above the band onto hosts below the target (newly powered-on ones included).</summary>
+    /// <summary>
+    /// Moves guests off hosts above the band onto hosts that stay at or below the target (newly powered-on
+    /// ones included), least loaded first, at most maxMovesPerRound.
+    /// </summary>
     private static void RelieveOverloads(PlacementEngine engine, List<int> on, double high, double target, PlanningContext context, BalancerResult result)
     {
         var s = engine.State;
-        foreach (var h in on.Where(h => HostLoad.Cpu(s, h) > high).OrderByDescending(h => HostLoad.Cpu(s, h)).ToList())
+        var relief = engine.Derive([new MaxHostCpuFilter(target * 100)], new ScoreWeights(Spread: 1, SoftAffinity: 0));
+        var budget = engine.Policy.PowerSaving.MaxMovesPerRound;
+        foreach (var h in on.Where(h => HostLoad.Cpu(s, h) > high).OrderByDescending(h => HostLoad.Cpu(s, h)).ThenBy(h => h).ToList())
         {
             foreach (var g in s.GuestsOn(h).OrderBy(g => g.MemoryMiB).ThenBy(g => g.Name, StringComparer.Ordinal).ToList())
             {
                 if (HostLoad.Cpu(s, h) <= high) break;
+                if (budget == 0) { result.Notes.Add($"stopped after {engine.Policy.PowerSaving.MaxMovesPerRound} moves this round"); return; }
                 if (g.HasPassthrough || context.MovedRecently(g.Name)) continue;
-                var d = s.Demand(g);
-                var to = on.Where(t => t != h && (s.CpuUsedMhz[t] + d.CpuMhz) / s.CpuCapacityMhz[t] <= target && engine.Admits(d, t))
-                    .OrderBy(t => HostLoad.Cpu(s, t)).ThenBy(t => t).Cast<int?>().FirstOrDefault();
-                if (to is not { } dest) continue;
+                if (relief.Place(s.Demand(g), PlaceOptions.Fast).Host is not { } to) continue;
                 var before = HostLoad.Cpu(s, h);
+                var dest = s.HostIndex(to);
                 s.Move(g, dest);
-                result.Moves.Add(new ProposedMove(g, s.Hosts[h].Name, s.Hosts[dest].Name,
-                    [$"{s.Hosts[h].Name} CPU {before:P0} is above {high:P0}", $"{s.Hosts[dest].Name} stays at or below the {target:P0} target ({HostLoad.Cpu(s, dest):P0})"]));
+                budget--;
+                result.Moves.Add(new ProposedMove(g, s.Hosts[h].Name, to,
+                    [$"{s.Hosts[h].Name} CPU {before:P0} is above {high:P0}", $"{to} stays at or below the {target:P0} target ({HostLoad.Cpu(s, dest):P0})"]));
             }
         }
     }
@@ -145,29 +150,23 @@ public sealed class PowerSavingBalancer : IBalancer
     private static List<ProposedMove>? Evacuate(PlacementEngine engine, int h, List<int> on, double high, PlanningContext context)
     {
         var s = engine.State;
+        // Best fit: the fullest host that still stays within the band.
+        var fit = engine.Derive([new MaxHostCpuFilter(high * 100)], new ScoreWeights(Spread: 0, Pack: 1, SoftAffinity: 0));
         var moves = new List<ProposedMove>();
-        var undo = new List<(Guest Moved, int From)>();
+        var mark = s.Mark();
         s.SetAccepting(h, false);
         foreach (var g in s.GuestsOn(h).OrderByDescending(g => g.Usage.LastCpuMhz).ThenBy(g => g.Name, StringComparer.Ordinal).ToList())
         {
-            var d = s.Demand(g);
-            int? dest = null;
-            if (!g.HasPassthrough && !context.MovedRecently(g.Name))
+            var to = g.HasPassthrough || context.MovedRecently(g.Name) ? null : fit.Place(s.Demand(g), PlaceOptions.Fast).Host;
+            if (to is null)
             {
-                // Best fit: the busiest host that still stays within the band.
-                dest = on.Where(t => t != h && (s.CpuUsedMhz[t] + d.CpuMhz) / s.CpuCapacityMhz[t] <= high && engine.Admits(d, t))
-                    .OrderByDescending(t => HostLoad.Cpu(s, t)).ThenBy(t => t).Cast<int?>().FirstOrDefault();
-            }
-            if (dest is not { } t2)
-            {
-                foreach (var (moved, from) in Enumerable.Reverse(undo)) s.Move(moved, from);
-                s.SetAccepting(h, true);
+                s.RollbackTo(mark);
                 return null;
             }
-            var movedGuest = s.Move(g, t2);
-            undo.Add((movedGuest, h));
-            moves.Add(new ProposedMove(g, s.Hosts[h].Name, s.Hosts[t2].Name,
-                [$"evacuating {s.Hosts[h].Name} to power it off", $"{s.Hosts[t2].Name} CPU {HostLoad.Cpu(s, t2):P0} stays within {high:P0}"]));
+            var dest = s.HostIndex(to);
+            s.Move(g, dest);
+            moves.Add(new ProposedMove(g, s.Hosts[h].Name, to,
+                [$"evacuating {s.Hosts[h].Name} to power it off", $"{to} CPU {HostLoad.Cpu(s, dest):P0} stays within {high:P0}"]));
         }
         return moves;
     }

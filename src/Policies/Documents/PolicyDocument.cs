@@ -165,6 +165,7 @@ public static class PolicyDocument
             PowerOnWindowMinutes = m.Double("powerOnWindowMinutes", 0, 1440) ?? d.PowerOnWindowMinutes,
             PowerOffWindowMinutes = m.Double("powerOffWindowMinutes", 0, 1440) ?? d.PowerOffWindowMinutes,
             MaxPowerActionsPerRound = m.Int("maxPowerActionsPerRound", 1, 1000) ?? d.MaxPowerActionsPerRound,
+            MaxMovesPerRound = m.Int("maxMovesPerRound", 1, 100_000) ?? d.MaxMovesPerRound,
         };
         if (s.TargetUtilizationPercent + s.TolerancePercent > 100 || s.TargetUtilizationPercent - s.TolerancePercent < 0)
             m.Error("tolerancePercent", $"target {s.TargetUtilizationPercent}% ± {s.TolerancePercent}% must stay within 0–100%");

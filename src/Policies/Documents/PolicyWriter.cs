@@ -54,6 +54,7 @@ public static class PolicyWriter
                 ["powerOnWindowMinutes"] = p.PowerSaving.PowerOnWindowMinutes,
                 ["powerOffWindowMinutes"] = p.PowerSaving.PowerOffWindowMinutes,
                 ["maxPowerActionsPerRound"] = p.PowerSaving.MaxPowerActionsPerRound,
+                ["maxMovesPerRound"] = p.PowerSaving.MaxMovesPerRound,
             },
             ["adaptive"] = new Dictionary<string, object>
             {

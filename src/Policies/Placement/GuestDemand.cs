@@ -20,6 +20,9 @@ public sealed class GuestDemand
     public int CurrentHost { get; }
     /// <summary>Hosts already running a guest of the same name (a live list owned by the state).</summary>
     internal List<int> SameNameHosts { get; }
+    /// <summary>The engine-specific id of the guest's static signature, cached once computed.</summary>
+    internal int SignatureId = -1;
+    internal object? SignatureOwner;
 
     internal GuestDemand(Guest guest, PlacementState state)
     {

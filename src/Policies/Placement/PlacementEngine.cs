@@ -14,6 +14,14 @@ public sealed class PlacementEngine
 {
     public PlacementState State { get; }
     public Policy.Policy Policy => State.Policy;
+    private readonly Policy.Policy _rules;
+
+    /// <summary>
+    /// An engine over the same state with extra filters and other weights — e.g. "only hosts that stay under
+    /// 63 % CPU, least loaded first" for a balancer's own placements. Mandatory constraints still apply.
+    /// </summary>
+    public PlacementEngine Derive(IEnumerable<Policy.ExtraFilter> extraFilters, Policy.ScoreWeights weights) =>
+        new(State, _rules with { Filters = [.. _rules.Filters, .. extraFilters], Weights = weights });
     public ConstraintSet Constraints { get; }
     private readonly ScoreCard _score;
     private readonly Dictionary<string, int> _signatures = new(StringComparer.Ordinal);
@@ -27,11 +35,14 @@ public sealed class PlacementEngine
 
     public PlacementEngine(FleetSnapshot snapshot, Policy.Policy policy) : this(new PlacementState(snapshot, policy)) { }
 
-    public PlacementEngine(PlacementState state)
+    public PlacementEngine(PlacementState state) : this(state, state.Policy) { }
+
+    private PlacementEngine(PlacementState state, Policy.Policy rules)
     {
         State = state;
-        Constraints = new ConstraintSet(state.Policy);
-        _score = new ScoreCard(state.Policy.Weights);
+        Constraints = new ConstraintSet(rules);
+        _score = new ScoreCard(rules.Weights);
+        _rules = rules;
         _candidates = new int[Math.Max(1, state.HostCount)];
         _scores = new double[Math.Max(1, state.HostCount)];
     }
@@ -148,7 +159,8 @@ public sealed class PlacementEngine
         if (host == d.CurrentHost) return false;
         var source = d.CurrentHost >= 0 ? State.Hosts[d.CurrentHost] : null;
         var sourceClass = d.CurrentHost >= 0 ? State.Classes.ClassOf(d.CurrentHost) : -1;
-        if (StaticVerdict(d.Guest, Signature(d.Guest), source, sourceClass, State.Classes.ClassOf(host)).Length > 0) return false;
+        if (!ReferenceEquals(d.SignatureOwner, this)) { d.SignatureId = Signature(d.Guest); d.SignatureOwner = this; }
+        if (StaticVerdict(d.Guest, d.SignatureId, source, sourceClass, State.Classes.ClassOf(host)).Length > 0) return false;
         foreach (var c in Constraints.Dynamic)
             if (c.AppliesTo(d) && !c.Admits(d, host, State)) return false;
         return true;
@@ -233,6 +245,18 @@ public sealed class PlacementEngine
 
     // ---- static verdicts, memoised per class -------------------------------------------------------
 
+    /// <summary>
+    /// The hosts the static constraints admit for this guest (ascending; shared, do not modify) — the only
+    /// hosts worth scoring. Dynamic constraints (capacity, free pages, devices) still need checking.
+    /// </summary>
+    public int[] StaticCandidates(GuestDemand d)
+    {
+        if (!ReferenceEquals(d.SignatureOwner, this)) { d.SignatureId = Signature(d.Guest); d.SignatureOwner = this; }
+        var source = d.CurrentHost >= 0 ? State.Hosts[d.CurrentHost] : null;
+        var sourceClass = d.CurrentHost >= 0 ? State.Classes.ClassOf(d.CurrentHost) : -1;
+        return StaticallyFeasible(d.Guest, d.SignatureId, source, sourceClass);
+    }
+
     /// <summary>Hosts of every class the static constraints admit, ascending; memoised per (signature, source class).</summary>
     private int[] StaticallyFeasible(Guest guest, int sig, Host? source, int sourceClass)
     {
@@ -249,7 +273,7 @@ public sealed class PlacementEngine
     private Rejection[] StaticVerdict(Guest guest, int sig, Host? source, int sourceClass, int cls)
     {
         if (_static.TryGetValue((sig, sourceClass, cls), out var cached)) return cached;
-        var input = new StaticInput(guest, State.Classes.All[cls].Representative, source, Policy);
+        var input = new StaticInput(guest, State.Classes.All[cls].Representative, source, _rules);
         var reasons = new List<Rejection>();
         foreach (var c in Constraints.Static)
             if (c.Check(input) is { } why) reasons.Add(new Rejection(c.Id, why));

@@ -95,10 +95,9 @@ public sealed class PlacementState
         foreach (var g in snapshot.Guests)
         {
             if (g.Host is null || !_hostIndex.TryGetValue(g.Host, out var h)) continue;
-            var d = Demand(g);
-            VcpuUsed[h] += d.VCpus;
-            MemoryUsed[h] += d.GeneralMemoryMiB;
-            CpuUsedMhz[h] += d.CpuMhz;
+            VcpuUsed[h] += g.VCpus;
+            MemoryUsed[h] += g.GeneralMemoryMiB;
+            CpuUsedMhz[h] += g.Usage.LastCpuMhz;
             GuestCount[h]++;
             IndexGuest(g, h, +1);
             _guestsOn[h].Add(g);
@@ -118,7 +117,30 @@ public sealed class PlacementState
         Remove(Demand(guest), from, reserved: false);
         var moved = guest with { Host = _hosts[to].Name };
         Add(Demand(moved), to, reserved: false);
+        _journal.Add(new Change(moved, from, to, -1));
         return moved;
+    }
+
+    private readonly record struct Change(Guest? Moved, int From, int To, int Host, bool Accepted = false);
+    private readonly List<Change> _journal = [];
+
+    /// <summary>A point to come back to with <see cref="RollbackTo"/>: planned moves and host-state changes are journaled.</summary>
+    public int Mark() => _journal.Count;
+
+    /// <summary>Undoes every <see cref="Move"/> and <see cref="SetAccepting"/> since <paramref name="mark"/>, newest first.</summary>
+    public void RollbackTo(int mark)
+    {
+        for (var i = _journal.Count - 1; i >= mark; i--)
+        {
+            var c = _journal[i];
+            if (c.Moved is { } g)
+            {
+                Remove(Demand(g), c.To, reserved: false);
+                Add(Demand(g with { Host = _hosts[c.From].Name }), c.From, reserved: false);
+            }
+            else _accepts[c.Host] = c.Accepted;
+        }
+        _journal.RemoveRange(mark, _journal.Count - mark);
     }
 
     public int HostCount => _hosts.Length;
@@ -153,7 +175,11 @@ public sealed class PlacementState
     public bool Accepts(int host) => _accepts[host];
     internal bool[] AcceptsArray => _accepts;
 
-    public void SetAccepting(int host, bool accepts) => _accepts[host] = accepts;
+    public void SetAccepting(int host, bool accepts)
+    {
+        _journal.Add(new Change(null, -1, -1, host, _accepts[host]));
+        _accepts[host] = accepts;
+    }
 
     /// <summary>How many guests labelled <paramref name="selector"/> (key=value) run on (or are reserved for) a host.</summary>
     public int GuestsWithLabel(int host, string selector) =>

@@ -17,9 +17,13 @@ public static class PlanBuilder
 {
     private sealed record Pending(Guest Guest, string From, string To, IReadOnlyList<string> Reasons, MigrationPrediction Cost);
 
-    public static Plan Build(FleetSnapshot snapshot, Policy.Policy policy, BalancerResult proposals, PlanningContext context)
+    public static Plan Build(FleetSnapshot snapshot, Policy.Policy policy, BalancerResult proposals, PlanningContext context) =>
+        Build(new PlacementEngine(snapshot, policy), proposals, context);
+
+    /// <summary>Builds the plan on <paramref name="engine"/>'s state, which must be the fleet as it is now; it is consumed.</summary>
+    public static Plan Build(PlacementEngine engine, BalancerResult proposals, PlanningContext context)
     {
-        var engine = new PlacementEngine(snapshot, policy);
+        var policy = engine.Policy;
         var s = engine.State;
         var limits = policy.Migration;
         var actions = new List<PlanAction>();

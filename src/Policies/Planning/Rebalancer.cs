@@ -23,9 +23,12 @@ public static class Rebalancer
 
     public static Plan Plan(FleetSnapshot snapshot, Policy.Policy policy, PlanningContext context)
     {
-        var working = new PlacementEngine(snapshot, policy);
-        var proposals = new MaintenanceBalancer().Balance(working, context);
-        if (BalancerFor(policy.Kind) is { } balancer) proposals.Add(balancer.Balance(working, context));
-        return PlanBuilder.Build(snapshot, policy, proposals, context);
+        var engine = new PlacementEngine(snapshot, policy);
+        // Balancers leave the state as their moves would; the builder starts again from the fleet as it is.
+        var mark = engine.State.Mark();
+        var proposals = new MaintenanceBalancer().Balance(engine, context);
+        if (BalancerFor(policy.Kind) is { } balancer) proposals.Add(balancer.Balance(engine, context));
+        engine.State.RollbackTo(mark);
+        return PlanBuilder.Build(engine, proposals, context);
     }
 }

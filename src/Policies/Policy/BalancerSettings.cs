@@ -31,6 +31,8 @@ public sealed record PowerSavingSettings
     public double PowerOffWindowMinutes { get; init; } = 40;
     /// <summary>Power transitions per round unless demand is urgent (oVirt: one).</summary>
     public int MaxPowerActionsPerRound { get; init; } = 1;
+    /// <summary>Migrations per round that relieve hosts above the band (an evacuation is all-or-nothing and not counted).</summary>
+    public int MaxMovesPerRound { get; init; } = 16;
 }
 
 public enum OverloadDetector { Thr, Iqr, Mad, Lr, Lrr }
@@ -48,8 +50,11 @@ public sealed record AdaptiveSettings
     public double FallbackThreshold { get; init; } = 0.7;
     /// <summary>Consolidate under-used hosts (all-or-nothing evacuation) after relieving overloads.</summary>
     public bool ConsolidateUnderloaded { get; init; } = true;
-    /// <summary>Under-used hosts tried per round; 0 means CloudSim's "until none is left" (quadratic in hosts).</summary>
-    public int MaxConsolidationsPerRound { get; init; }
+    /// <summary>
+    /// Under-used hosts tried per round; 0 means CloudSim's "until none is left", which is quadratic in hosts.
+    /// A live fleet consolidates gradually; the simulator's CloudSim-compatible mode uses 0.
+    /// </summary>
+    public int MaxConsolidationsPerRound { get; init; } = 10;
 
     public string ShortName => $"{Detector.ToString().ToLowerInvariant()}-{Selection.ToString().ToLowerInvariant()}-{Parameter.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
 }

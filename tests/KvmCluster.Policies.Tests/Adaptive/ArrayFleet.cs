@@ -35,7 +35,7 @@ internal sealed class ArrayFleet : IAdaptiveFleet
     public bool Create(int host, int vm) { Vms[host].Add(vm); return true; }
     public void Destroy(int host, int vm) => Vms[host].Remove(vm);
     public bool IsMigratingIn(int host, int vm) => false;
-    public double AllocatedMips(int host, int vm) => 0;
+    public double MigratingInExtraMips(int host) => 0;
     public bool InMigration(int vm) => false;
     public double VmMips(int vm) => VmData[vm].Mips;
     public double VmRam(int vm) => VmData[vm].Ram;

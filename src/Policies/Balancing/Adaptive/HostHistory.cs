@@ -14,9 +14,15 @@ public static class HostHistory
         var hostMips = fleet.HostTotalMips(host);
         foreach (var vm in fleet.VmsOn(host))
         {
-            var h = fleet.VmHistory(vm);
             var scale = fleet.VmMips(vm) / hostMips;
-            for (var i = 0; i < h.Count && i < Length; i++) sums[i] += h[i] * scale;
+            var h = fleet.VmHistory(vm);
+            if (h is double[] array)
+            {
+                var n0 = Math.Min(array.Length, Length);
+                for (var i = 0; i < n0; i++) sums[i] += array[i] * scale;
+            }
+            else
+                for (var i = 0; i < h.Count && i < Length; i++) sums[i] += h[i] * scale;
         }
         var n = Length;
         while (n > 0 && sums[n - 1] == 0) n--;

@@ -25,8 +25,11 @@ public interface IAdaptiveFleet
     bool Create(int host, int vm);
     void Destroy(int host, int vm);
     bool IsMigratingIn(int host, int vm);
-    /// <summary>CPU the host's scheduler currently allocates to the VM (for VMs migrating in).</summary>
-    double AllocatedMips(int host, int vm);
+    /// <summary>
+    /// CPU the VMs now migrating in will add once they arrive, beyond what they are allocated during the
+    /// migration: Σ allocated × 0.9 / 0.1 (CloudSim allocates 10 % of a VM's request to it on the target).
+    /// </summary>
+    double MigratingInExtraMips(int host);
 
     bool InMigration(int vm);
     double VmMips(int vm);

@@ -25,6 +25,7 @@ public sealed class SnapshotAdaptiveFleet : IAdaptiveFleet
     private readonly List<int>[] _vmsOn;
     private readonly double[] _measured;
     private readonly double[] _migrationSeconds;
+    private readonly GuestDemand?[] _homeDemand;
 
     public SnapshotAdaptiveFleet(PlacementEngine engine, MigrationLink link)
     {
@@ -53,19 +54,21 @@ public sealed class SnapshotAdaptiveFleet : IAdaptiveFleet
         _mips = new double[_guests.Length];
         _history = new double[_guests.Length][];
         _migrationSeconds = new double[_guests.Length];
-        var m = engine.Policy.Migration;
+        _homeDemand = new GuestDemand?[_guests.Length];
+        var limit = engine.Policy.Migration.BandwidthMiBps;
         for (var v = 0; v < _guests.Length; v++)
         {
             var g = _guests[v];
             _mips[v] = g.VCpus * _s.Hosts[_home[v]].Cpu.MhzPerThread;
             var cpu = g.Usage.CpuMhz;
             var count = Math.Min(HostHistory.Length, cpu.IsDefaultOrEmpty ? 0 : cpu.Length);
-            _history[v] = new double[count];
-            for (var i = 0; i < count; i++) _history[v][i] = cpu[cpu.Length - 1 - i] / _mips[v];
-            var dirty = g.Usage.LastDirtyMiBps;
-            _migrationSeconds[v] = MigrationCostModel.Predict(
-                new MigrationRequest(g.Usage.LastMemoryMiB > 0 ? g.Usage.LastMemoryMiB : g.MemoryMiB, g.MemoryMiB / 4.0, dirty, m.BandwidthMiBps, m.DowntimeMs, g.HugepageSizeKiB is not null),
-                link).TotalSeconds;
+            var history = new double[count];
+            for (var i = 0; i < count; i++) history[i] = cpu[cpu.Length - 1 - i] / _mips[v];
+            _history[v] = history;
+            // LR only needs the horizon in whole sample intervals: a first pass of RAM over the link is enough
+            // (CloudSim uses RAM / half the bandwidth); the full pre-copy model prices the moves in the plan.
+            var throughput = limit > 0 ? Math.Min(limit, link.ThroughputMiBps) : link.ThroughputMiBps;
+            _migrationSeconds[v] = g.MemoryMiB / throughput + link.SetupMs / 1000;
         }
     }
 
@@ -96,8 +99,10 @@ public sealed class SnapshotAdaptiveFleet : IAdaptiveFleet
 
     public bool IsSuitable(int host, int vm)
     {
-        var d = Demand(vm);
-        return _s.CpuUsedMhz[host] + d.CpuMhz <= _s.CpuCapacityMhz[host] && _engine.Admits(d, host);
+        if (_s.CpuUsedMhz[host] + _guests[vm].Usage.LastCpuMhz > _s.CpuCapacityMhz[host]) return false;
+        // The demand as seen from home is the same for every target; cache it (with its signature id).
+        var d = _homeDemand[vm] ??= Demand(vm);
+        return _engine.Admits(d, host);
     }
 
     public bool Create(int host, int vm)
@@ -123,7 +128,7 @@ public sealed class SnapshotAdaptiveFleet : IAdaptiveFleet
         _s.Demand(_guests[vm] with { Host = _s.Hosts[host >= 0 ? host : _home[vm]].Name });
 
     public bool IsMigratingIn(int host, int vm) => false;
-    public double AllocatedMips(int host, int vm) => 0;
+    public double MigratingInExtraMips(int host) => 0;
     public bool InMigration(int vm) => _guests[vm].HasPassthrough; // never selected: it cannot move
     public double VmMips(int vm) => _mips[vm];
     public double VmRam(int vm) => _guests[vm].MemoryMiB;

@@ -1,1 +1,0 @@
-namespace KvmCluster.Grains; internal static class AssemblyMarker { }
