@@ -6,7 +6,8 @@ using KvmCluster.Policies.Placement;
 namespace KvmCluster.Policies.Planning;
 
 /// <summary>
-/// Orders a balancer's proposals into waves that are safe at every instant. Power-ons come first. A
+/// Orders a balancer's proposals into waves that are safe at every instant, cheapest migrations first
+/// (by the cost model). Power-ons come first. A
 /// migration joins a wave only if its destination admits the guest while the destination also holds
 /// every other in-flight arrival (a guest occupies both hosts until its migration ends) — every mandatory
 /// constraint, hugepages included — and only within the per-host outbound/inbound and cluster-wide limits.
@@ -51,6 +52,9 @@ public static class PlanBuilder
             pending.Add(new Pending(guest, m.From, m.To, m.Reasons, cost));
         }
 
+        // Cheapest migrations first (stable, so the balancer's order breaks ties): relief arrives sooner, and
+        // a move that needs room another one frees simply waits for a later wave.
+        pending = [.. pending.OrderBy(p => p.Cost.TotalSeconds)];
         var bounces = 0;
         while (pending.Count > 0)
         {
