@@ -29,16 +29,20 @@ public sealed record PowerModel
     public double IdleWatts => Watts[0];
     public double MaxWatts => Watts[^1];
 
-    /// <summary>Watts at utilisation <paramref name="u"/> (clamped to 0..1).</summary>
+    /// <summary>
+    /// Watts at utilisation <paramref name="u"/> (clamped to 0..1), interpolated exactly as CloudSim's
+    /// PowerModelSpecPower does — the same floating-point operations, so simulated energy matches to the bit.
+    /// </summary>
     public double At(double u)
     {
         if (!(u > 0)) return Watts[0];
         if (u >= 1) return Watts[^1];
         var steps = Watts.Length - 1;
-        var x = u * steps;
-        var i = (int)x;
-        if (i >= steps) return Watts[^1];
-        return Watts[i] + (Watts[i + 1] - Watts[i]) * (x - i);
+        if (u % (1.0 / steps) == 0) return Watts[(int)(u * steps)];
+        var i1 = (int)Math.Floor(u * steps);
+        var i2 = (int)Math.Ceiling(u * steps);
+        var delta = (Watts[i2] - Watts[i1]) / steps;
+        return Watts[i1] + delta * (u - (double)i1 / steps) * (steps * steps);
     }
 
     /// <summary>HP ProLiant ML110 G4 (Xeon 3040), SPECpower, as CloudSim uses it.</summary>

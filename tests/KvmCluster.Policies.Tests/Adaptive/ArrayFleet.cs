@@ -35,7 +35,7 @@ internal sealed class ArrayFleet : IAdaptiveFleet
     public bool Create(int host, int vm) { Vms[host].Add(vm); return true; }
     public void Destroy(int host, int vm) => Vms[host].Remove(vm);
     public bool IsMigratingIn(int host, int vm) => false;
-    public double MigratingInExtraMips(int host) => 0;
+    public double HostAllocatedMips(int host) => Vms[host].Sum(v => VmData[v].Requested);
     public bool InMigration(int vm) => false;
     public double VmMips(int vm) => VmData[vm].Mips;
     public double VmRam(int vm) => VmData[vm].Ram;

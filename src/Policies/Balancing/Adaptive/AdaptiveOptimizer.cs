@@ -96,20 +96,16 @@ public sealed class AdaptiveOptimizer(IOverloadDetector detector, IVmSelection s
     }
 
     // Measured use does not change within a decision (CloudSim samples it at the update), so per host the
-    // current power and the base of "use after" are computed once per Optimize call.
-    private double[] _basisMips = [];
+    // current power is computed once per decision.
     private double[] _powerNow = [];
 
-    private void Measure(IAdaptiveFleet fleet)
+    /// <summary>Samples every host's current power; called at the start of each decision (Optimize does it).</summary>
+    public void Measure(IAdaptiveFleet fleet)
     {
         var n = fleet.HostCount;
-        _basisMips = new double[n];
-        _powerNow = new double[n];
+        if (_powerNow.Length != n) _powerNow = new double[n];
         for (var h = 0; h < n; h++)
-        {
-            _basisMips[h] = fleet.HostUtilizationMips(h) + fleet.MigratingInExtraMips(h);
             _powerNow[h] = fleet.TryPower(h, Utilization(fleet, h), out var w) ? w : double.NaN;
-        }
     }
 
     /// <summary>PABFD: the suitable host whose power grows least, skipping active hosts the VM would overload.</summary>
@@ -123,13 +119,14 @@ public sealed class AdaptiveOptimizer(IOverloadDetector detector, IVmSelection s
         {
             if (excluded[h] || double.IsNaN(_powerNow[h])) continue;
             // CloudSim would stop at a utilisation outside 0..1; such a host cannot be chosen.
-            if (!fleet.TryPower(h, (_basisMips[h] + request) / fleet.HostTotalMips(h), out var after)) continue;
+            var allocated = fleet.HostAllocatedMips(h);
+            if (!fleet.TryPower(h, (allocated + request) / fleet.HostTotalMips(h), out var after)) continue;
             var diff = after - _powerNow[h];
             // Suitability and overload are only filters, so checking them for would-be winners only picks the
             // same host as CloudSim's check-everything order — at a fraction of the cost.
             if (!(diff < minPower)) continue;
             if (!fleet.IsSuitable(h, vm)) continue;
-            if (fleet.HostUtilizationMips(h) != 0 && OverloadedWith(fleet, h, vm)) continue;
+            if (allocated != 0 && OverloadedWith(fleet, h, vm)) continue;
             minPower = diff;
             chosen = h;
         }

@@ -26,10 +26,11 @@ public interface IAdaptiveFleet
     void Destroy(int host, int vm);
     bool IsMigratingIn(int host, int vm);
     /// <summary>
-    /// CPU the VMs now migrating in will add once they arrive, beyond what they are allocated during the
-    /// migration: Σ allocated × 0.9 / 0.1 (CloudSim allocates 10 % of a VM's request to it on the target).
+    /// CPU allocated on the host right now, tentative placements of this decision included, with a VM that is
+    /// migrating in counted at its full request (CloudSim's getUtilizationOfCpuMips: its 10 % allocation
+    /// × 0.9 / 0.1 on top). PABFD prices a placement from this, not from the measured use.
     /// </summary>
-    double MigratingInExtraMips(int host);
+    double HostAllocatedMips(int host);
 
     bool InMigration(int vm);
     double VmMips(int vm);

@@ -128,7 +128,7 @@ public sealed class SnapshotAdaptiveFleet : IAdaptiveFleet
         _s.Demand(_guests[vm] with { Host = _s.Hosts[host >= 0 ? host : _home[vm]].Name });
 
     public bool IsMigratingIn(int host, int vm) => false;
-    public double MigratingInExtraMips(int host) => 0;
+    public double HostAllocatedMips(int host) => _s.CpuUsedMhz[host];
     public bool InMigration(int vm) => _guests[vm].HasPassthrough; // never selected: it cannot move
     public double VmMips(int vm) => _mips[vm];
     public double VmRam(int vm) => _guests[vm].MemoryMiB;

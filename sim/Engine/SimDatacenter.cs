@@ -1,0 +1,235 @@
+using KvmCluster.Policies.Balancing.Adaptive;
+
+namespace KvmCluster.Sim.Engine;
+
+/// <summary>
+/// The simulated hosts and VMs, with CloudSim's host operations (create, destroy, migrate in, update) and the
+/// adaptive heuristics' port, so the simulator runs the very optimiser the live planner runs.
+/// </summary>
+public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions options) : IAdaptiveFleet
+{
+    public SimHost[] Hosts { get; } = hosts;
+    public SimVm[] Vms { get; } = vms;
+    public SimOptions Options { get; } = options;
+    public double Clock;
+
+    // ---- CloudSim host operations --------------------------------------------------------------------
+
+    private int RequestedRam(SimVm vm) => Options.CloudSimCompat && !vm.BeingInstantiated ? 0 : vm.Ram;
+    private long RequestedBw(SimVm vm) => Options.CloudSimCompat && !vm.BeingInstantiated ? 0 : vm.Bw;
+
+    public bool VmCreate(int h, int v)
+    {
+        var host = Hosts[h];
+        var vm = Vms[v];
+        if (!Reserve(host, v, vm)) return false;
+        host.Scheduler.Allocate(v, vm.RequestedMips, vm.InMigration);
+        host.Vms.Add(v);
+        vm.Host = h;
+        return true;
+    }
+
+    private bool Reserve(SimHost host, int v, SimVm vm)
+    {
+        var ram = RequestedRam(vm);
+        var bw = RequestedBw(vm);
+        host.Reserved.Remove(v, out var old);
+        host.RamAvailable += old.Ram;
+        host.BwAvailable += old.Bw;
+        if (host.RamAvailable < ram || host.BwAvailable < bw) return false;
+        host.RamAvailable -= ram;
+        host.BwAvailable -= bw;
+        host.Reserved[v] = (ram, bw);
+        return true;
+    }
+
+    private static void Release(SimHost host, int v)
+    {
+        if (!host.Reserved.Remove(v, out var r)) return;
+        host.RamAvailable += r.Ram;
+        host.BwAvailable += r.Bw;
+    }
+
+    public void VmDestroy(int h, int v)
+    {
+        var host = Hosts[h];
+        Release(host, v);
+        host.Scheduler.Deallocate(v);
+        host.Vms.Remove(v);
+        Vms[v].Host = -1;
+    }
+
+    /// <summary>Host.addMigratingInVm: the target reserves the VM (10 % of its CPU) and both ends update.</summary>
+    public void AddMigratingIn(int h, int v)
+    {
+        var host = Hosts[h];
+        var vm = Vms[v];
+        vm.InMigration = true;
+        if (host.MigratingIn.Contains(v)) return;
+        Reserve(host, v, vm);
+        host.Scheduler.MigratingIn.Add(v);
+        host.Scheduler.Allocate(v, vm.RequestedMips, inMigration: true);
+        host.MigratingIn.Add(v);
+        host.Vms.Add(v);
+        UpdateHost(h, Clock);
+        if (vm.Host >= 0) UpdateHost(vm.Host, Clock);
+    }
+
+    /// <summary>Datacenter.processVmMigrate: off the source, out of the target's incoming list, created on the target.</summary>
+    public void CompleteMigration(int v, int target)
+    {
+        var vm = Vms[v];
+        if (vm.Host >= 0) VmDestroy(vm.Host, v);
+        var host = Hosts[target];
+        Release(host, v);
+        host.Scheduler.Deallocate(v);
+        host.MigratingIn.Remove(v);
+        host.Vms.Remove(v);
+        host.Scheduler.MigratingIn.Remove(v);
+        vm.InMigration = false;
+        if (!VmCreate(target, v)) throw new InvalidOperationException($"VM {vm.Name} could not be created on host {target} after migrating");
+    }
+
+    /// <summary>HostDynamicWorkload.updateVmsProcessing: process, sample history, re-share the CPU, record state.</summary>
+    public void UpdateHost(int h, double time)
+    {
+        var host = Hosts[h];
+        foreach (var v in host.Vms)
+        {
+            var vm = Vms[v];
+            vm.ProcessedAt = time;
+            // PowerVm samples its history once per scheduling interval (CloudSim's "(t − 0.1) % 300 == 0").
+            if (time > vm.SampledAt && (time - Options.StartOffset) % Options.Interval == 0)
+            {
+                var u = vm.Started ? vm.Workload.UtilizationAt(time) : 0;
+                if (time != 0 || u != 0) vm.AddHistory(u);
+                vm.SampledAt = time;
+            }
+        }
+        host.PreviousUtilizationMips = host.UtilizationMips;
+        host.UtilizationMips = 0;
+        var requestedTotal = 0.0;
+        host.Scheduler.DeallocateAll();
+        foreach (var v in host.Vms) host.Scheduler.Allocate(v, Vms[v].RequestedMips, Vms[v].InMigration);
+        foreach (var v in host.Vms)
+        {
+            var vm = Vms[v];
+            var requested = vm.RequestedMips;
+            var allocated = host.Scheduler.AllocatedFor(v);
+            if (!host.MigratingIn.Contains(v))
+            {
+                vm.State.Add(time, allocated, requested, vm.InMigration);
+                if (vm.InMigration) allocated /= 0.9;
+            }
+            host.UtilizationMips += allocated;
+            requestedTotal += requested;
+        }
+        host.State.Add(time, host.UtilizationMips, requestedTotal, host.UtilizationMips > 0);
+    }
+
+    // ---- the adaptive heuristics' port ----------------------------------------------------------------
+
+    private List<(int Host, int Vm)> _saved = [];
+
+    public int HostCount => Hosts.Length;
+    public double HostTotalMips(int host) => Hosts[host].TotalMips;
+    public double HostUtilizationMips(int host) => Hosts[host].UtilizationMips;
+
+    public bool TryPower(int host, double utilization, out double watts)
+    {
+        watts = 0;
+        if (utilization < 0 || utilization > 1) return false;
+        watts = Hosts[host].Type.Power.At(utilization);
+        return true;
+    }
+
+    public double MaxVmMigrationSeconds(int host)
+    {
+        var max = int.MinValue;
+        foreach (var v in Hosts[host].Vms) max = Math.Max(max, Vms[v].Ram);
+        return max / (Hosts[host].Type.BwKbps / (2 * 8000.0));
+    }
+
+    public IReadOnlyList<int> VmsOn(int host) => Hosts[host].Vms;
+
+    public bool IsSuitable(int host, int vm)
+    {
+        var h = Hosts[host];
+        if (!Options.CloudSimCompat && h.Power != HostPower.On) return false;
+        var v = Vms[vm];
+        var requested = v.RequestedMips;
+        return h.Scheduler.PeMips >= requested && h.Scheduler.Available >= requested
+               && h.RamAvailable + ReservedRam(h, vm) >= RequestedRam(v) && h.BwAvailable + ReservedBw(h, vm) >= RequestedBw(v);
+    }
+
+    private static int ReservedRam(SimHost h, int vm) => h.Reserved.TryGetValue(vm, out var r) ? r.Ram : 0;
+    private static long ReservedBw(SimHost h, int vm) => h.Reserved.TryGetValue(vm, out var r) ? r.Bw : 0;
+
+    public bool Create(int host, int vm) => VmCreate(host, vm);
+    public void Destroy(int host, int vm) => VmDestroy(host, vm);
+    public bool IsMigratingIn(int host, int vm) => Hosts[host].MigratingIn.Contains(vm);
+
+    public double HostAllocatedMips(int host)
+    {
+        var h = Hosts[host];
+        var mips = 0.0;
+        foreach (var v in h.Vms) // summed in the host's order, as CloudSim does, so ties break identically
+        {
+            var allocated = h.Scheduler.AllocatedFor(v);
+            if (h.MigratingIn.Contains(v)) mips += allocated * 0.9 / 0.1;
+            mips += allocated;
+        }
+        return mips;
+    }
+
+    public bool InMigration(int vm) => Vms[vm].InMigration;
+    public double VmMips(int vm) => Vms[vm].Mips;
+    public double VmRam(int vm) => Vms[vm].Ram;
+    public double VmRequestedMips(int vm) => Vms[vm].RequestedMips;
+    public double VmCurrentMips(int vm) => Vms[vm].MipsAt(Clock);
+    public IReadOnlyList<double> VmHistory(int vm) => Vms[vm].History;
+
+    public void SaveAllocation()
+    {
+        _saved.Clear();
+        for (var h = 0; h < Hosts.Length; h++)
+            foreach (var v in Hosts[h].Vms)
+                if (!Hosts[h].MigratingIn.Contains(v)) _saved.Add((h, v));
+    }
+
+    /// <summary>CloudSim's restoreAllocation: every host emptied, incoming migrations re-reserved, saved VMs re-created.</summary>
+    public void RestoreAllocation()
+    {
+        foreach (var host in Hosts)
+        {
+            foreach (var v in host.Vms) Vms[v].Host = -1;
+            host.Vms.Clear();
+            host.Reserved.Clear();
+            host.RamAvailable = host.Type.RamMiB;
+            host.BwAvailable = host.Type.BwKbps;
+            host.Scheduler.DeallocateAll();
+            foreach (var v in host.MigratingIn)
+            {
+                if (!host.Vms.Contains(v)) host.Vms.Add(v);
+                host.Scheduler.MigratingIn.Add(v);
+                Reserve(host, v, Vms[v]);
+                host.Scheduler.Allocate(v, Vms[v].RequestedMips, Vms[v].InMigration);
+            }
+        }
+        foreach (var (h, v) in _saved)
+            if (!VmCreate(h, v)) throw new InvalidOperationException($"could not restore VM {Vms[v].Name} on host {h}");
+    }
+}
+
+/// <summary>How the simulation runs.</summary>
+public sealed record SimOptions
+{
+    /// <summary>Replicate CloudSim's model exactly (0 W idle hosts, RAM/(BW/2) migrations, its RAM quirk).</summary>
+    public bool CloudSimCompat { get; init; } = true;
+    /// <summary>Seconds between datacenter updates and decisions.</summary>
+    public double Interval { get; init; } = 300;
+    /// <summary>When the workload starts (CloudSim: 0.1 s, when the VM creations are acknowledged).</summary>
+    public double StartOffset { get; init; } = 0.1;
+    /// <summary>Simulated seconds; events at or after this instant are not processed.</summary>
+    public double Limit { get; init; } = 86_400;
+}
