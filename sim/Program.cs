@@ -2,10 +2,13 @@ using System.CommandLine;
 using KvmCluster.Policies.Documents;
 using KvmCluster.Sim.Bench;
 using KvmCluster.Sim.Cli;
+using KvmCluster.Sim.Traces;
 
-// kvmsim: the offline shell around the placement core — check policies, place guests on a fleet file,
-// benchmark, and (later) replay traces. Exit codes: 0 ok, 1 failure, 2 usage or input error.
-var root = new RootCommand("kvmsim — offline KvmCluster tools: policy checks, placement on a fleet file, benchmarks");
+// kvmsim: the offline shell around the placement core — check policies, place guests on a fleet file, plan,
+// replay workload traces, compare policies, benchmark. Exit codes: 0 ok, 1 failure, 2 usage or input error.
+var root = new RootCommand("kvmsim — offline KvmCluster tools: trace replay, policy comparison, placement and plans on a fleet file, benchmarks");
+root.Subcommands.Add(RunCommand.Create());
+root.Subcommands.Add(CompareCommand.Create());
 root.Subcommands.Add(PolicyCommand.Create());
 root.Subcommands.Add(PlaceCommand.Create());
 root.Subcommands.Add(BaselineCommand.Create());
@@ -26,6 +29,11 @@ try
 catch (DocumentException e)
 {
     foreach (var err in e.Errors) Console.Error.WriteLine(err);
+    return 2;
+}
+catch (TraceException e)
+{
+    Console.Error.WriteLine($"kvmsim: {e.Message}");
     return 2;
 }
 catch (UsageException e)

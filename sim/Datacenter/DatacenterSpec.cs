@@ -2,11 +2,24 @@ using KvmCluster.Policies.Model;
 
 namespace KvmCluster.Sim.Datacenter;
 
-/// <summary>A kind of host: PEs × MIPS per PE (MHz), RAM, network bandwidth (kbit/s, as CloudSim) and power table.</summary>
-public sealed record HostType(string Name, int Pes, double MipsPerPe, int RamMiB, long BwKbps, PowerModel Power, int Count);
+/// <summary>
+/// A kind of host: PEs (hardware threads) × MIPS per PE (MHz), RAM, network bandwidth (kbit/s, as CloudSim),
+/// power table (with standby watts and boot time), and what the planner's constraints look at: QEMU CPU
+/// models and 2 MiB hugepages.
+/// </summary>
+public sealed record HostType(string Name, int Pes, double MipsPerPe, int RamMiB, long BwKbps, PowerModel Power, int Count)
+{
+    public IReadOnlyList<string> CpuModels { get; init; } = [];
+    public int Hugepages2M { get; init; }
+}
 
-/// <summary>A kind of VM: MIPS per PE, PEs, RAM and bandwidth (kbit/s).</summary>
-public sealed record VmType(string Name, double Mips, int Pes, int RamMiB, long BwKbps);
+/// <summary>A kind of VM: MIPS per PE, PEs, RAM, bandwidth (kbit/s), and optionally a CPU model and hugepage backing.</summary>
+public sealed record VmType(string Name, double Mips, int Pes, int RamMiB, long BwKbps)
+{
+    public string? CpuModel { get; init; }
+    /// <summary>Memory backed by 2 MiB hugepages (memory / 2 MiB pages; such a guest cannot be ballooned).</summary>
+    public bool Hugepages { get; init; }
+}
 
 public enum VmTypeAssignment
 {

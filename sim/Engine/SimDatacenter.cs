@@ -23,7 +23,7 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
         var host = Hosts[h];
         var vm = Vms[v];
         if (!Reserve(host, v, vm)) return false;
-        host.Scheduler.Allocate(v, vm.RequestedMips, vm.InMigration);
+        host.Scheduler.Allocate(v, vm.RequestedMips, vm.InMigration, vm.Pes);
         host.Vms.Add(v);
         vm.Host = h;
         return true;
@@ -33,21 +33,26 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
     {
         var ram = RequestedRam(vm);
         var bw = RequestedBw(vm);
-        host.Reserved.Remove(v, out var old);
-        host.RamAvailable += old.Ram;
-        host.BwAvailable += old.Bw;
-        if (host.RamAvailable < ram || host.BwAvailable < bw) return false;
+        if (host.Reserved.Remove(v, out var old))
+        {
+            host.RamAvailable += old.Ram;
+            host.BwAvailable += old.Bw;
+            host.HugepagesFree += vm.Hugepages2M;
+        }
+        if (host.RamAvailable < ram || host.BwAvailable < bw || host.HugepagesFree < vm.Hugepages2M) return false;
         host.RamAvailable -= ram;
         host.BwAvailable -= bw;
+        host.HugepagesFree -= vm.Hugepages2M;
         host.Reserved[v] = (ram, bw);
         return true;
     }
 
-    private static void Release(SimHost host, int v)
+    private void Release(SimHost host, int v)
     {
         if (!host.Reserved.Remove(v, out var r)) return;
         host.RamAvailable += r.Ram;
         host.BwAvailable += r.Bw;
+        host.HugepagesFree += Vms[v].Hugepages2M;
     }
 
     public void VmDestroy(int h, int v)
@@ -67,8 +72,8 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
         vm.InMigration = true;
         if (host.MigratingIn.Contains(v)) return;
         Reserve(host, v, vm);
-        host.Scheduler.MigratingIn.Add(v);
-        host.Scheduler.Allocate(v, vm.RequestedMips, inMigration: true);
+        host.Scheduler.AddMigratingIn(v);
+        host.Scheduler.Allocate(v, vm.RequestedMips, inMigration: true, vm.Pes);
         host.MigratingIn.Add(v);
         host.Vms.Add(v);
         UpdateHost(h, Clock);
@@ -85,23 +90,46 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
         host.Scheduler.Deallocate(v);
         host.MigratingIn.Remove(v);
         host.Vms.Remove(v);
-        host.Scheduler.MigratingIn.Remove(v);
+        host.Scheduler.RemoveMigratingIn(v);
         vm.InMigration = false;
         if (!VmCreate(target, v)) throw new InvalidOperationException($"VM {vm.Name} could not be created on host {target} after migrating");
     }
+
+    /// <summary>A migration that did not converge (or whose VM left): the target lets go, the guest stays on its source.</summary>
+    public void AbortMigration(int v, int target)
+    {
+        var vm = Vms[v];
+        var host = Hosts[target];
+        Release(host, v);
+        host.Scheduler.Deallocate(v);
+        host.MigratingIn.Remove(v);
+        host.Vms.Remove(v);
+        host.Scheduler.RemoveMigratingIn(v);
+        vm.InMigration = false;
+        UpdateHost(target, Clock);
+        if (vm.Host >= 0) UpdateHost(vm.Host, Clock);
+    }
+
+    private double _samplingTime = double.NaN;
+    private bool _sampling;
 
     /// <summary>HostDynamicWorkload.updateVmsProcessing: process, sample history, re-share the CPU, record state.</summary>
     public void UpdateHost(int h, double time)
     {
         var host = Hosts[h];
+        // An empty host that was already empty and idle would only record another idle sample, which changes
+        // no metric (idle time counts for nothing, and it is no new shutdown); skipping it keeps updates O(active).
+        if (host.Vms.Count == 0 && host.UtilizationMips == 0 && host.PreviousUtilizationMips == 0 && host.State.HasEntries) return;
+        // PowerVm samples its history once per scheduling interval (CloudSim's "(t − 0.1) % 300 == 0").
+        if (time != _samplingTime) { _samplingTime = time; _sampling = (time - Options.StartOffset) % Options.Interval == 0; }
+        var sampling = _sampling;
         foreach (var v in host.Vms)
         {
             var vm = Vms[v];
             vm.ProcessedAt = time;
-            // PowerVm samples its history once per scheduling interval (CloudSim's "(t − 0.1) % 300 == 0").
-            if (time > vm.SampledAt && (time - Options.StartOffset) % Options.Interval == 0)
+            if (sampling && time > vm.SampledAt)
             {
-                var u = vm.Started ? vm.Workload.UtilizationAt(time) : 0;
+                var u = vm.CurrentUtilization;
                 if (time != 0 || u != 0) vm.AddHistory(u);
                 vm.SampledAt = time;
             }
@@ -110,12 +138,13 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
         host.UtilizationMips = 0;
         var requestedTotal = 0.0;
         host.Scheduler.DeallocateAll();
-        foreach (var v in host.Vms) host.Scheduler.Allocate(v, Vms[v].RequestedMips, Vms[v].InMigration);
-        foreach (var v in host.Vms)
+        foreach (var v in host.Vms) host.Scheduler.AllocateNew(v, Vms[v].RequestedMips, Vms[v].InMigration, Vms[v].Pes);
+        for (var i = 0; i < host.Vms.Count; i++)
         {
+            var v = host.Vms[i];
             var vm = Vms[v];
             var requested = vm.RequestedMips;
-            var allocated = host.Scheduler.AllocatedFor(v);
+            var allocated = host.Scheduler.AllocatedAt(i); // allocated just now, in this same order
             if (!host.MigratingIn.Contains(v))
             {
                 vm.State.Add(time, allocated, requested, vm.InMigration);
@@ -143,6 +172,15 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
         return true;
     }
 
+    /// <summary>Native mode: a host in standby draws its standby watts, a booting one idle power.</summary>
+    public bool TryPowerNow(int host, double utilization, out double watts)
+    {
+        var h = Hosts[host];
+        if (Options.CloudSimCompat || h.Power == HostPower.On) return TryPower(host, utilization, out watts);
+        watts = h.Power == HostPower.Booting ? h.Type.Power.IdleWatts : h.Type.Power.StandbyWatts;
+        return true;
+    }
+
     public double MaxVmMigrationSeconds(int host)
     {
         var max = int.MinValue;
@@ -150,19 +188,30 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
         return max / (Hosts[host].Type.BwKbps / (2 * 8000.0));
     }
 
+    public double VmMigrationSeconds(int host, int vm) => Vms[vm].Ram / (Hosts[host].Type.BwKbps / (2 * 8000.0));
+
     public IReadOnlyList<int> VmsOn(int host) => Hosts[host].Vms;
+
+    /// <summary>An empty, idle host is interchangeable with every other such host of its type and power state.</summary>
+    public int InterchangeableClass(int host)
+    {
+        var h = Hosts[host];
+        if (h.Vms.Count > 0 || h.MigratingIn.Count > 0 || h.UtilizationMips != 0) return -1;
+        return h.TypeIndex * 3 + (int)h.Power;
+    }
 
     public bool IsSuitable(int host, int vm)
     {
         var h = Hosts[host];
-        if (!Options.CloudSimCompat && h.Power != HostPower.On) return false;
         var v = Vms[vm];
         var requested = v.RequestedMips;
-        return h.Scheduler.PeMips >= requested && h.Scheduler.Available >= requested
-               && h.RamAvailable + ReservedRam(h, vm) >= RequestedRam(v) && h.BwAvailable + ReservedBw(h, vm) >= RequestedBw(v);
+        return h.Scheduler.PeMips >= requested / v.Pes && h.Scheduler.Available >= requested
+               && h.RamAvailable + ReservedRam(h, vm) >= RequestedRam(v) && h.BwAvailable + ReservedBw(h, vm) >= RequestedBw(v)
+               && (v.Hugepages2M == 0 || h.HugepagesFree + ReservedHugepages(h, vm) >= v.Hugepages2M);
     }
 
     private static int ReservedRam(SimHost h, int vm) => h.Reserved.TryGetValue(vm, out var r) ? r.Ram : 0;
+    private int ReservedHugepages(SimHost h, int vm) => h.Reserved.ContainsKey(vm) ? Vms[vm].Hugepages2M : 0;
     private static long ReservedBw(SimHost h, int vm) => h.Reserved.TryGetValue(vm, out var r) ? r.Bw : 0;
 
     public bool Create(int host, int vm) => VmCreate(host, vm);
@@ -172,6 +221,7 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
     public double HostAllocatedMips(int host)
     {
         var h = Hosts[host];
+        if (h.AllocatedVersion == h.Scheduler.Version) return h.AllocatedMips;
         var mips = 0.0;
         foreach (var v in h.Vms) // summed in the host's order, as CloudSim does, so ties break identically
         {
@@ -179,7 +229,8 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
             if (h.MigratingIn.Contains(v)) mips += allocated * 0.9 / 0.1;
             mips += allocated;
         }
-        return mips;
+        h.AllocatedVersion = h.Scheduler.Version;
+        return h.AllocatedMips = mips;
     }
 
     public bool InMigration(int vm) => Vms[vm].InMigration;
@@ -207,29 +258,17 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
             host.Reserved.Clear();
             host.RamAvailable = host.Type.RamMiB;
             host.BwAvailable = host.Type.BwKbps;
+            host.HugepagesFree = host.Type.Hugepages2M;
             host.Scheduler.DeallocateAll();
             foreach (var v in host.MigratingIn)
             {
                 if (!host.Vms.Contains(v)) host.Vms.Add(v);
-                host.Scheduler.MigratingIn.Add(v);
+                host.Scheduler.AddMigratingIn(v);
                 Reserve(host, v, Vms[v]);
-                host.Scheduler.Allocate(v, Vms[v].RequestedMips, Vms[v].InMigration);
+                host.Scheduler.Allocate(v, Vms[v].RequestedMips, Vms[v].InMigration, Vms[v].Pes);
             }
         }
         foreach (var (h, v) in _saved)
             if (!VmCreate(h, v)) throw new InvalidOperationException($"could not restore VM {Vms[v].Name} on host {h}");
     }
-}
-
-/// <summary>How the simulation runs.</summary>
-public sealed record SimOptions
-{
-    /// <summary>Replicate CloudSim's model exactly (0 W idle hosts, RAM/(BW/2) migrations, its RAM quirk).</summary>
-    public bool CloudSimCompat { get; init; } = true;
-    /// <summary>Seconds between datacenter updates and decisions.</summary>
-    public double Interval { get; init; } = 300;
-    /// <summary>When the workload starts (CloudSim: 0.1 s, when the VM creations are acknowledged).</summary>
-    public double StartOffset { get; init; } = 0.1;
-    /// <summary>Simulated seconds; events at or after this instant are not processed.</summary>
-    public double Limit { get; init; } = 86_400;
 }

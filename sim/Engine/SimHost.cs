@@ -14,15 +14,21 @@ public sealed class SimHost
 {
     public int Id { get; }
     public HostType Type { get; }
+    /// <summary>Position of <see cref="Type"/> in the datacenter's host types.</summary>
+    public int TypeIndex { get; init; }
     public SimScheduler Scheduler { get; }
     public readonly List<int> Vms = new(8);
     public readonly List<int> MigratingIn = new(2);
     public int RamAvailable;
     public long BwAvailable;
+    public int HugepagesFree;
     public readonly Dictionary<int, (int Ram, long Bw)> Reserved = new(8);
     public double UtilizationMips;
     public double PreviousUtilizationMips;
     public HostStateAccumulator State;
+    // Cache of SimDatacenter.HostAllocatedMips, valid while the scheduler's version is unchanged.
+    public double AllocatedMips;
+    public long AllocatedVersion = -1;
 
     // Native mode only: power state and when a boot finishes.
     public HostPower Power = HostPower.On;
@@ -35,6 +41,7 @@ public sealed class SimHost
         Scheduler = new SimScheduler(type.MipsPerPe, type.Pes);
         RamAvailable = type.RamMiB;
         BwAvailable = type.BwKbps;
+        HugepagesFree = type.Hugepages2M;
     }
 
     public double TotalMips => Scheduler.Capacity;

@@ -1,11 +1,12 @@
 namespace KvmCluster.Sim.Engine;
 
 /// <summary>
-/// CPU sharing on one host exactly as CloudSim's VmSchedulerTimeSharedOverSubscription (1-PE VMs): requests are
-/// capped at one PE; a VM migrating out gets 90 % of its request, one migrating in 10 %; when the requests do
-/// not fit, everyone is scaled down proportionally (and floored) and nothing is left available.
+/// CPU sharing on one host exactly as CloudSim's VmSchedulerTimeSharedOverSubscription: a VM's request is
+/// capped at one PE per virtual CPU; a VM migrating out gets 90 % of its request, one migrating in 10 %; when
+/// the requests do not fit, everyone is scaled down proportionally (and floored) and nothing is left available.
 /// The quirks matter for parity and are kept: the migrating-out set is never cleared when a VM leaves, so a
 /// VM that later migrates back in is treated as migrating out on that host.
+/// Hosts carry a handful of VMs, so parallel lists (linear search) beat hashing and allocate nothing.
 /// </summary>
 public sealed class SimScheduler(double peMips, int pes)
 {
@@ -15,87 +16,126 @@ public sealed class SimScheduler(double peMips, int pes)
     public double Capacity { get; } = (int)(peMips * pes);
     public double Available { get; private set; } = (int)(peMips * pes);
 
-    // Requested and allocated MIPS per VM, in allocation order (CloudSim: a HashMap; only rounding can differ).
+    // Per VM, in allocation order (CloudSim keeps a HashMap; only rounding could differ, and it does not here).
     private readonly List<int> _vms = new(8);
     private readonly List<double> _requested = new(8);
-    private readonly Dictionary<int, double> _allocated = new(8);
-    public readonly HashSet<int> MigratingIn = new(4);
-    public readonly HashSet<int> MigratingOut = new(4);
+    private readonly List<int> _pes = new(8);
+    private readonly List<double> _allocated = new(8);
+    private readonly List<int> _migratingIn = new(2);
+    private readonly List<int> _migratingOut = new(2);
 
-    public double AllocatedFor(int vm) => _allocated.TryGetValue(vm, out var a) ? a : 0;
+    /// <summary>Changes whenever an allocation or a migrating set changes (callers cache derived sums by it).</summary>
+    public long Version { get; private set; }
 
-    /// <summary>allocatePesForVm(Vm, mips): keeps the migrating-out set in step with the VM's flag, then allocates.</summary>
-    public void Allocate(int vm, double requested, bool inMigration)
+    public double AllocatedFor(int vm)
     {
-        if (inMigration)
-        {
-            if (!MigratingIn.Contains(vm) && !MigratingOut.Contains(vm)) MigratingOut.Add(vm);
-        }
-        else MigratingOut.Remove(vm);
-        AllocateInner(vm, requested);
+        var i = _vms.IndexOf(vm);
+        return i >= 0 ? _allocated[i] : 0;
     }
 
-    private void AllocateInner(int vm, double requested)
+    /// <summary>The allocation of the i-th VM in allocation order.</summary>
+    public double AllocatedAt(int i) => _allocated[i];
+
+    public bool IsMigratingIn(int vm) => _migratingIn.Contains(vm);
+    public void AddMigratingIn(int vm) { Version++; if (!_migratingIn.Contains(vm)) _migratingIn.Add(vm); }
+    public void RemoveMigratingIn(int vm) { Version++; _migratingIn.Remove(vm); }
+
+    /// <summary>allocatePesForVm(Vm, mips): keeps the migrating-out set in step with the VM's flag, then allocates.</summary>
+    public void Allocate(int vm, double requested, bool inMigration, int pes = 1)
     {
-        var capped = requested > PeMips ? PeMips : requested;
+        Version++;
+        if (inMigration)
+        {
+            if (!_migratingIn.Contains(vm) && !_migratingOut.Contains(vm)) _migratingOut.Add(vm);
+        }
+        else if (_migratingOut.Count > 0) _migratingOut.Remove(vm);
         var i = _vms.IndexOf(vm);
-        if (i >= 0) _requested[i] = requested;
-        else { _vms.Add(vm); _requested.Add(requested); }
+        if (i >= 0) { _requested[i] = requested; _pes[i] = pes; }
+        else { _vms.Add(vm); _requested.Add(requested); _pes.Add(pes); _allocated.Add(0); i = _vms.Count - 1; }
+        AllocateAt(i, _vms.Count);
+    }
+
+    /// <summary>Allocate for a VM known not to be in the scheduler (after DeallocateAll): no search.</summary>
+    public void AllocateNew(int vm, double requested, bool inMigration, int pes)
+    {
+        Version++;
+        if (inMigration)
+        {
+            if (!_migratingIn.Contains(vm) && !_migratingOut.Contains(vm)) _migratingOut.Add(vm);
+        }
+        else if (_migratingOut.Count > 0) _migratingOut.Remove(vm);
+        _vms.Add(vm); _requested.Add(requested); _pes.Add(pes); _allocated.Add(0);
+        AllocateAt(_vms.Count - 1, _vms.Count);
+    }
+
+    private double Cap(double requested, int pes) => pes == 1
+        ? (requested > PeMips ? PeMips : requested)
+        : Math.Min(requested, PeMips * pes);
+
+    /// <summary>
+    /// allocatePesForVm(uid, mips) for the VM at index i, whose request is already recorded; the first
+    /// <paramref name="inMap"/> VMs are those CloudSim's requested-MIPS map holds at that moment.
+    /// </summary>
+    private void AllocateAt(int i, int inMap)
+    {
+        var vm = _vms[i];
+        var capped = Cap(_requested[i], _pes[i]);
         var total = capped;
-        if (MigratingIn.Contains(vm)) total *= 0.1;
+        var incoming = _migratingIn.Count > 0 && _migratingIn.Contains(vm);
+        if (incoming) total *= 0.1;
         if (Available >= total)
         {
             var alloc = capped;
-            if (MigratingOut.Contains(vm)) alloc *= 0.9;
-            else if (MigratingIn.Contains(vm)) alloc *= 0.1;
-            _allocated[vm] = alloc;
+            if (_migratingOut.Count > 0 && _migratingOut.Contains(vm)) alloc *= 0.9;
+            else if (incoming) alloc *= 0.1;
+            _allocated[i] = alloc;
             Available -= total;
         }
-        else Redistribute();
+        else Redistribute(inMap);
     }
 
-    private void Redistribute()
+    /// <summary>Scales the first <paramref name="count"/> VMs (those CloudSim's map holds now) to fit.</summary>
+    private void Redistribute(int count)
     {
         var totalRequired = 0.0;
-        for (var i = 0; i < _vms.Count; i++)
+        for (var i = 0; i < count; i++)
         {
-            var capped = _requested[i] > PeMips ? PeMips : _requested[i];
-            if (MigratingIn.Contains(_vms[i])) capped *= 0.1;
+            var capped = Cap(_requested[i], _pes[i]);
+            if (_migratingIn.Contains(_vms[i])) capped *= 0.1;
             totalRequired += capped;
         }
         var factor = Capacity / totalRequired;
-        _allocated.Clear();
-        for (var i = 0; i < _vms.Count; i++)
+        for (var i = 0; i < count; i++)
         {
             var vm = _vms[i];
-            var mips = _requested[i] > PeMips ? PeMips : _requested[i];
-            if (MigratingOut.Contains(vm)) { mips *= factor; mips *= 0.9; }
-            else if (MigratingIn.Contains(vm)) { mips *= 0.1; mips *= factor; }
+            var mips = Cap(_requested[i], _pes[i]);
+            if (_migratingOut.Contains(vm)) { mips *= factor; mips *= 0.9; }
+            else if (_migratingIn.Contains(vm)) { mips *= 0.1; mips *= factor; }
             else mips *= factor;
-            _allocated[vm] = Math.Floor(mips);
+            _allocated[i] = Math.Floor(mips);
         }
+        for (var i = count; i < _vms.Count; i++) _allocated[i] = 0;
         Available = 0;
     }
 
-    /// <summary>deallocatePesForVm: forget the VM and re-allocate everyone else from scratch.</summary>
+    /// <summary>deallocatePesForVm: forget the VM and re-allocate everyone else from scratch, in order.</summary>
     public void Deallocate(int vm)
     {
+        Version++;
         var i = _vms.IndexOf(vm);
-        if (i >= 0) { _vms.RemoveAt(i); _requested.RemoveAt(i); }
-        _allocated.Clear();
+        if (i >= 0) { _vms.RemoveAt(i); _requested.RemoveAt(i); _pes.RemoveAt(i); _allocated.RemoveAt(i); }
         Available = Capacity;
-        var vms = _vms.ToArray();
-        var requested = _requested.ToArray();
-        _vms.Clear();
-        _requested.Clear();
-        for (var k = 0; k < vms.Length; k++) AllocateInner(vms[k], requested[k]);
+        for (var k = 0; k < _allocated.Count; k++) _allocated[k] = 0;
+        for (var k = 0; k < _vms.Count; k++) AllocateAt(k, k + 1);
     }
 
     /// <summary>deallocatePesForAllVms: everything freed (the migrating sets stay, as in CloudSim).</summary>
     public void DeallocateAll()
     {
+        Version++;
         _vms.Clear();
         _requested.Clear();
+        _pes.Clear();
         _allocated.Clear();
         Available = Capacity;
     }

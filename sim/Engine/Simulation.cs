@@ -7,8 +7,10 @@ namespace KvmCluster.Sim.Engine;
 /// <summary>
 /// The event loop. In CloudSim-compatible mode it reproduces CloudSim 4.0's timeline: VMs created at 0 and
 /// started at 0.1 s, a datacenter update (and decision) every interval after that, and an extra update when
-/// a migration completes (RAM / (BW / 2) after it started). Energy and SLA metrics are computed as CloudSim's
-/// Helper computes them.
+/// a migration completes (RAM / (BW / 2) after it started). In native mode VMs also arrive and leave as the
+/// trace says, migrations take what the cost model predicts, and hosts boot and power off (see
+/// <see cref="SimOptions.CloudSimCompat"/>). Policy decisions come from src/Policies: the adaptive optimiser
+/// through its port, or the live planner through fleet snapshots (<see cref="PlanDriver"/>).
 /// </summary>
 public sealed class Simulation
 {
@@ -16,35 +18,41 @@ public sealed class Simulation
     private readonly SimPolicy _policy;
     private readonly SimOptions _options;
     private readonly AdaptiveOptimizer? _optimizer;
+    private readonly PlanDriver? _planner;
+    private readonly SimPower _power;
+    private readonly SimRecorder _recorder = new();
+    private readonly SimMigrations _migrations;
     private readonly PriorityQueue<SimEvent, (double, long)> _events = new();
+    private readonly Action<double>? _progress;
     private long _serial;
     private double _lastProcess;
-    private double _energyJoules;
-    private int _migrations;
-    private int _migrationsThisStep;
-    private readonly List<TimeSeriesRow> _series = [];
-    private readonly List<double> _utilizations = [];
-    private readonly Action<double>? _progress;
+    private List<int>? _completed;
+    private readonly long _seed;
+    private readonly string _datacenter;
 
-    private abstract record SimEvent;
+    internal abstract record SimEvent;
     private sealed record UpdateEvent : SimEvent;
-    private sealed record MigrationEnd(int Vm, int Target) : SimEvent;
+    internal sealed record MigrationEnd(int Vm, int Target) : SimEvent;
+    private sealed record Arrival(int Vm) : SimEvent;
+    private sealed record Departure(int Vm) : SimEvent;
+    internal sealed record BootDone(int Host) : SimEvent;
 
-    public Simulation(DatacenterSpec spec, IReadOnlyList<VmWorkload> workloads, SimPolicy policy, SimOptions options, long seed, Action<double>? progress = null)
+    public Simulation(DatacenterSpec spec, Trace trace, SimPolicy policy, SimOptions options, long seed, Action<double>? progress = null)
     {
         _policy = policy;
         _options = options;
         _progress = progress;
-        var hosts = spec.Hosts().Select((t, i) => new SimHost(i, t)).ToArray();
-        var vms = new SimVm[workloads.Count];
-        for (var i = 0; i < vms.Length; i++)
-        {
-            var type = spec.VmTypeFor(i, vms.Length);
-            vms[i] = new SimVm(i, workloads[i].Name, type.Mips, type.RamMiB, type.BwKbps, workloads[i]);
-        }
-        _dc = new SimDatacenter(hosts, vms, options);
+        _seed = seed;
+        _datacenter = spec.Name;
+        var types = spec.HostTypes.ToList();
+        var hosts = spec.Hosts().Select((t, i) => new SimHost(i, t) { TypeIndex = types.IndexOf(t) }).ToArray();
+        _dc = new SimDatacenter(hosts, VmFactory.Create(spec, trace.Workloads), options);
+        _power = new SimPower(options, policy.Kind == SimPolicyKind.NonPowerAware);
+        _migrations = new SimMigrations(_dc, options, policy.Policy, Schedule);
         if (policy.Kind == SimPolicyKind.Adaptive)
             _optimizer = AdaptiveFactory.Create(policy.Policy.Adaptive, options.Interval, new Random(unchecked((int)seed)));
+        if (policy.Kind == SimPolicyKind.Planner)
+            _planner = new PlanDriver(_dc, policy.Policy, options, _migrations);
     }
 
     public SimDatacenter Datacenter => _dc;
@@ -52,9 +60,18 @@ public sealed class Simulation
     public SimResult Run(string traceName)
     {
         var wall = System.Diagnostics.Stopwatch.StartNew();
-        PlaceInitially();
+        var initial = new List<int>();
+        for (var v = 0; v < _dc.Vms.Length; v++)
+        {
+            var w = _dc.Vms[v].Workload;
+            if (w.Arrival <= 0 || _options.CloudSimCompat) initial.Add(v);
+            else if (w.Arrival < _options.Limit) Schedule(w.Arrival, new Arrival(v));
+            if (!_options.CloudSimCompat && w.Departure < _options.Limit) Schedule(Math.Max(w.Departure, w.Arrival), new Departure(v));
+        }
+        foreach (var v in initial) Place(v);
+        if (!_options.CloudSimCompat) _migrations.PowerOffEmptyHosts(_options.StartOffset, all: true);
         _dc.Clock = _options.StartOffset;
-        foreach (var vm in _dc.Vms) vm.Started = true;
+        foreach (var v in initial) _dc.Vms[v].Started = !_dc.Vms[v].Rejected;
         Schedule(_options.StartOffset + _options.Interval, new UpdateEvent());
 
         while (_events.TryPeek(out _, out var key) && key.Item1 < _options.Limit)
@@ -65,28 +82,49 @@ public sealed class Simulation
             {
                 case UpdateEvent: OnUpdate(); break;
                 case MigrationEnd m: OnMigrationEnd(m); break;
+                case Arrival a: OnArrival(a.Vm); break;
+                case Departure d: OnDeparture(d.Vm); break;
+                case BootDone b: UpdateAll(); _migrations.OnBootDone(b.Host); _planner?.Progress(); break;
             }
         }
         foreach (var h in _dc.Hosts) h.State.Close();
-        return new SimResult(Summarise(traceName, wall.Elapsed.TotalSeconds), _series, _utilizations);
+        var names = new SimSummary
+        {
+            SimulatedSeconds = _options.Limit,
+            WallSeconds = wall.Elapsed.TotalSeconds,
+            Policy = _policy.Name,
+            Trace = traceName,
+            CloudSimCompat = _options.CloudSimCompat,
+            Seed = _seed,
+            Datacenter = _datacenter,
+        };
+        return new SimResult(SimRecorder.Summarise(_dc, _power, _migrations, names), _recorder.Series, _recorder.UtilizationHistogram);
     }
 
     private void Schedule(double time, SimEvent e) => _events.Enqueue(e, (time, _serial++));
 
-    /// <summary>t = 0: the adaptive family places with PABFD, the static ones first-fit; every VM asks for its full MIPS.</summary>
-    private void PlaceInitially()
+    /// <summary>
+    /// Where an arriving VM goes (asking for its full MIPS): the adaptive family uses PABFD, the planner
+    /// family the policy's own placement, NPA and DVFS CloudSim's first fit.
+    /// </summary>
+    private void Place(int v)
     {
-        var excluded = new bool[_dc.Hosts.Length];
-        _optimizer?.Measure(_dc);
-        for (var v = 0; v < _dc.Vms.Length; v++)
-        {
-            var host = _optimizer is not null ? _optimizer.FindHost(_dc, v, excluded) : FirstFit(v);
-            if (host >= 0 && _dc.VmCreate(host, v))
-            {
-                _dc.Vms[v].BeingInstantiated = false;
-                _dc.Vms[v].ProcessedAt = 0;
-            }
-        }
+        var host = _optimizer is not null ? PlaceAdaptive(v)
+            : _planner is not null ? _planner.Place(v)
+            : FirstFit(v);
+        var vm = _dc.Vms[v];
+        vm.ProcessedAt = _dc.Clock;
+        var created = host >= 0 && _dc.VmCreate(host, v);
+        // CloudSim clears the flag as soon as the VM exists: later placements see it request nothing until it runs.
+        vm.BeingInstantiated = false;
+        if (!created) { vm.Rejected = true; return; }
+        if (!_options.CloudSimCompat) _migrations.WakeForArrival(host, v);
+    }
+
+    private int PlaceAdaptive(int v)
+    {
+        _optimizer!.Measure(_dc);
+        return _optimizer.FindHost(_dc, v, new bool[_dc.Hosts.Length]);
     }
 
     private int FirstFit(int v)
@@ -96,23 +134,35 @@ public sealed class Simulation
         return -1;
     }
 
+    private void OnArrival(int v)
+    {
+        UpdateAll();
+        var vm = _dc.Vms[v];
+        Place(v);
+        vm.Started = !vm.Rejected && _dc.Hosts[vm.Host].Power == HostPower.On;
+        if (!vm.Rejected) _dc.UpdateHost(vm.Host, _dc.Clock);
+    }
+
+    private void OnDeparture(int v)
+    {
+        var vm = _dc.Vms[v];
+        if (vm.Gone || vm.Rejected) return;
+        UpdateAll();
+        _migrations.Cancel(v);
+        if (vm.Host >= 0)
+        {
+            var h = vm.Host;
+            _dc.VmDestroy(h, v);
+            _dc.UpdateHost(h, _dc.Clock);
+        }
+        vm.Gone = true;
+    }
+
     private void UpdateAll()
     {
         var now = _dc.Clock;
         for (var h = 0; h < _dc.Hosts.Length; h++) _dc.UpdateHost(h, now);
-        var dt = now - _lastProcess;
-        if (dt > 0)
-        {
-            foreach (var host in _dc.Hosts)
-            {
-                if (_policy.Kind == SimPolicyKind.NonPowerAware) { _energyJoules += host.Type.Power.MaxWatts * dt; continue; }
-                var from = host.PreviousUtilization;
-                if (from == 0) continue; // CloudSim: a host idle at the start of the interval costs nothing
-                var pFrom = host.Type.Power.At(from);
-                var pTo = host.Type.Power.At(host.Utilization);
-                _energyJoules += (pFrom + (pTo - pFrom) / 2) * dt;
-            }
-        }
+        _power.Accumulate(_dc.Hosts, now - _lastProcess);
         _lastProcess = now;
         if (_options.CloudSimCompat) RemoveCompletedVms();
     }
@@ -131,107 +181,43 @@ public sealed class Simulation
             {
                 var vm = _dc.Vms[vms[i]];
                 if (vm.InMigration || vm.RequestedMips != 0) continue;
-                _completed ??= [];
-                _completed.Add(vms[i]);
+                (_completed ??= []).Add(vms[i]);
             }
             if (_completed is not { Count: > 0 }) continue;
             _completed.Reverse(); // destroy in the host's list order, as CloudSim does
             foreach (var v in _completed)
             {
                 _dc.VmDestroy(h, v);
-                _dc.Vms[v].Removed = true;
+                _dc.Vms[v].Gone = true;
             }
             _completed.Clear();
         }
     }
 
-    private List<int>? _completed;
-
     private void OnUpdate()
     {
         UpdateAll();
-        _migrationsThisStep = 0;
+        _migrations.StepStarted();
         if (_optimizer is not null)
         {
-            var moves = _optimizer.Optimize(_dc, maxConsolidations: null);
-            foreach (var m in moves) StartMigration(m.Vm, m.Host);
+            var settings = _policy.Policy.Adaptive;
+            int? limit = _options.CloudSimCompat || settings.MaxConsolidationsPerRound <= 0 ? null : settings.MaxConsolidationsPerRound;
+            var moves = _optimizer.Optimize(_dc, limit, _options.CloudSimCompat || settings.ConsolidateUnderloaded);
+            foreach (var m in moves) _migrations.Start(m.Vm, m.Host);
+            if (!_options.CloudSimCompat) _migrations.PowerOffEmptyHosts(_dc.Clock, all: false);
         }
-        Record();
+        else _planner?.Step();
+        _recorder.Record(_dc, _power, _dc.Clock, _migrations.ThisStep);
         Schedule(_dc.Clock + _options.Interval, new UpdateEvent());
         _progress?.Invoke(_dc.Clock / _options.Limit);
-    }
-
-    private void StartMigration(int v, int target)
-    {
-        _dc.AddMigratingIn(target, v);
-        _migrations++;
-        _migrationsThisStep++;
-        var vm = _dc.Vms[v];
-        Schedule(_dc.Clock + vm.Ram / (_dc.Hosts[target].Type.BwKbps / (2 * 8000.0)), new MigrationEnd(v, target));
     }
 
     private void OnMigrationEnd(MigrationEnd m)
     {
         if (_dc.Clock > _lastProcess) UpdateAll();
-        _dc.CompleteMigration(m.Vm, m.Target);
+        if (!_migrations.Complete(m.Vm, m.Target)) return;
         // CloudSim updates once more unless another migration ends at the same instant.
         if (!(_events.TryPeek(out var next, out var key) && key.Item1 == _dc.Clock && next is MigrationEnd)) UpdateAll();
-    }
-
-    private void Record()
-    {
-        int active = 0, overloaded = 0;
-        double power = 0, utilization = 0;
-        foreach (var h in _dc.Hosts)
-        {
-            var u = h.Utilization;
-            if (_policy.Kind == SimPolicyKind.NonPowerAware) power += h.Type.Power.MaxWatts;
-            if (h.UtilizationMips <= 0) continue;
-            active++;
-            utilization += u;
-            _utilizations.Add(u);
-            if (_policy.Kind != SimPolicyKind.NonPowerAware) power += h.Type.Power.At(Math.Min(1, u));
-            var requested = 0.0;
-            foreach (var v in h.Vms) if (!h.MigratingIn.Contains(v)) requested += _dc.Vms[v].RequestedMips;
-            if (requested > h.TotalMips) overloaded++;
-        }
-        _series.Add(new TimeSeriesRow(_dc.Clock, active, power, overloaded, _migrationsThisStep, active > 0 ? utilization / active : 0));
-    }
-
-    private SimSummary Summarise(string traceName, double wallSeconds)
-    {
-        double active = 0, violation = 0, allocated = 0, requested = 0, underMigration = 0, share = 0;
-        int shutdowns = 0, violations = 0;
-        foreach (var h in _dc.Hosts) { active += h.State.ActiveSeconds; violation += h.State.ViolationSeconds; shutdowns += h.State.Shutdowns; }
-        foreach (var vm in _dc.Vms)
-        {
-            allocated += vm.State.Allocated;
-            requested += vm.State.Requested;
-            underMigration += vm.State.UnderAllocatedInMigration;
-            share += vm.State.ViolationShare;
-            violations += vm.State.Violations;
-        }
-        var slatah = active > 0 ? violation / active : 0;
-        var pdm = requested > 0 ? underMigration / requested : 0;
-        var energy = _energyJoules / (3600 * 1000);
-        return new SimSummary
-        {
-            EnergyKWh = energy,
-            Migrations = _migrations,
-            Slatah = slatah,
-            Pdm = pdm,
-            Slav = slatah * pdm,
-            Esv = energy * slatah * pdm,
-            OverallSlaViolation = requested > 0 ? (requested - allocated) / requested : 0,
-            AverageSlaViolation = violations > 0 ? share / violations : 0,
-            HostShutdowns = shutdowns,
-            Hosts = _dc.Hosts.Length,
-            Vms = _dc.Vms.Length,
-            SimulatedSeconds = _options.Limit,
-            WallSeconds = wallSeconds,
-            Policy = _policy.Name,
-            Trace = traceName,
-            CloudSimCompat = _options.CloudSimCompat,
-        };
+        _planner?.Progress();
     }
 }

@@ -13,6 +13,7 @@ public struct HostStateAccumulator
     private bool _lastFinalActive;
     private bool _seen;
 
+    public readonly bool HasEntries => _pending || _seen;
     public double ActiveSeconds;
     public double ViolationSeconds;
     public int Shutdowns;

@@ -11,18 +11,15 @@ public static class PlanetLabTrace
 {
     public const double Interval = 300;
 
-    public static List<VmWorkload> Read(string directory)
+    public static Trace Read(string directory)
     {
-        if (!Directory.Exists(directory)) throw new TraceException(directory, 0, "the PlanetLab trace directory does not exist");
-        var files = Directory.GetFiles(directory).Where(f => !Path.GetFileName(f).StartsWith('.'))
-            .OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal).ToList();
-        if (files.Count == 0) throw new TraceException(directory, 0, "the PlanetLab trace directory has no files");
+        var files = TraceFiles.List(directory, "PlanetLab", _ => true);
         var result = new List<VmWorkload>(files.Count);
         foreach (var file in files) result.Add(ReadFile(file));
-        return result;
+        return new Trace($"planetlab:{directory}", result, Interval);
     }
 
-    private static VmWorkload ReadFile(string file)
+    private static SampledWorkload ReadFile(string file)
     {
         var samples = new List<double>(288);
         var lineNo = 0;
@@ -32,14 +29,12 @@ public static class PlanetLabTrace
             var line = raw.Trim();
             if (line.Length == 0) continue;
             if (!int.TryParse(line, NumberStyles.Integer, CultureInfo.InvariantCulture, out var percent))
-                throw new TraceException(file, lineNo, $"expected an integer CPU percentage, found '{Shorten(line)}'");
+                throw new TraceException(file, lineNo, $"expected an integer CPU percentage, found '{TraceFiles.Shorten(line)}'");
             if (percent is < 0 or > 100)
                 throw new TraceException(file, lineNo, $"CPU percentage {percent} is outside 0..100");
             samples.Add(percent / 100.0);
         }
         if (samples.Count == 0) throw new TraceException(file, 0, "the trace file is empty");
-        return new VmWorkload(Path.GetFileName(file), [.. samples], Interval);
+        return new SampledWorkload(Path.GetFileName(file), [.. samples], Interval);
     }
-
-    internal static string Shorten(string s) => s.Length <= 40 ? s : s[..40] + "…";
 }

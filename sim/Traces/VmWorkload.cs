@@ -1,47 +1,73 @@
 namespace KvmCluster.Sim.Traces;
 
 /// <summary>
-/// One VM's load: CPU utilisation samples (fraction of the VM's capacity) at a fixed interval, optionally
-/// memory samples, and when it arrives and leaves. Between samples the utilisation is interpolated the way
-/// CloudSim's UtilizationModelPlanetLabInMemory does; after the last sample it stays at the last value.
+/// One VM's load: CPU utilisation samples (fraction of the VM's capacity) at a fixed interval, when it arrives
+/// and leaves, and what the trace says about its size. Between samples the utilisation is interpolated the way
+/// CloudSim's UtilizationModelPlanetLabInMemory does; past the last sample it stays at the last value.
 /// </summary>
-public sealed class VmWorkload
+public abstract class VmWorkload(string name, double interval)
 {
-    public string Name { get; }
-    public double Interval { get; }
+    public string Name { get; } = name;
+    public double Interval { get; } = interval;
+    /// <summary>Seconds after the start of the trace when the VM appears.</summary>
     public double Arrival { get; init; }
+    /// <summary>Seconds after the start of the trace of sample 0 (by default the arrival).</summary>
+    public double SampleStart { get => _sampleStart ?? Arrival; init => _sampleStart = value; }
+    private readonly double? _sampleStart;
+    /// <summary>Seconds after the start of the trace when the VM leaves; infinity when it stays.</summary>
     public double Departure { get; init; } = double.PositiveInfinity;
-    /// <summary>Capacity hints from the trace (Bitbrains, CSV): cores, MHz, memory; null where unknown.</summary>
+    /// <summary>Size from the trace (Bitbrains, CSV); null means "use the datacenter's VM types".</summary>
     public int? Cores { get; init; }
     public double? CapacityMhz { get; init; }
-    public double? MemoryMiB { get; init; }
-    public double[]? MemoryUsageMiB { get; init; }
+    public int? MemoryMiB { get; init; }
+    /// <summary>A VM type named by the trace (CSV), or null.</summary>
+    public string? Type { get; init; }
 
+    /// <summary>Number of samples; sample i covers [Arrival + i·Interval, Arrival + (i+1)·Interval).</summary>
+    public abstract int Samples { get; }
+
+    /// <summary>Sample i as a fraction 0..1; indexes past the end give the last sample.</summary>
+    public abstract double Sample(int i);
+
+    public double Duration => Samples * Interval;
+
+    /// <summary>Utilisation at <paramref name="time"/> seconds of the VM's own clock (CloudSim's interpolation, bit for bit).</summary>
+    public double UtilizationAt(double time)
+    {
+        // Every VM is asked about the same instant in turn: where that instant falls between samples is
+        // worked out once (the remainder is the expensive part) and reused.
+        var p = _position;
+        if (p.Time != time || p.Interval != Interval || double.IsNaN(p.Time)) _position = p = Position.Of(time, Interval);
+        if (p.OnSample) return Sample(p.Index);
+        var u1 = Sample(p.T1);
+        var u2 = Sample(p.T2);
+        var delta = (u2 - u1) / ((p.T2 - p.T1) * Interval);
+        return u1 + delta * (time - p.T1 * Interval);
+    }
+
+    private readonly record struct Position(double Time, double Interval, bool OnSample, int Index, int T1, int T2)
+    {
+        public static Position Of(double time, double interval) => time % interval == 0
+            ? new Position(time, interval, true, (int)time / (int)interval, 0, 0)
+            : new Position(time, interval, false, 0, (int)Math.Floor(time / interval), (int)Math.Ceiling(time / interval));
+    }
+
+    [ThreadStatic] private static Position _position;
+}
+
+/// <summary>A workload held as an array of samples (PlanetLab, Bitbrains, CSV).</summary>
+public sealed class SampledWorkload : VmWorkload
+{
     private readonly double[] _data; // samples plus a copy of the last one, as CloudSim's 289-entry array
 
-    public VmWorkload(string name, double[] samples, double interval)
+    public SampledWorkload(string name, double[] samples, double interval) : base(name, interval)
     {
         if (samples.Length == 0) throw new ArgumentException($"workload {name} has no samples");
-        Name = name;
-        Interval = interval;
         _data = new double[samples.Length + 1];
         Array.Copy(samples, _data, samples.Length);
         _data[^1] = samples[^1];
     }
 
-    public int Samples => _data.Length - 1;
-    public double Sample(int i) => _data[Math.Clamp(i, 0, _data.Length - 1)];
-    public double Duration => Samples * Interval;
-
-    /// <summary>Utilisation at <paramref name="time"/> seconds (CloudSim's interpolation, bit for bit).</summary>
-    public double UtilizationAt(double time)
-    {
-        if (time % Interval == 0) return Sample((int)time / (int)Interval);
-        var t1 = (int)Math.Floor(time / Interval);
-        var t2 = (int)Math.Ceiling(time / Interval);
-        var u1 = Sample(t1);
-        var u2 = Sample(t2);
-        var delta = (u2 - u1) / ((t2 - t1) * Interval);
-        return u1 + delta * (time - t1 * Interval);
-    }
+    public override int Samples => _data.Length - 1;
+    public override double Sample(int i) => _data[i < 0 ? 0 : i >= _data.Length ? _data.Length - 1 : i];
 }

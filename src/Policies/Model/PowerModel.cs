@@ -22,7 +22,20 @@ public sealed record PowerModel
             if (!double.IsFinite(Watts[i]) || Watts[i] < 0) throw new ArgumentException($"power table point {i} is {Watts[i]}; watts must be ≥ 0");
             if (i > 0 && Watts[i] < Watts[i - 1]) throw new ArgumentException($"power table must not decrease: point {i} ({Watts[i]} W) < point {i - 1} ({Watts[i - 1]} W)");
         }
+        // The few doubles u in (0, 1) for which CloudSim's "u % step == 0" holds: exactly k × step for the k
+        // where that product is a double. Listing them once avoids a floating-point remainder per call.
+        var steps = Watts.Length - 1;
+        var step = 1.0 / steps;
+        var grid = new List<double>();
+        for (var k = 1; k <= steps; k++)
+        {
+            var c = k * step;
+            if (c > 0 && c < 1 && c % step == 0) grid.Add(c);
+        }
+        _onGrid = [.. grid];
     }
+
+    private readonly double[] _onGrid;
 
     public static PowerModel Linear(double idleWatts, double maxWatts) => new([idleWatts, maxWatts]);
 
@@ -38,7 +51,7 @@ public sealed record PowerModel
         if (!(u > 0)) return Watts[0];
         if (u >= 1) return Watts[^1];
         var steps = Watts.Length - 1;
-        if (u % (1.0 / steps) == 0) return Watts[(int)(u * steps)];
+        foreach (var g in _onGrid) if (u == g) return Watts[(int)(u * steps)]; // CloudSim: u % 0.1 == 0
         var i1 = (int)Math.Floor(u * steps);
         var i2 = (int)Math.Ceiling(u * steps);
         var delta = (Watts[i2] - Watts[i1]) / steps;

@@ -26,7 +26,12 @@ public static class BuiltInPolicies
         if (policy is not null) return true;
         if (TryParseAdaptive(name, out var adaptive))
         {
-            policy = new Policy { Name = name, Kind = BalancerKind.Adaptive, Adaptive = adaptive, Weights = new ScoreWeights(Spread: 0, Power: 1) };
+            // The adaptive family switches emptied hosts off (CloudSim counts them as off at once): many per round.
+            policy = new Policy
+            {
+                Name = name, Kind = BalancerKind.Adaptive, Adaptive = adaptive, Weights = new ScoreWeights(Spread: 0, Power: 1),
+                PowerSaving = new PowerSavingSettings { MaxPowerActionsPerRound = 50 },
+            };
             return true;
         }
         return false;

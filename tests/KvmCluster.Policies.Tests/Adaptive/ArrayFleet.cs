@@ -30,6 +30,7 @@ internal sealed class ArrayFleet : IAdaptiveFleet
     public double HostUtilizationMips(int host) => Measured[host];
     public bool TryPower(int host, double u, out double w) { w = 0; if (u is < 0 or > 1) return false; w = PowerModel.HpMl110G5.At(u); return true; }
     public double MaxVmMigrationSeconds(int host) => Vms[host].Select(v => VmData[v].Ram / 62.5).DefaultIfEmpty(0).Max();
+    public double VmMigrationSeconds(int host, int vm) => VmData[vm].Ram / 62.5;
     public IReadOnlyList<int> VmsOn(int host) => Vms[host];
     public bool IsSuitable(int host, int vm) => Vms[host].Sum(v => VmData[v].Requested) + VmData[vm].Requested <= HostMips[host];
     public bool Create(int host, int vm) { Vms[host].Add(vm); return true; }

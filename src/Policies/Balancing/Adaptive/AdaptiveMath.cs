@@ -1,4 +1,3 @@
-using MathNet.Numerics.LinearRegression;
 using MathNet.Numerics.Statistics;
 
 namespace KvmCluster.Policies.Balancing.Adaptive;
@@ -30,12 +29,25 @@ public static class AdaptiveMath
         return Median(deviations);
     }
 
-    /// <summary>Ordinary least squares of y on x = 1..n: (intercept, slope).</summary>
-    public static (double Intercept, double Slope) LinearFit(double[] y)
+    /// <summary>
+    /// Ordinary least squares of y on x = 1..n: (intercept, slope), by the two-pass means-then-moments
+    /// method (the arithmetic of MathNet's SimpleRegression, without its allocations; a test pins the equality).
+    /// </summary>
+    public static (double Intercept, double Slope) LinearFit(ReadOnlySpan<double> y)
     {
-        var x = new double[y.Length];
-        for (var i = 0; i < y.Length; i++) x[i] = i + 1;
-        var (a, b) = SimpleRegression.Fit(x, y);
-        return (a, b);
+        var n = y.Length;
+        double mx = 0, my = 0;
+        for (var i = 0; i < n; i++) { mx += i + 1; my += y[i]; }
+        mx /= n;
+        my /= n;
+        double covariance = 0, variance = 0;
+        for (var i = 0; i < n; i++)
+        {
+            var diff = i + 1 - mx;
+            covariance += diff * (y[i] - my);
+            variance += diff * diff;
+        }
+        var b = covariance / variance;
+        return (my - b * mx, b);
     }
 }

@@ -40,11 +40,13 @@ public sealed class AdaptiveOptimizer(IOverloadDetector detector, IVmSelection s
         var excluded = new bool[n];
         foreach (var h in overloaded) excluded[h] = true;
         var moves = new List<AdaptiveMove>();
+        var candidates = toMigrate.Count > 0 ? new CandidateHosts(fleet, excluded) : null;
         foreach (var vm in SortedByCpu(fleet, toMigrate))
         {
-            var host = FindHost(fleet, vm, excluded);
+            var host = FindHost(fleet, vm, excluded, candidates!.Hosts);
             if (host < 0) continue;
             fleet.Create(host, vm);
+            candidates.Placed(host);
             moves.Add(new AdaptiveMove(vm, source[vm], host, AdaptiveReason.Overload));
         }
 
@@ -62,13 +64,17 @@ public sealed class AdaptiveOptimizer(IOverloadDetector detector, IVmSelection s
         var excludedCount = 0;
         void ExcludeSource(int h) { if (!excludedSource[h]) { excludedSource[h] = true; excludedCount++; } }
         foreach (var h in overloaded) { ExcludeSource(h); excludedTarget[h] = true; }
+        // Hosts at 0 % are "switched off": neither sources nor targets. The rest is usually a small part of
+        // the fleet, so sources and targets are looked for among these only.
+        var active = new List<int>();
         for (var h = 0; h < n; h++)
             if (Utilization(fleet, h) == 0) { ExcludeSource(h); excludedTarget[h] = true; }
+            else active.Add(h);
 
         var tried = 0;
         while (excludedCount < n && (maxConsolidations is null || tried < maxConsolidations))
         {
-            var under = LeastUsed(fleet, excludedSource);
+            var under = LeastUsed(fleet, excludedSource, active);
             if (under < 0) break;
             tried++;
             ExcludeSource(under);
@@ -79,7 +85,7 @@ public sealed class AdaptiveOptimizer(IOverloadDetector detector, IVmSelection s
             var placed = new List<AdaptiveMove>();
             foreach (var vm in SortedByCpu(fleet, vms))
             {
-                var host = FindHost(fleet, vm, excludedTarget);
+                var host = FindHost(fleet, vm, excludedTarget, active);
                 if (host < 0)
                 {
                     foreach (var p in placed) fleet.Destroy(p.Host, p.Vm); // all or nothing
@@ -105,41 +111,58 @@ public sealed class AdaptiveOptimizer(IOverloadDetector detector, IVmSelection s
         var n = fleet.HostCount;
         if (_powerNow.Length != n) _powerNow = new double[n];
         for (var h = 0; h < n; h++)
-            _powerNow[h] = fleet.TryPower(h, Utilization(fleet, h), out var w) ? w : double.NaN;
+            _powerNow[h] = fleet.TryPowerNow(h, Utilization(fleet, h), out var w) ? w : double.NaN;
     }
 
     /// <summary>PABFD: the suitable host whose power grows least, skipping active hosts the VM would overload.</summary>
-    public int FindHost(IAdaptiveFleet fleet, int vm, bool[] excluded)
+    public int FindHost(IAdaptiveFleet fleet, int vm, bool[] excluded) =>
+        FindHost(fleet, vm, excluded, new CandidateHosts(fleet, excluded).Hosts);
+
+    /// <summary>
+    /// CloudSim scans hosts in order and keeps the first with the strictly smallest power increase among
+    /// those that pass its filters — the minimum of (increase, host number) over the suitable hosts. The
+    /// increases are cheap and the filters are not, so: price every candidate, then test them best first
+    /// and stop at the first that passes.
+    /// </summary>
+    /// <param name="candidates">Hosts worth looking at, in any order; every other host must be unable to win
+    /// (excluded, or interchangeable with a candidate of a lower number).</param>
+    private int FindHost(IAdaptiveFleet fleet, int vm, bool[] excluded, List<int> candidates)
     {
         if (_powerNow.Length != fleet.HostCount) Measure(fleet);
-        var minPower = double.MaxValue;
-        var chosen = -1;
         var request = fleet.VmRequestedMips(vm);
-        for (var h = 0; h < excluded.Length; h++)
+        _priced.Clear();
+        foreach (var h in candidates)
         {
             if (excluded[h] || double.IsNaN(_powerNow[h])) continue;
-            // CloudSim would stop at a utilisation outside 0..1; such a host cannot be chosen.
             var allocated = fleet.HostAllocatedMips(h);
+            // CloudSim would stop at a utilisation outside 0..1; such a host cannot be chosen.
             if (!fleet.TryPower(h, (allocated + request) / fleet.HostTotalMips(h), out var after)) continue;
-            var diff = after - _powerNow[h];
-            // Suitability and overload are only filters, so checking them for would-be winners only picks the
-            // same host as CloudSim's check-everything order — at a fraction of the cost.
-            if (!(diff < minPower)) continue;
-            if (!fleet.IsSuitable(h, vm)) continue;
-            if (allocated != 0 && OverloadedWith(fleet, h, vm)) continue;
-            minPower = diff;
-            chosen = h;
+            _priced.Add((after - _powerNow[h], h, allocated));
         }
-        return chosen;
+        NFind++; NPriced += _priced.Count;
+        while (_priced.Count > 0)
+        {
+            var best = 0;
+            for (var i = 1; i < _priced.Count; i++)
+            {
+                var (d, h, _) = _priced[i];
+                if (d < _priced[best].Diff || (d == _priced[best].Diff && h < _priced[best].Host)) best = i;
+            }
+            var (_, host, alloc) = _priced[best];
+            NChecks++;
+            if (fleet.IsSuitable(host, vm) && !(alloc != 0 && OverloadedWith(fleet, host, vm))) return host;
+            _priced[best] = _priced[^1];
+            _priced.RemoveAt(_priced.Count - 1);
+        }
+        return -1;
     }
 
-    private bool OverloadedWith(IAdaptiveFleet fleet, int host, int vm)
-    {
-        if (!fleet.Create(host, vm)) return true;
-        var over = Detector.IsOverloaded(fleet, host);
-        fleet.Destroy(host, vm);
-        return over;
-    }
+    private readonly List<(double Diff, int Host, double Allocated)> _priced = [];
+    public static long NFind, NPriced, NChecks;
+
+    // CloudSim creates the VM on the host, asks the detector and destroys it again; the detector counting the
+    // VM as an extra gives the same answer without touching the host.
+    private bool OverloadedWith(IAdaptiveFleet fleet, int host, int vm) => Detector.IsOverloaded(fleet, host, vm);
 
     /// <summary>Measured utilisation, with CloudSim's rounding of 1 &lt; u &lt; 1.01 down to 1.</summary>
     public static double Utilization(IAdaptiveFleet fleet, int h)
@@ -148,11 +171,11 @@ public sealed class AdaptiveOptimizer(IOverloadDetector detector, IVmSelection s
         return u > 1 && u < 1.01 ? 1 : u;
     }
 
-    private static int LeastUsed(IAdaptiveFleet fleet, bool[] excluded)
+    private static int LeastUsed(IAdaptiveFleet fleet, bool[] excluded, List<int> active)
     {
         var min = 1.0;
         var chosen = -1;
-        for (var h = 0; h < fleet.HostCount; h++)
+        foreach (var h in active)
         {
             if (excluded[h]) continue;
             var u = Utilization(fleet, h);

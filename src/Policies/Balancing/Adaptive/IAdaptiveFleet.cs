@@ -16,8 +16,22 @@ public interface IAdaptiveFleet
     double HostUtilizationMips(int host);
     /// <summary>Watts at a utilisation; false when the utilisation is outside 0..1 (CloudSim throws there).</summary>
     bool TryPower(int host, double utilization, out double watts);
+    /// <summary>
+    /// What the host draws now, given its measured utilisation: by default the power table; a fleet with power
+    /// states answers standby watts for a host that is off, so waking it is priced at its full cost and PABFD
+    /// picks it only when no running host fits.
+    /// </summary>
+    bool TryPowerNow(int host, double utilization, out double watts) => TryPower(host, utilization, out watts);
     /// <summary>Longest migration time, in seconds, of the VMs now on the host (LR's prediction horizon).</summary>
     double MaxVmMigrationSeconds(int host);
+    /// <summary>How long <paramref name="vm"/> would take to migrate with <paramref name="host"/>'s network.</summary>
+    double VmMigrationSeconds(int host, int vm);
+    /// <summary>
+    /// Hosts in the same class (≥ 0) are interchangeable right now — same type, empty, same power state — so
+    /// PABFD need only look at the first of them; −1 for a host unlike any other. It only saves work: the
+    /// first of equals is the one PABFD picks anyway (it takes a later host only if strictly better).
+    /// </summary>
+    int InterchangeableClass(int host) => -1;
     /// <summary>VMs on the host now, including tentative ones, in the host's order.</summary>
     IReadOnlyList<int> VmsOn(int host);
     /// <summary>Whether the host could take the VM now (capacity, and in the live fleet every mandatory constraint).</summary>

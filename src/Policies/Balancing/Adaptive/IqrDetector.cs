@@ -8,10 +8,10 @@ public sealed class IqrDetector(double safety, IOverloadDetector fallback) : IOv
 {
     public string Name => $"IQR({safety})";
 
-    public bool IsOverloaded(IAdaptiveFleet fleet, int host)
+    public bool IsOverloaded(IAdaptiveFleet fleet, int host, int extraVm = -1)
     {
-        var history = HostHistory.Of(fleet, host);
-        if (history.Length < 12) return fallback.IsOverloaded(fleet, host);
-        return HostHistory.RequestedUtilization(fleet, host) > 1 - safety * AdaptiveMath.Iqr(history);
+        var history = HostHistory.Of(fleet, host, extraVm);
+        if (history.Length < 12) return fallback.IsOverloaded(fleet, host, extraVm);
+        return HostHistory.RequestedUtilization(fleet, host, extraVm) > 1 - safety * AdaptiveMath.Iqr(history);
     }
 }

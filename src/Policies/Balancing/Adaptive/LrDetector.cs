@@ -11,18 +11,19 @@ public class LrDetector(double safety, IOverloadDetector fallback, double sample
     public double Safety { get; } = safety;
     public virtual string Name => $"LR({Safety})";
 
-    public bool IsOverloaded(IAdaptiveFleet fleet, int host) => Predict(fleet, host) is { } p ? p >= 1 : fallback.IsOverloaded(fleet, host);
+    public bool IsOverloaded(IAdaptiveFleet fleet, int host, int extraVm = -1) =>
+        Predict(fleet, host, extraVm) is { } p ? p >= 1 : fallback.IsOverloaded(fleet, host, extraVm);
 
     /// <summary>s × predicted utilisation, or null when there is too little history.</summary>
-    public double? Predict(IAdaptiveFleet fleet, int host)
+    public double? Predict(IAdaptiveFleet fleet, int host, int extraVm = -1)
     {
-        var history = HostHistory.Of(fleet, host);
-        if (history.Length < Window) return null;
+        Span<double> history = stackalloc double[Window];
+        if (!HostHistory.FillWindow(fleet, host, extraVm, history)) return null;
         var oldestFirst = new double[Window];
         for (var i = 0; i < Window; i++) oldestFirst[i] = history[Window - i - 1];
         var (intercept, slope) = Estimate(oldestFirst);
         if (double.IsNaN(intercept) || double.IsNaN(slope)) return null;
-        var migrationIntervals = Math.Ceiling(fleet.MaxVmMigrationSeconds(host) / sampleIntervalSeconds);
+        var migrationIntervals = Math.Ceiling(HostHistory.MaxMigrationSeconds(fleet, host, extraVm) / sampleIntervalSeconds);
         return Safety * (intercept + slope * (Window + migrationIntervals));
     }
 

@@ -95,6 +95,8 @@ public sealed class SnapshotAdaptiveFleet : IAdaptiveFleet
         return max;
     }
 
+    public double VmMigrationSeconds(int host, int vm) => _migrationSeconds[vm];
+
     public IReadOnlyList<int> VmsOn(int host) => _vmsOn[host];
 
     public bool IsSuitable(int host, int vm)

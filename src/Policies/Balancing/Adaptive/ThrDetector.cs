@@ -6,5 +6,6 @@ public sealed class ThrDetector(double threshold) : IOverloadDetector
     public double Threshold { get; } = threshold;
     public string Name => $"THR({Threshold})";
 
-    public bool IsOverloaded(IAdaptiveFleet fleet, int host) => HostHistory.RequestedUtilization(fleet, host) > Threshold;
+    public bool IsOverloaded(IAdaptiveFleet fleet, int host, int extraVm = -1) =>
+        HostHistory.RequestedUtilization(fleet, host, extraVm) > Threshold;
 }

@@ -1,0 +1,75 @@
+using System.Collections.Immutable;
+using KvmCluster.Policies.Model;
+
+namespace KvmCluster.Sim.Engine;
+
+/// <summary>
+/// The simulated datacenter as the live planner sees a fleet: hosts with their CPU (threads × MHz), QEMU CPU
+/// models, memory, 2 MiB hugepages and power state; guests with their size and measured CPU history. Hosts
+/// are named <c>h00000…</c> and guests <c>vm-0…</c> (trace names need not be valid guest names); the index is
+/// the number in the name.
+/// </summary>
+public static class SimFleetSnapshot
+{
+    private static readonly ImmutableSortedSet<string> Flags = ImmutableSortedSet.Create(StringComparer.Ordinal, "lm", "nx", "vmx");
+    private static readonly ImmutableSortedSet<string> AnyModel = ImmutableSortedSet.Create(StringComparer.Ordinal, "qemu64");
+
+    public static string HostName(int h) => $"h{h:D5}";
+    public static string GuestName(int v) => $"vm-{v}";
+    public static int HostIndex(string name) => int.Parse(name.AsSpan(1));
+    public static int VmIndex(string name) => int.Parse(name.AsSpan(3));
+
+    public static FleetSnapshot Build(SimDatacenter dc, double interval)
+    {
+        var hosts = new Host[dc.Hosts.Length];
+        for (var h = 0; h < hosts.Length; h++)
+        {
+            var sh = dc.Hosts[h];
+            var t = sh.Type;
+            hosts[h] = new Host
+            {
+                Name = HostName(h),
+                Cpu = new HostCpu
+                {
+                    Vendor = "GenuineIntel",
+                    ModelName = t.Name,
+                    Flags = Flags,
+                    QemuModels = t.CpuModels.Count > 0 ? t.CpuModels.ToImmutableSortedSet(StringComparer.Ordinal).Add("qemu64") : AnyModel,
+                    Cores = t.Pes,
+                    Threads = t.Pes,
+                    MhzPerThread = t.MipsPerPe,
+                },
+                MemoryMiB = t.RamMiB,
+                Hugepages = t.Hugepages2M > 0 ? [new HugepagePool(HugepagePool.Size2M, t.Hugepages2M, sh.HugepagesFree)] : [],
+                Power = sh.Power == HostPower.Off ? PowerState.Standby : PowerState.On,
+                PowerModel = t.Power,
+            };
+        }
+        var guests = new List<Guest>(dc.Vms.Length);
+        foreach (var vm in dc.Vms)
+        {
+            if (vm.Host < 0 || vm.Gone) continue;
+            guests.Add(Guest(vm, HostName(vm.Host)));
+        }
+        return new FleetSnapshot(hosts, guests) { SampleIntervalSeconds = interval };
+    }
+
+    /// <summary>The guest record for a VM (on <paramref name="host"/>, or unplaced when null).</summary>
+    public static Guest Guest(SimVm vm, string? host)
+    {
+        var history = vm.History;
+        var cpu = ImmutableArray.CreateBuilder<double>(history.Length);
+        for (var i = history.Length - 1; i >= 0; i--) cpu.Add(history[i] * vm.Mips); // oldest first, MHz
+        if (history.Length == 0) cpu.Add(vm.RequestedMips);
+        return new Guest
+        {
+            Name = GuestName(vm.Id),
+            VCpus = vm.Pes,
+            MemoryMiB = vm.Ram,
+            Cpu = GuestCpu.Named(vm.CpuModel ?? "qemu64"),
+            HugepageSizeKiB = vm.Hugepages2M > 0 ? HugepagePool.Size2M : null,
+            Host = host,
+            Usage = new UsageHistory(cpu.ToImmutable(), [], []),
+        };
+    }
+}

@@ -1,0 +1,45 @@
+namespace KvmCluster.Sim.Engine;
+
+/// <summary>
+/// Host power and energy. CloudSim-compatible: a host draws P(u) only while it has load, 0 W otherwise, and the
+/// energy of an interval is the trapezoid of P over it (0 if the host was idle at its start). Native: a host
+/// that is on draws P(u) including idle P(0); a booting host draws P(0); a host that is off draws its standby
+/// watts. Non-power-aware (NPA): every host draws P(1) all the time.
+/// </summary>
+public sealed class SimPower(SimOptions options, bool nonPowerAware)
+{
+    public double EnergyJoules { get; private set; }
+
+    /// <summary>Adds the energy of [t − dt, t] for every host; utilisations are those just measured.</summary>
+    public void Accumulate(SimHost[] hosts, double dt)
+    {
+        if (dt <= 0) return;
+        foreach (var host in hosts)
+        {
+            var model = host.Type.Power;
+            if (nonPowerAware) { EnergyJoules += model.MaxWatts * dt; continue; }
+            if (!options.CloudSimCompat && host.Power != HostPower.On)
+            {
+                EnergyJoules += (host.Power == HostPower.Booting ? model.IdleWatts : model.StandbyWatts) * dt;
+                continue;
+            }
+            var from = host.PreviousUtilization;
+            if (options.CloudSimCompat && from == 0) continue; // CloudSim: a host idle at the start costs nothing
+            var pFrom = model.At(from);
+            var pTo = model.At(host.Utilization);
+            EnergyJoules += (pFrom + (pTo - pFrom) / 2) * dt;
+        }
+    }
+
+    /// <summary>Instantaneous draw of one host now, for the time series.</summary>
+    public double Watts(SimHost host)
+    {
+        var model = host.Type.Power;
+        if (nonPowerAware) return model.MaxWatts;
+        if (!options.CloudSimCompat && host.Power != HostPower.On)
+            return host.Power == HostPower.Booting ? model.IdleWatts : model.StandbyWatts;
+        var u = host.Utilization;
+        if (options.CloudSimCompat && u == 0) return 0;
+        return model.At(Math.Min(1, u));
+    }
+}
