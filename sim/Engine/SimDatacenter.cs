@@ -1,3 +1,4 @@
+using KvmCluster.Sim.Traces;
 using KvmCluster.Policies.Balancing.Adaptive;
 
 namespace KvmCluster.Sim.Engine;
@@ -111,22 +112,27 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
     }
 
     private double _samplingTime = double.NaN;
+    private SamplePosition _position = new(double.NaN, 0, false, 0, 0, 0);
     private bool _sampling;
 
     /// <summary>HostDynamicWorkload.updateVmsProcessing: process, sample history, re-share the CPU, record state.</summary>
-    public void UpdateHost(int h, double time)
+    /// <returns>False when the host was skipped: empty and idle before and after.</returns>
+    public bool UpdateHost(int h, double time)
     {
         var host = Hosts[h];
         // An empty host that was already empty and idle would only record another idle sample, which changes
         // no metric (idle time counts for nothing, and it is no new shutdown); skipping it keeps updates O(active).
-        if (host.Vms.Count == 0 && host.UtilizationMips == 0 && host.PreviousUtilizationMips == 0 && host.State.HasEntries) return;
+        if (host.Vms.Count == 0 && host.UtilizationMips == 0 && host.PreviousUtilizationMips == 0 && host.State.HasEntries) return false;
         // PowerVm samples its history once per scheduling interval (CloudSim's "(t − 0.1) % 300 == 0").
         if (time != _samplingTime) { _samplingTime = time; _sampling = (time - Options.StartOffset) % Options.Interval == 0; }
         var sampling = _sampling;
         foreach (var v in host.Vms)
         {
             var vm = Vms[v];
-            vm.ProcessedAt = time;
+            var local = vm.LocalTime(time);
+            if (local != _position.Time || vm.Workload.Interval != _position.Interval || double.IsNaN(_position.Time))
+                _position = SamplePosition.Of(local, vm.Workload.Interval);
+            vm.Process(time, _position);
             if (sampling && time > vm.SampledAt)
             {
                 var u = vm.CurrentUtilization;
@@ -137,15 +143,22 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
         host.PreviousUtilizationMips = host.UtilizationMips;
         host.UtilizationMips = 0;
         var requestedTotal = 0.0;
-        host.Scheduler.DeallocateAll();
-        foreach (var v in host.Vms) host.Scheduler.AllocateNew(v, Vms[v].RequestedMips, Vms[v].InMigration, Vms[v].Pes);
-        for (var i = 0; i < host.Vms.Count; i++)
+        var scheduler = host.Scheduler;
+        scheduler.DeallocateAll();
+        var vms = host.Vms;
+        for (var i = 0; i < vms.Count; i++)
         {
-            var v = host.Vms[i];
+            var vm = Vms[vms[i]];
+            scheduler.AllocateNew(vms[i], vm.RequestedMips, vm.InMigration, vm.Pes);
+        }
+        var anyIncoming = host.MigratingIn.Count > 0;
+        for (var i = 0; i < vms.Count; i++)
+        {
+            var v = vms[i];
             var vm = Vms[v];
             var requested = vm.RequestedMips;
-            var allocated = host.Scheduler.AllocatedAt(i); // allocated just now, in this same order
-            if (!host.MigratingIn.Contains(v))
+            var allocated = scheduler.AllocatedAt(i); // allocated just now, in this same order
+            if (!anyIncoming || !host.MigratingIn.Contains(v))
             {
                 vm.State.Add(time, allocated, requested, vm.InMigration);
                 if (vm.InMigration) allocated /= 0.9;
@@ -154,6 +167,7 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
             requestedTotal += requested;
         }
         host.State.Add(time, host.UtilizationMips, requestedTotal, host.UtilizationMips > 0);
+        return true;
     }
 
     // ---- the adaptive heuristics' port ----------------------------------------------------------------
@@ -238,7 +252,7 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
     public double VmRam(int vm) => Vms[vm].Ram;
     public double VmRequestedMips(int vm) => Vms[vm].RequestedMips;
     public double VmCurrentMips(int vm) => Vms[vm].MipsAt(Clock);
-    public IReadOnlyList<double> VmHistory(int vm) => Vms[vm].History;
+    public ReadOnlySpan<double> VmHistory(int vm) => Vms[vm].History;
 
     public void SaveAllocation()
     {

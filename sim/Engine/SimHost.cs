@@ -34,11 +34,11 @@ public sealed class SimHost
     public HostPower Power = HostPower.On;
     public double BootedAt;
 
-    public SimHost(int id, HostType type)
+    public SimHost(int id, HostType type, int[] migratingOutHosts)
     {
         Id = id;
         Type = type;
-        Scheduler = new SimScheduler(type.MipsPerPe, type.Pes);
+        Scheduler = new SimScheduler(type.MipsPerPe, type.Pes, migratingOutHosts);
         RamAvailable = type.RamMiB;
         BwAvailable = type.BwKbps;
         HugepagesFree = type.Hugepages2M;

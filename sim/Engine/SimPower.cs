@@ -11,11 +11,16 @@ public sealed class SimPower(SimOptions options, bool nonPowerAware)
     public double EnergyJoules { get; private set; }
 
     /// <summary>Adds the energy of [t − dt, t] for every host; utilisations are those just measured.</summary>
-    public void Accumulate(SimHost[] hosts, double dt)
+    /// <param name="updated">The hosts just updated; the others were empty and idle throughout, which in
+    /// CloudSim-compatible mode costs nothing (unless non-power-aware, where every host draws full power).</param>
+    public void Accumulate(SimHost[] hosts, List<int> updated, double dt)
     {
         if (dt <= 0) return;
-        foreach (var host in hosts)
+        var only = options.CloudSimCompat && !nonPowerAware ? updated : null;
+        var count = only?.Count ?? hosts.Length;
+        for (var k = 0; k < count; k++)
         {
+            var host = hosts[only is null ? k : only[k]];
             var model = host.Type.Power;
             if (nonPowerAware) { EnergyJoules += model.MaxWatts * dt; continue; }
             if (!options.CloudSimCompat && host.Power != HostPower.On)
@@ -23,8 +28,8 @@ public sealed class SimPower(SimOptions options, bool nonPowerAware)
                 EnergyJoules += (host.Power == HostPower.Booting ? model.IdleWatts : model.StandbyWatts) * dt;
                 continue;
             }
+            if (options.CloudSimCompat && host.PreviousUtilizationMips == 0) continue; // CloudSim: idle at the start costs nothing
             var from = host.PreviousUtilization;
-            if (options.CloudSimCompat && from == 0) continue; // CloudSim: a host idle at the start costs nothing
             var pFrom = model.At(from);
             var pTo = model.At(host.Utilization);
             EnergyJoules += (pFrom + (pTo - pFrom) / 2) * dt;

@@ -8,7 +8,9 @@ namespace KvmCluster.Sim.Engine;
 /// VM that later migrates back in is treated as migrating out on that host.
 /// Hosts carry a handful of VMs, so parallel lists (linear search) beat hashing and allocate nothing.
 /// </summary>
-public sealed class SimScheduler(double peMips, int pes)
+/// <param name="migratingOutHosts">Per VM, how many hosts hold it in their migrating-out set (shared by all
+/// hosts), so a host can skip looking a VM up in its ever-growing set when no host holds it.</param>
+public sealed class SimScheduler(double peMips, int pes, int[] migratingOutHosts)
 {
     public double PeMips { get; } = peMips;
     public int Pes { get; } = pes;
@@ -22,7 +24,8 @@ public sealed class SimScheduler(double peMips, int pes)
     private readonly List<int> _pes = new(8);
     private readonly List<double> _allocated = new(8);
     private readonly List<int> _migratingIn = new(2);
-    private readonly List<int> _migratingOut = new(2);
+    // Never cleared when a VM leaves (CloudSim's quirk), so it grows over a run: a set, not a list.
+    private readonly HashSet<int> _migratingOut = new(4);
 
     /// <summary>Changes whenever an allocation or a migrating set changes (callers cache derived sums by it).</summary>
     public long Version { get; private set; }
@@ -46,9 +49,9 @@ public sealed class SimScheduler(double peMips, int pes)
         Version++;
         if (inMigration)
         {
-            if (!_migratingIn.Contains(vm) && !_migratingOut.Contains(vm)) _migratingOut.Add(vm);
+            if (!_migratingIn.Contains(vm) && !IsMigratingOut(vm) && _migratingOut.Add(vm)) migratingOutHosts[vm]++;
         }
-        else if (_migratingOut.Count > 0) _migratingOut.Remove(vm);
+        else if (IsMigratingOut(vm) && _migratingOut.Remove(vm)) migratingOutHosts[vm]--;
         var i = _vms.IndexOf(vm);
         if (i >= 0) { _requested[i] = requested; _pes[i] = pes; }
         else { _vms.Add(vm); _requested.Add(requested); _pes.Add(pes); _allocated.Add(0); i = _vms.Count - 1; }
@@ -58,15 +61,16 @@ public sealed class SimScheduler(double peMips, int pes)
     /// <summary>Allocate for a VM known not to be in the scheduler (after DeallocateAll): no search.</summary>
     public void AllocateNew(int vm, double requested, bool inMigration, int pes)
     {
-        Version++;
         if (inMigration)
         {
-            if (!_migratingIn.Contains(vm) && !_migratingOut.Contains(vm)) _migratingOut.Add(vm);
+            if (!_migratingIn.Contains(vm) && !IsMigratingOut(vm) && _migratingOut.Add(vm)) migratingOutHosts[vm]++;
         }
-        else if (_migratingOut.Count > 0) _migratingOut.Remove(vm);
+        else if (IsMigratingOut(vm) && _migratingOut.Remove(vm)) migratingOutHosts[vm]--;
         _vms.Add(vm); _requested.Add(requested); _pes.Add(pes); _allocated.Add(0);
         AllocateAt(_vms.Count - 1, _vms.Count);
     }
+
+    private bool IsMigratingOut(int vm) => migratingOutHosts[vm] > 0 && _migratingOut.Contains(vm);
 
     private double Cap(double requested, int pes) => pes == 1
         ? (requested > PeMips ? PeMips : requested)
@@ -86,7 +90,7 @@ public sealed class SimScheduler(double peMips, int pes)
         if (Available >= total)
         {
             var alloc = capped;
-            if (_migratingOut.Count > 0 && _migratingOut.Contains(vm)) alloc *= 0.9;
+            if (IsMigratingOut(vm)) alloc *= 0.9;
             else if (incoming) alloc *= 0.1;
             _allocated[i] = alloc;
             Available -= total;
@@ -109,7 +113,7 @@ public sealed class SimScheduler(double peMips, int pes)
         {
             var vm = _vms[i];
             var mips = Cap(_requested[i], _pes[i]);
-            if (_migratingOut.Contains(vm)) { mips *= factor; mips *= 0.9; }
+            if (IsMigratingOut(vm)) { mips *= factor; mips *= 0.9; }
             else if (_migratingIn.Contains(vm)) { mips *= 0.1; mips *= factor; }
             else mips *= factor;
             _allocated[i] = Math.Floor(mips);

@@ -48,6 +48,16 @@ public sealed class SimVm(int id, string name, double mipsPerPe, int pes, int ra
     public double MipsAt(double time) => Started ? UtilizationAt(time) * Mips : 0;
     public double UtilizationAt(double time) => Workload.UtilizationAt(time - Workload.SampleStart);
 
+    /// <summary>Processes the VM at <paramref name="time"/> (CloudSim's updateVmProcessing): its request from now on.</summary>
+    public void Process(double time, in SamplePosition position)
+    {
+        _processedAt = time;
+        _utilization = _started ? Workload.UtilizationAt(time - Workload.SampleStart, position) : 0;
+    }
+
+    /// <summary>Where this VM's own clock stands at <paramref name="time"/> (shared by VMs with the same clock).</summary>
+    public double LocalTime(double time) => time - Workload.SampleStart;
+
     public void AddHistory(double utilization)
     {
         if (History.Length < HistoryLength)

@@ -45,7 +45,8 @@ public sealed class Simulation
         _seed = seed;
         _datacenter = spec.Name;
         var types = spec.HostTypes.ToList();
-        var hosts = spec.Hosts().Select((t, i) => new SimHost(i, t) { TypeIndex = types.IndexOf(t) }).ToArray();
+        var migratingOut = new int[trace.Workloads.Count];
+        var hosts = spec.Hosts().Select((t, i) => new SimHost(i, t, migratingOut) { TypeIndex = types.IndexOf(t) }).ToArray();
         _dc = new SimDatacenter(hosts, VmFactory.Create(spec, trace.Workloads), options);
         _power = new SimPower(options, policy.Kind == SimPolicyKind.NonPowerAware);
         _migrations = new SimMigrations(_dc, options, policy.Policy, Schedule);
@@ -158,11 +159,15 @@ public sealed class Simulation
         vm.Gone = true;
     }
 
+    private readonly List<int> _updated = [];
+
     private void UpdateAll()
     {
         var now = _dc.Clock;
-        for (var h = 0; h < _dc.Hosts.Length; h++) _dc.UpdateHost(h, now);
-        _power.Accumulate(_dc.Hosts, now - _lastProcess);
+        _updated.Clear();
+        for (var h = 0; h < _dc.Hosts.Length; h++)
+            if (_dc.UpdateHost(h, now)) _updated.Add(h);
+        _power.Accumulate(_dc.Hosts, _updated, now - _lastProcess);
         _lastProcess = now;
         if (_options.CloudSimCompat) RemoveCompletedVms();
     }
@@ -174,7 +179,7 @@ public sealed class Simulation
     /// </summary>
     private void RemoveCompletedVms()
     {
-        for (var h = 0; h < _dc.Hosts.Length; h++)
+        foreach (var h in _updated) // a host not updated has no VMs
         {
             var vms = _dc.Hosts[h].Vms;
             for (var i = vms.Count - 1; i >= 0; i--)

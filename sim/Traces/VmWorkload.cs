@@ -23,6 +23,9 @@ public abstract class VmWorkload(string name, double interval)
     /// <summary>A VM type named by the trace (CSV), or null.</summary>
     public string? Type { get; init; }
 
+    /// <summary>The samples plus a copy of the last one, for workloads held in memory (else null).</summary>
+    protected double[]? Data { get; init; }
+
     /// <summary>Number of samples; sample i covers [Arrival + i·Interval, Arrival + (i+1)·Interval).</summary>
     public abstract int Samples { get; }
 
@@ -32,27 +35,27 @@ public abstract class VmWorkload(string name, double interval)
     public double Duration => Samples * Interval;
 
     /// <summary>Utilisation at <paramref name="time"/> seconds of the VM's own clock (CloudSim's interpolation, bit for bit).</summary>
-    public double UtilizationAt(double time)
+    public double UtilizationAt(double time) => UtilizationAt(time, SamplePosition.Of(time, Interval));
+
+    /// <summary>The same, with where <paramref name="time"/> falls between samples worked out beforehand.</summary>
+    public double UtilizationAt(double time, in SamplePosition p)
     {
-        // Every VM is asked about the same instant in turn: where that instant falls between samples is
-        // worked out once (the remainder is the expensive part) and reused.
-        var p = _position;
-        if (p.Time != time || p.Interval != Interval || double.IsNaN(p.Time)) _position = p = Position.Of(time, Interval);
+        var data = Data;
+        if (data is not null)
+        {
+            // Sampled workloads: the same lookups as Sample(), without a virtual call per lookup.
+            var last = data.Length - 1;
+            if (p.OnSample) return data[p.Index < 0 ? 0 : p.Index > last ? last : p.Index];
+            var a = data[p.T1 < 0 ? 0 : p.T1 > last ? last : p.T1];
+            var b = data[p.T2 < 0 ? 0 : p.T2 > last ? last : p.T2];
+            return a + (b - a) / ((p.T2 - p.T1) * Interval) * (time - p.T1 * Interval);
+        }
         if (p.OnSample) return Sample(p.Index);
         var u1 = Sample(p.T1);
         var u2 = Sample(p.T2);
         var delta = (u2 - u1) / ((p.T2 - p.T1) * Interval);
         return u1 + delta * (time - p.T1 * Interval);
     }
-
-    private readonly record struct Position(double Time, double Interval, bool OnSample, int Index, int T1, int T2)
-    {
-        public static Position Of(double time, double interval) => time % interval == 0
-            ? new Position(time, interval, true, (int)time / (int)interval, 0, 0)
-            : new Position(time, interval, false, 0, (int)Math.Floor(time / interval), (int)Math.Ceiling(time / interval));
-    }
-
-    [ThreadStatic] private static Position _position;
 }
 
 /// <summary>A workload held as an array of samples (PlanetLab, Bitbrains, CSV).</summary>
@@ -66,8 +69,20 @@ public sealed class SampledWorkload : VmWorkload
         _data = new double[samples.Length + 1];
         Array.Copy(samples, _data, samples.Length);
         _data[^1] = samples[^1];
+        Data = _data;
     }
 
     public override int Samples => _data.Length - 1;
     public override double Sample(int i) => _data[i < 0 ? 0 : i >= _data.Length ? _data.Length - 1 : i];
+}
+
+/// <summary>
+/// Where an instant falls between samples, as CloudSim's PlanetLab model works it out (the remainder is the
+/// expensive part). Every VM is asked about the same instant in turn, so it is computed once and shared.
+/// </summary>
+public readonly record struct SamplePosition(double Time, double Interval, bool OnSample, int Index, int T1, int T2)
+{
+    public static SamplePosition Of(double time, double interval) => time % interval == 0
+        ? new SamplePosition(time, interval, true, (int)time / (int)interval, 0, 0)
+        : new SamplePosition(time, interval, false, 0, (int)Math.Floor(time / interval), (int)Math.Ceiling(time / interval));
 }

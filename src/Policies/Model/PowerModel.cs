@@ -33,9 +33,11 @@ public sealed record PowerModel
             if (c > 0 && c < 1 && c % step == 0) grid.Add(c);
         }
         _onGrid = [.. grid];
+        _watts = [.. Watts];
     }
 
     private readonly double[] _onGrid;
+    private readonly double[] _watts;
 
     public static PowerModel Linear(double idleWatts, double maxWatts) => new([idleWatts, maxWatts]);
 
@@ -48,14 +50,17 @@ public sealed record PowerModel
     /// </summary>
     public double At(double u)
     {
-        if (!(u > 0)) return Watts[0];
-        if (u >= 1) return Watts[^1];
-        var steps = Watts.Length - 1;
-        foreach (var g in _onGrid) if (u == g) return Watts[(int)(u * steps)]; // CloudSim: u % 0.1 == 0
+        var w = _watts;
+        if (!(u > 0)) return w[0];
+        if (u >= 1) return w[^1];
+        var steps = w.Length - 1;
+        var x = u * steps;
+        if (Math.Abs(x - Math.Round(x)) < 1e-9) // only then can u be one of the few on-grid doubles
+            foreach (var g in _onGrid) if (u == g) return w[(int)x]; // CloudSim: u % 0.1 == 0
         var i1 = (int)Math.Floor(u * steps);
         var i2 = (int)Math.Ceiling(u * steps);
-        var delta = (Watts[i2] - Watts[i1]) / steps;
-        return Watts[i1] + delta * (u - (double)i1 / steps) * (steps * steps);
+        var delta = (w[i2] - w[i1]) / steps;
+        return w[i1] + delta * (u - (double)i1 / steps) * (steps * steps);
     }
 
     /// <summary>HP ProLiant ML110 G4 (Xeon 3040), SPECpower, as CloudSim uses it.</summary>

@@ -42,7 +42,7 @@ internal sealed class ArrayFleet : IAdaptiveFleet
     public double VmRam(int vm) => VmData[vm].Ram;
     public double VmRequestedMips(int vm) => VmData[vm].Requested;
     public double VmCurrentMips(int vm) => VmData[vm].Requested;
-    public IReadOnlyList<double> VmHistory(int vm) => VmData[vm].History;
+    public ReadOnlySpan<double> VmHistory(int vm) => VmData[vm].History;
     public void SaveAllocation() => _saved = [.. Vms.Select(l => l.ToList())];
     public void RestoreAllocation() { for (var h = 0; h < Vms.Count; h++) Vms[h] = _saved![h]; }
 }

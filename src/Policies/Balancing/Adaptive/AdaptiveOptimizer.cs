@@ -79,7 +79,8 @@ public sealed class AdaptiveOptimizer(IOverloadDetector detector, IVmSelection s
             tried++;
             ExcludeSource(under);
             excludedTarget[under] = true;
-            var vms = fleet.VmsOn(under).Where(vm => !fleet.InMigration(vm)).ToList();
+            var vms = new List<int>();
+            foreach (var vm in fleet.VmsOn(under)) if (!fleet.InMigration(vm)) vms.Add(vm);
             if (vms.Count == 0) continue;
 
             var placed = new List<AdaptiveMove>();
@@ -104,14 +105,18 @@ public sealed class AdaptiveOptimizer(IOverloadDetector detector, IVmSelection s
     // Measured use does not change within a decision (CloudSim samples it at the update), so per host the
     // current power is computed once per decision.
     private double[] _powerNow = [];
+    private double[] _totalMips = [];
 
     /// <summary>Samples every host's current power; called at the start of each decision (Optimize does it).</summary>
     public void Measure(IAdaptiveFleet fleet)
     {
         var n = fleet.HostCount;
-        if (_powerNow.Length != n) _powerNow = new double[n];
+        if (_powerNow.Length != n) { _powerNow = new double[n]; _totalMips = new double[n]; }
         for (var h = 0; h < n; h++)
+        {
             _powerNow[h] = fleet.TryPowerNow(h, Utilization(fleet, h), out var w) ? w : double.NaN;
+            _totalMips[h] = fleet.HostTotalMips(h);
+        }
     }
 
     /// <summary>PABFD: the suitable host whose power grows least, skipping active hosts the VM would overload.</summary>
@@ -136,7 +141,8 @@ public sealed class AdaptiveOptimizer(IOverloadDetector detector, IVmSelection s
             if (excluded[h] || double.IsNaN(_powerNow[h])) continue;
             var allocated = fleet.HostAllocatedMips(h);
             // CloudSim would stop at a utilisation outside 0..1; such a host cannot be chosen.
-            if (!fleet.TryPower(h, (allocated + request) / fleet.HostTotalMips(h), out var after)) continue;
+            var u = (allocated + request) / _totalMips[h];
+            if (u > 1 || !fleet.TryPower(h, u, out var after)) continue;
             _priced.Add((after - _powerNow[h], h, allocated));
         }
         NFind++; NPriced += _priced.Count;
@@ -195,7 +201,14 @@ public sealed class AdaptiveOptimizer(IOverloadDetector detector, IVmSelection s
     }
 
     /// <summary>Largest current CPU first; a stable sort, as Java's Collections.sort.</summary>
-    private static IEnumerable<int> SortedByCpu(IAdaptiveFleet fleet, List<int> vms) =>
-        vms.Select((vm, i) => (vm, i, mips: fleet.VmCurrentMips(vm)))
-           .OrderByDescending(x => x.mips).ThenBy(x => x.i).Select(x => x.vm).ToList();
+    private static List<int> SortedByCpu(IAdaptiveFleet fleet, List<int> vms)
+    {
+        var keyed = new (double Mips, int Index, int Vm)[vms.Count];
+        for (var i = 0; i < keyed.Length; i++) keyed[i] = (fleet.VmCurrentMips(vms[i]), i, vms[i]);
+        // Largest first; ties keep their order (Java's Collections.sort is stable).
+        Array.Sort(keyed, static (a, b) => a.Mips != b.Mips ? b.Mips.CompareTo(a.Mips) : a.Index.CompareTo(b.Index));
+        var sorted = new List<int>(keyed.Length);
+        foreach (var k in keyed) sorted.Add(k.Vm);
+        return sorted;
+    }
 }

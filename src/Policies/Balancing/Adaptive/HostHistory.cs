@@ -48,8 +48,7 @@ public static class HostHistory
     private static bool AddWindow(IAdaptiveFleet fleet, int vm, double hostMips, Span<double> window)
     {
         var scale = fleet.VmMips(vm) / hostMips;
-        var list = fleet.VmHistory(vm);
-        ReadOnlySpan<double> h = list is double[] array ? array : [.. list];
+        var h = fleet.VmHistory(vm);
         var n = Math.Min(Math.Min(h.Length, Length), window.Length);
         for (var i = 0; i < n; i++) window[i] += h[i] * scale;
         for (var i = window.Length - 1; i < h.Length && i < Length; i++)
@@ -61,13 +60,8 @@ public static class HostHistory
     {
         var scale = fleet.VmMips(vm) / hostMips;
         var h = fleet.VmHistory(vm);
-        if (h is double[] array)
-        {
-            var n0 = Math.Min(array.Length, Length);
-            for (var i = 0; i < n0; i++) sums[i] += array[i] * scale;
-        }
-        else
-            for (var i = 0; i < h.Count && i < Length; i++) sums[i] += h[i] * scale;
+        var n = Math.Min(h.Length, Length);
+        for (var i = 0; i < n; i++) sums[i] += h[i] * scale;
     }
 
     /// <summary>Requested CPU of the host's VMs (and the extra one) over its capacity (what THR, IQR and MAD compare).</summary>

@@ -54,7 +54,7 @@ public interface IAdaptiveFleet
     /// <summary>CPU the VM uses now, by which VMs to migrate are sorted (largest first).</summary>
     double VmCurrentMips(int vm);
     /// <summary>CPU utilisation history as fractions of <see cref="VmMips"/>, newest first (at most 30).</summary>
-    IReadOnlyList<double> VmHistory(int vm);
+    ReadOnlySpan<double> VmHistory(int vm);
 
     void SaveAllocation();
     void RestoreAllocation();

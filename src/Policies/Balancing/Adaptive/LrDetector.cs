@@ -19,7 +19,7 @@ public class LrDetector(double safety, IOverloadDetector fallback, double sample
     {
         Span<double> history = stackalloc double[Window];
         if (!HostHistory.FillWindow(fleet, host, extraVm, history)) return null;
-        var oldestFirst = new double[Window];
+        Span<double> oldestFirst = stackalloc double[Window];
         for (var i = 0; i < Window; i++) oldestFirst[i] = history[Window - i - 1];
         var (intercept, slope) = Estimate(oldestFirst);
         if (double.IsNaN(intercept) || double.IsNaN(slope)) return null;
@@ -27,5 +27,5 @@ public class LrDetector(double safety, IOverloadDetector fallback, double sample
         return Safety * (intercept + slope * (Window + migrationIntervals));
     }
 
-    protected virtual (double Intercept, double Slope) Estimate(double[] oldestFirst) => AdaptiveMath.LinearFit(oldestFirst);
+    protected virtual (double Intercept, double Slope) Estimate(ReadOnlySpan<double> oldestFirst) => AdaptiveMath.LinearFit(oldestFirst);
 }

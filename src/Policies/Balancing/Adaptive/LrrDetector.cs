@@ -10,7 +10,7 @@ public sealed class LrrDetector(double safety, IOverloadDetector fallback, doubl
 {
     public override string Name => $"LRR({Safety})";
 
-    protected override (double Intercept, double Slope) Estimate(double[] y)
+    protected override (double Intercept, double Slope) Estimate(ReadOnlySpan<double> y)
     {
         var n = y.Length;
         var plain = AdaptiveMath.LinearFit(y);

@@ -18,7 +18,7 @@ public sealed class McSelection(IVmSelection fallback) : IVmSelection
         if (vms.Count == 0) return null;
         var n = vms.Count;
         var m = int.MaxValue;
-        foreach (var vm in vms) m = Math.Min(m, fleet.VmHistory(vm).Count);
+        foreach (var vm in vms) m = Math.Min(m, fleet.VmHistory(vm).Length);
         if (n < 2 || m < n) return fallback.Select(fleet, host);
 
         var data = new double[n][];

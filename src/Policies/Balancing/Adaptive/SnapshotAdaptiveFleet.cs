@@ -136,7 +136,7 @@ public sealed class SnapshotAdaptiveFleet : IAdaptiveFleet
     public double VmRam(int vm) => _guests[vm].MemoryMiB;
     public double VmRequestedMips(int vm) => _guests[vm].Usage.LastCpuMhz;
     public double VmCurrentMips(int vm) => _guests[vm].Usage.LastCpuMhz;
-    public IReadOnlyList<double> VmHistory(int vm) => _history[vm];
+    public ReadOnlySpan<double> VmHistory(int vm) => _history[vm];
 
     public void SaveAllocation() { }
 
