@@ -10,8 +10,13 @@ namespace KvmCluster.Sim.Engine;
 public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions options) : IAdaptiveFleet
 {
     public SimHost[] Hosts { get; } = hosts;
+    // Per host, CPU allocated now with incoming VMs at their full request (CloudSim's getUtilizationOfCpuMips),
+    // kept current after every change so PABFD can price thousands of hosts from one array.
+    private readonly double[] _allocatedMips = new double[hosts.Length];
     public SimVm[] Vms { get; } = vms;
     public SimOptions Options { get; } = options;
+    /// <summary>Native mode (not NPA): hosts integrate their own energy at each update.</summary>
+    public bool PerHostEnergy { get; init; } = !options.CloudSimCompat;
     public double Clock;
 
     // ---- CloudSim host operations --------------------------------------------------------------------
@@ -27,6 +32,8 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
         host.Scheduler.Allocate(v, vm.RequestedMips, vm.InMigration, vm.Pes);
         host.Vms.Add(v);
         vm.Host = h;
+        RefreshAllocated(h);
+        Invalidate(h);
         return true;
     }
 
@@ -63,6 +70,8 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
         host.Scheduler.Deallocate(v);
         host.Vms.Remove(v);
         Vms[v].Host = -1;
+        RefreshAllocated(h);
+        Invalidate(h);
     }
 
     /// <summary>Host.addMigratingInVm: the target reserves the VM (10 % of its CPU) and both ends update.</summary>
@@ -77,6 +86,7 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
         host.Scheduler.Allocate(v, vm.RequestedMips, inMigration: true, vm.Pes);
         host.MigratingIn.Add(v);
         host.Vms.Add(v);
+        Invalidate(h);
         UpdateHost(h, Clock);
         if (vm.Host >= 0) UpdateHost(vm.Host, Clock);
     }
@@ -111,35 +121,96 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
         if (vm.Host >= 0) UpdateHost(vm.Host, Clock);
     }
 
+    /// <summary>
+    /// Processes every placed VM at <paramref name="time"/> in VM order — one sweep through memory instead of a
+    /// jump per VM host by host; then <see cref="UpdateHost"/> with processed: true only re-shares the CPU.
+    /// </summary>
+    public void ProcessAll(double time)
+    {
+        var windows = !Options.CloudSimCompat;
+        if (windows)
+        {
+            _windows ??= new double[Hosts.Length * WindowLength];
+            _windowLong ??= new bool[Hosts.Length];
+            _windowValid ??= new bool[Hosts.Length];
+            Array.Clear(_windows);
+            Array.Clear(_windowLong);
+        }
+        foreach (var vm in Vms)
+        {
+            if (vm.Host < 0) continue;
+            Process(vm, time);
+            // Native mode: sum each host's newest samples in the same sweep, for LR's detection (VM order, not
+            // host order, so only here, where CloudSim's rounding need not be matched).
+            if (!windows) continue; // a VM in migration counts on its source; targets are marked unknown below
+            var scale = vm.Mips / Hosts[vm.Host].TotalMips;
+            var h = vm.History;
+            var row = _windows.AsSpan(vm.Host * WindowLength, WindowLength);
+            var n = Math.Min(h.Length, WindowLength);
+            for (var i = 0; i < n; i++) row[i] += h[i] * scale;
+            if (!_windowLong![vm.Host])
+                for (var i = WindowLength - 1; i < h.Length; i++)
+                    if (h[i] * scale != 0) { _windowLong[vm.Host] = true; break; }
+        }
+        if (windows)
+            for (var host = 0; host < Hosts.Length; host++)
+                _windowValid![host] = Hosts[host].MigratingIn.Count == 0; // incoming VMs count on their source here
+    }
+
+    private const int WindowLength = 10;
+    private double[]? _windows;
+    private bool[]? _windowLong, _windowValid;
+
+    public bool TryHostWindow(int host, Span<double> window, out bool longEnough)
+    {
+        longEnough = false;
+        if (_windowValid is null || !_windowValid[host] || window.Length != WindowLength) return false;
+        _windows.AsSpan(host * WindowLength, WindowLength).CopyTo(window);
+        longEnough = _windowLong![host];
+        return true;
+    }
+
+    private void Invalidate(int host)
+    {
+        if (_windowValid is not null) _windowValid[host] = false;
+    }
+
+    /// <summary>CloudSim's updateVmProcessing for one VM: its request now, and a history sample once per interval.</summary>
+    private void Process(SimVm vm, double time)
+    {
+        // PowerVm samples its history once per scheduling interval (CloudSim's "(t − 0.1) % 300 == 0").
+        if (time != _samplingTime) { _samplingTime = time; _sampling = (time - Options.StartOffset) % Options.Interval == 0; }
+        var local = vm.LocalTime(time);
+        if (local != _position.Time || vm.Workload.Interval != _position.Interval || double.IsNaN(_position.Time))
+            _position = SamplePosition.Of(local, vm.Workload.Interval);
+        vm.Process(time, _position);
+        if (_sampling && time > vm.SampledAt)
+        {
+            var u = vm.CurrentUtilization;
+            if (time != 0 || u != 0) vm.AddHistory(u);
+            vm.SampledAt = time;
+        }
+    }
+
     private double _samplingTime = double.NaN;
     private SamplePosition _position = new(double.NaN, 0, false, 0, 0, 0);
     private bool _sampling;
 
     /// <summary>HostDynamicWorkload.updateVmsProcessing: process, sample history, re-share the CPU, record state.</summary>
     /// <returns>False when the host was skipped: empty and idle before and after.</returns>
-    public bool UpdateHost(int h, double time)
+    /// <param name="processed">The host's VMs were already processed at <paramref name="time"/> (see <see cref="ProcessAll"/>).</param>
+    public bool UpdateHost(int h, double time, bool processed = false)
     {
         var host = Hosts[h];
         // An empty host that was already empty and idle would only record another idle sample, which changes
         // no metric (idle time counts for nothing, and it is no new shutdown); skipping it keeps updates O(active).
-        if (host.Vms.Count == 0 && host.UtilizationMips == 0 && host.PreviousUtilizationMips == 0 && host.State.HasEntries) return false;
-        // PowerVm samples its history once per scheduling interval (CloudSim's "(t − 0.1) % 300 == 0").
-        if (time != _samplingTime) { _samplingTime = time; _sampling = (time - Options.StartOffset) % Options.Interval == 0; }
-        var sampling = _sampling;
-        foreach (var v in host.Vms)
+        if (host.Vms.Count == 0 && host.UtilizationMips == 0 && host.PreviousUtilizationMips == 0 && host.State.HasEntries)
         {
-            var vm = Vms[v];
-            var local = vm.LocalTime(time);
-            if (local != _position.Time || vm.Workload.Interval != _position.Interval || double.IsNaN(_position.Time))
-                _position = SamplePosition.Of(local, vm.Workload.Interval);
-            vm.Process(time, _position);
-            if (sampling && time > vm.SampledAt)
-            {
-                var u = vm.CurrentUtilization;
-                if (time != 0 || u != 0) vm.AddHistory(u);
-                vm.SampledAt = time;
-            }
+            if (PerHostEnergy) SettleEnergy(host, time, 0);
+            RefreshAllocated(h); // nothing on it (a cancelled migration may just have left)
+            return false;
         }
+        if (!processed) foreach (var v in host.Vms) Process(Vms[v], time);
         host.PreviousUtilizationMips = host.UtilizationMips;
         host.UtilizationMips = 0;
         var requestedTotal = 0.0;
@@ -152,22 +223,56 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
             scheduler.AllocateNew(vms[i], vm.RequestedMips, vm.InMigration, vm.Pes);
         }
         var anyIncoming = host.MigratingIn.Count > 0;
+        // One pass for the metrics, the measured use, and what PABFD prices from (RefreshAllocated's sums).
+        double allocatedForPabfd = 0, requestedHere = 0;
+        var maxRam = int.MinValue;
         for (var i = 0; i < vms.Count; i++)
         {
             var v = vms[i];
             var vm = Vms[v];
             var requested = vm.RequestedMips;
             var allocated = scheduler.AllocatedAt(i); // allocated just now, in this same order
-            if (!anyIncoming || !host.MigratingIn.Contains(v))
+            var incoming = anyIncoming && host.MigratingIn.Contains(v);
+            if (incoming) allocatedForPabfd += allocated * 0.9 / 0.1; // the same two additions, for the same rounding
+            allocatedForPabfd += allocated;
+            maxRam = Math.Max(maxRam, vm.Ram);
+            if (!incoming)
             {
                 vm.State.Add(time, allocated, requested, vm.InMigration);
+                requestedHere += requested;
                 if (vm.InMigration) allocated /= 0.9;
             }
             host.UtilizationMips += allocated;
             requestedTotal += requested;
         }
         host.State.Add(time, host.UtilizationMips, requestedTotal, host.UtilizationMips > 0);
+        host.RequestedMipsHere = requestedHere;
+        _allocatedMips[h] = allocatedForPabfd;
+        host.MaxVmRam = maxRam;
+        if (PerHostEnergy) SettleEnergy(host, time, host.Utilization);
         return true;
+    }
+
+    /// <summary>
+    /// Native mode: each host integrates its own energy from its last update to <paramref name="time"/> — the
+    /// trapezoid of P(u) while on (idle power included), idle power while booting, standby watts while off —
+    /// so an event need only update the hosts it touches.
+    /// </summary>
+    private static void SettleEnergy(SimHost host, double time, double uNow)
+    {
+        var dt = time - host.EnergyAt;
+        if (dt > 0)
+        {
+            var model = host.Type.Power;
+            host.EnergyJoules += host.Power switch
+            {
+                HostPower.Off => model.StandbyWatts * dt,
+                HostPower.Booting => model.IdleWatts * dt,
+                _ => (model.At(host.EnergyU) + model.At(uNow)) / 2 * dt,
+            };
+            host.EnergyAt = time;
+        }
+        host.EnergyU = uNow;
     }
 
     // ---- the adaptive heuristics' port ----------------------------------------------------------------
@@ -178,29 +283,18 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
     public double HostTotalMips(int host) => Hosts[host].TotalMips;
     public double HostUtilizationMips(int host) => Hosts[host].UtilizationMips;
 
-    public bool TryPower(int host, double utilization, out double watts)
-    {
-        watts = 0;
-        if (utilization < 0 || utilization > 1) return false;
-        watts = Hosts[host].Type.Power.At(utilization);
-        return true;
-    }
 
     /// <summary>Native mode: a host in standby draws its standby watts, a booting one idle power.</summary>
     public bool TryPowerNow(int host, double utilization, out double watts)
     {
         var h = Hosts[host];
-        if (Options.CloudSimCompat || h.Power == HostPower.On) return TryPower(host, utilization, out watts);
+        if (Options.CloudSimCompat || h.Power == HostPower.On) return ((IAdaptiveFleet)this).TryPower(host, utilization, out watts);
         watts = h.Power == HostPower.Booting ? h.Type.Power.IdleWatts : h.Type.Power.StandbyWatts;
         return true;
     }
 
-    public double MaxVmMigrationSeconds(int host)
-    {
-        var max = int.MinValue;
-        foreach (var v in Hosts[host].Vms) max = Math.Max(max, Vms[v].Ram);
-        return max / (Hosts[host].Type.BwKbps / (2 * 8000.0));
-    }
+    /// <summary>CloudSim's getMaximumVmMigrationTime: the largest RAM on the host over half its bandwidth.</summary>
+    public double MaxVmMigrationSeconds(int host) => Hosts[host].MaxVmRam / (Hosts[host].Type.BwKbps / (2 * 8000.0));
 
     public double VmMigrationSeconds(int host, int vm) => Vms[vm].Ram / (Hosts[host].Type.BwKbps / (2 * 8000.0));
 
@@ -219,70 +313,132 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
         var h = Hosts[host];
         var v = Vms[vm];
         var requested = v.RequestedMips;
-        return h.Scheduler.PeMips >= requested / v.Pes && h.Scheduler.Available >= requested
-               && h.RamAvailable + ReservedRam(h, vm) >= RequestedRam(v) && h.BwAvailable + ReservedBw(h, vm) >= RequestedBw(v)
+        if (!(h.Scheduler.PeMips >= requested / v.Pes && h.Scheduler.Available >= requested)) return false;
+        var ram = RequestedRam(v);
+        var bw = RequestedBw(v);
+        if (h.RamAvailable >= ram && h.BwAvailable >= bw && h.HugepagesFree >= v.Hugepages2M) return true;
+        // Short of room: what the VM itself already holds there (CloudSim's provisioners count it back).
+        if (v.Host != host && !h.MigratingIn.Contains(vm)) return false; // it holds nothing there
+        return h.RamAvailable + ReservedRam(h, vm) >= ram && h.BwAvailable + ReservedBw(h, vm) >= bw
                && (v.Hugepages2M == 0 || h.HugepagesFree + ReservedHugepages(h, vm) >= v.Hugepages2M);
     }
 
-    private static int ReservedRam(SimHost h, int vm) => h.Reserved.TryGetValue(vm, out var r) ? r.Ram : 0;
-    private int ReservedHugepages(SimHost h, int vm) => h.Reserved.ContainsKey(vm) ? Vms[vm].Hugepages2M : 0;
-    private static long ReservedBw(SimHost h, int vm) => h.Reserved.TryGetValue(vm, out var r) ? r.Bw : 0;
+    private static int ReservedRam(SimHost h, int vm) => h.Reserved.Count > 0 && h.Reserved.TryGetValue(vm, out var r) ? r.Ram : 0;
+    private int ReservedHugepages(SimHost h, int vm) => h.Reserved.Count > 0 && h.Reserved.ContainsKey(vm) ? Vms[vm].Hugepages2M : 0;
+    private static long ReservedBw(SimHost h, int vm) => h.Reserved.Count > 0 && h.Reserved.TryGetValue(vm, out var r) ? r.Bw : 0;
 
-    public bool Create(int host, int vm) => VmCreate(host, vm);
-    public void Destroy(int host, int vm) => VmDestroy(host, vm);
+    public bool Create(int host, int vm) { Touch(host); Touch(Vms[vm].Host); return VmCreate(host, vm); }
+    public void Destroy(int host, int vm) { Touch(host); Touch(Vms[vm].Host); VmDestroy(host, vm); }
     public bool IsMigratingIn(int host, int vm) => Hosts[host].MigratingIn.Contains(vm);
 
-    public double HostAllocatedMips(int host)
+    public ReadOnlySpan<double> AllocatedMips => _allocatedMips;
+    public double HostAllocatedMips(int host) => _allocatedMips[host];
+    public KvmCluster.Policies.Model.PowerModel HostPowerModel(int host) => Hosts[host].Type.Power;
+
+    /// <param name="inVmOrder">The scheduler holds the VMs in the host's order (just re-shared), so the i-th
+    /// allocation is the i-th VM's and no search is needed.</param>
+    private void RefreshAllocated(int host, bool inVmOrder = false)
     {
         var h = Hosts[host];
-        if (h.AllocatedVersion == h.Scheduler.Version) return h.AllocatedMips;
         var mips = 0.0;
-        foreach (var v in h.Vms) // summed in the host's order, as CloudSim does, so ties break identically
+        var maxRam = int.MinValue;
+        for (var i = 0; i < h.Vms.Count; i++) // summed in the host's order, as CloudSim does, so ties break identically
         {
-            var allocated = h.Scheduler.AllocatedFor(v);
-            if (h.MigratingIn.Contains(v)) mips += allocated * 0.9 / 0.1;
+            var v = h.Vms[i];
+            var allocated = inVmOrder ? h.Scheduler.AllocatedAt(i) : h.Scheduler.AllocatedFor(v);
+            if (h.MigratingIn.Count > 0 && h.MigratingIn.Contains(v)) mips += allocated * 0.9 / 0.1;
             mips += allocated;
+            maxRam = Math.Max(maxRam, Vms[v].Ram);
         }
-        h.AllocatedVersion = h.Scheduler.Version;
-        return h.AllocatedMips = mips;
+        _allocatedMips[host] = mips;
+        h.MaxVmRam = maxRam;
     }
 
     public bool InMigration(int vm) => Vms[vm].InMigration;
+
+    private readonly Dictionary<(double, int, int, long, int), int> _shapeIds = [];
+    private int[]? _shapeOf;
+
+    /// <summary>VMs of equal size (MIPS, vCPUs, memory, bandwidth, hugepages) make equal demands of a host.</summary>
+    public int VmShape(int vm)
+    {
+        _shapeOf ??= Enumerable.Repeat(-1, Vms.Length).ToArray();
+        if (_shapeOf[vm] >= 0) return _shapeOf[vm];
+        var v = Vms[vm];
+        var key = (v.Mips, v.Pes, v.Ram, v.Bw, v.Hugepages2M);
+        if (!_shapeIds.TryGetValue(key, out var id)) _shapeIds[key] = id = _shapeIds.Count;
+        return _shapeOf[vm] = id;
+    }
     public double VmMips(int vm) => Vms[vm].Mips;
     public double VmRam(int vm) => Vms[vm].Ram;
     public double VmRequestedMips(int vm) => Vms[vm].RequestedMips;
     public double VmCurrentMips(int vm) => Vms[vm].MipsAt(Clock);
     public ReadOnlySpan<double> VmHistory(int vm) => Vms[vm].History;
 
+    // A decision creates and destroys VMs tentatively and then puts everything back. CloudSim rebuilds every
+    // host; on a large fleet (native mode) only the hosts the decision touched are saved and rebuilt.
+    private readonly Dictionary<int, List<int>> _touched = [];
+    private bool _deciding;
+
     public void SaveAllocation()
     {
+        _deciding = true;
+        _touched.Clear();
+        if (!Options.CloudSimCompat) return;
         _saved.Clear();
         for (var h = 0; h < Hosts.Length; h++)
             foreach (var v in Hosts[h].Vms)
                 if (!Hosts[h].MigratingIn.Contains(v)) _saved.Add((h, v));
     }
 
-    /// <summary>CloudSim's restoreAllocation: every host emptied, incoming migrations re-reserved, saved VMs re-created.</summary>
+    /// <summary>Remembers a host's VMs before the decision first changes it (native mode).</summary>
+    private void Touch(int h)
+    {
+        if (!_deciding || Options.CloudSimCompat || h < 0 || _touched.ContainsKey(h)) return;
+        var saved = new List<int>(Hosts[h].Vms.Count);
+        foreach (var v in Hosts[h].Vms) if (!Hosts[h].MigratingIn.Contains(v)) saved.Add(v);
+        _touched[h] = saved;
+    }
+
+    /// <summary>CloudSim's restoreAllocation: hosts emptied, incoming migrations re-reserved, saved VMs re-created.</summary>
     public void RestoreAllocation()
     {
-        foreach (var host in Hosts)
+        _deciding = false;
+        if (Options.CloudSimCompat)
         {
-            foreach (var v in host.Vms) Vms[v].Host = -1;
-            host.Vms.Clear();
-            host.Reserved.Clear();
-            host.RamAvailable = host.Type.RamMiB;
-            host.BwAvailable = host.Type.BwKbps;
-            host.HugepagesFree = host.Type.Hugepages2M;
-            host.Scheduler.DeallocateAll();
-            foreach (var v in host.MigratingIn)
-            {
-                if (!host.Vms.Contains(v)) host.Vms.Add(v);
-                host.Scheduler.AddMigratingIn(v);
-                Reserve(host, v, Vms[v]);
-                host.Scheduler.Allocate(v, Vms[v].RequestedMips, Vms[v].InMigration, Vms[v].Pes);
-            }
+            for (var h = 0; h < Hosts.Length; h++) Empty(h);
+            foreach (var (h, v) in _saved)
+                if (!VmCreate(h, v)) throw new InvalidOperationException($"could not restore VM {Vms[v].Name} on host {h}");
+            for (var h = 0; h < Hosts.Length; h++) RefreshAllocated(h);
+            return;
         }
-        foreach (var (h, v) in _saved)
-            if (!VmCreate(h, v)) throw new InvalidOperationException($"could not restore VM {Vms[v].Name} on host {h}");
+        var hosts = _touched.Keys.Order().ToList();
+        foreach (var h in hosts) Empty(h);
+        foreach (var h in hosts)
+        {
+            foreach (var v in _touched[h])
+                if (!VmCreate(h, v)) throw new InvalidOperationException($"could not restore VM {Vms[v].Name} on host {h}");
+            RefreshAllocated(h);
+        }
+        _touched.Clear();
+    }
+
+    private void Empty(int h)
+    {
+        var host = Hosts[h];
+        foreach (var v in host.Vms) if (Vms[v].Host == h) Vms[v].Host = -1;
+        host.Vms.Clear();
+        host.Reserved.Clear();
+        host.RamAvailable = host.Type.RamMiB;
+        host.BwAvailable = host.Type.BwKbps;
+        host.HugepagesFree = host.Type.Hugepages2M;
+        host.Scheduler.DeallocateAll();
+        foreach (var v in host.MigratingIn)
+        {
+            if (!host.Vms.Contains(v)) host.Vms.Add(v);
+            host.Scheduler.AddMigratingIn(v);
+            Reserve(host, v, Vms[v]);
+            host.Scheduler.Allocate(v, Vms[v].RequestedMips, Vms[v].InMigration, Vms[v].Pes);
+        }
     }
 }

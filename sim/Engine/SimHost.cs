@@ -26,9 +26,14 @@ public sealed class SimHost
     public double UtilizationMips;
     public double PreviousUtilizationMips;
     public HostStateAccumulator State;
-    // Cache of SimDatacenter.HostAllocatedMips, valid while the scheduler's version is unchanged.
-    public double AllocatedMips;
-    public long AllocatedVersion = -1;
+    /// <summary>Largest RAM among the VMs on the host (int.MinValue when empty, as CloudSim starts its max).</summary>
+    public int MaxVmRam = int.MinValue;
+    /// <summary>Requested MIPS of the VMs running here (not those migrating in), at the last update.</summary>
+    public double RequestedMipsHere;
+    // Native mode: energy integrated per host, up to EnergyAt, where the utilisation was EnergyU.
+    public double EnergyJoules;
+    public double EnergyAt;
+    public double EnergyU;
 
     // Native mode only: power state and when a boot finishes.
     public HostPower Power = HostPower.On;

@@ -80,6 +80,13 @@ internal sealed class SimMigrations(SimDatacenter dc, SimOptions options, Policy
         }
     }
 
+    /// <summary>The host a migration of <paramref name="v"/> is heading to, or −1.</summary>
+    public int TargetOf(int v)
+    {
+        foreach (var (vm, target) in _active) if (vm == v) return target;
+        return -1;
+    }
+
     public void WakeForArrival(int host, int v)
     {
         if (dc.Hosts[host].Power == HostPower.Off) Wake(host);
@@ -89,6 +96,7 @@ internal sealed class SimMigrations(SimDatacenter dc, SimOptions options, Policy
     {
         var host = dc.Hosts[h];
         if (host.Power != HostPower.Off) return;
+        dc.UpdateHost(h, dc.Clock); // its standby energy up to now
         host.Power = HostPower.Booting;
         host.BootedAt = dc.Clock + host.Type.Power.BootSeconds;
         Boots++;
@@ -101,6 +109,7 @@ internal sealed class SimMigrations(SimDatacenter dc, SimOptions options, Policy
     {
         var host = dc.Hosts[h];
         if (host.Power != HostPower.Booting) return;
+        dc.UpdateHost(h, dc.Clock); // its booting energy up to now
         host.Power = HostPower.On;
         foreach (var v in host.Vms)
         {
@@ -127,6 +136,7 @@ internal sealed class SimMigrations(SimDatacenter dc, SimOptions options, Policy
     {
         var host = dc.Hosts[h];
         if (host.Power != HostPower.On || host.Vms.Count > 0 || host.MigratingIn.Count > 0) return false;
+        dc.UpdateHost(h, dc.Clock); // its idle energy up to now
         host.Power = HostPower.Off;
         PowerOffs++;
         return true;

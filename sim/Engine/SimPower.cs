@@ -8,7 +8,15 @@ namespace KvmCluster.Sim.Engine;
 /// </summary>
 public sealed class SimPower(SimOptions options, bool nonPowerAware)
 {
-    public double EnergyJoules { get; private set; }
+    private double _globalJoules;
+
+    /// <summary>Total energy: accumulated globally (CloudSim-compatible, NPA) or per host (native).</summary>
+    public double EnergyJoules(SimHost[] hosts)
+    {
+        var total = _globalJoules;
+        foreach (var h in hosts) total += h.EnergyJoules;
+        return total;
+    }
 
     /// <summary>Adds the energy of [t − dt, t] for every host; utilisations are those just measured.</summary>
     /// <param name="updated">The hosts just updated; the others were empty and idle throughout, which in
@@ -16,23 +24,19 @@ public sealed class SimPower(SimOptions options, bool nonPowerAware)
     public void Accumulate(SimHost[] hosts, List<int> updated, double dt)
     {
         if (dt <= 0) return;
+        if (!options.CloudSimCompat && !nonPowerAware) return; // native: hosts integrate their own energy
         var only = options.CloudSimCompat && !nonPowerAware ? updated : null;
         var count = only?.Count ?? hosts.Length;
         for (var k = 0; k < count; k++)
         {
             var host = hosts[only is null ? k : only[k]];
             var model = host.Type.Power;
-            if (nonPowerAware) { EnergyJoules += model.MaxWatts * dt; continue; }
-            if (!options.CloudSimCompat && host.Power != HostPower.On)
-            {
-                EnergyJoules += (host.Power == HostPower.Booting ? model.IdleWatts : model.StandbyWatts) * dt;
-                continue;
-            }
+            if (nonPowerAware) { _globalJoules += model.MaxWatts * dt; continue; }
             if (options.CloudSimCompat && host.PreviousUtilizationMips == 0) continue; // CloudSim: idle at the start costs nothing
             var from = host.PreviousUtilization;
             var pFrom = model.At(from);
             var pTo = model.At(host.Utilization);
-            EnergyJoules += (pFrom + (pTo - pFrom) / 2) * dt;
+            _globalJoules += (pFrom + (pTo - pFrom) / 2) * dt;
         }
     }
 

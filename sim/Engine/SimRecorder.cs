@@ -25,9 +25,7 @@ public sealed class SimRecorder
             active++;
             utilization += u;
             _histogram[(int)Math.Round(Math.Clamp(u, 0, 1) * 100)]++;
-            var requested = 0.0;
-            foreach (var v in h.Vms) if (!h.MigratingIn.Contains(v)) requested += dc.Vms[v].RequestedMips;
-            if (requested > h.TotalMips) overloaded++;
+            if (h.RequestedMipsHere > h.TotalMips) overloaded++;
         }
         _series.Add(new TimeSeriesRow(time, active, watts, overloaded, migrations, active > 0 ? utilization / active : 0));
     }
@@ -47,7 +45,7 @@ public sealed class SimRecorder
         }
         var slatah = active > 0 ? violation / active : 0;
         var pdm = requested > 0 ? underMigration / requested : 0;
-        var energy = power.EnergyJoules / (3600 * 1000);
+        var energy = power.EnergyJoules(dc.Hosts) / (3600 * 1000);
         return names with
         {
             EnergyKWh = energy,

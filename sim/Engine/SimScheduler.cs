@@ -27,9 +27,6 @@ public sealed class SimScheduler(double peMips, int pes, int[] migratingOutHosts
     // Never cleared when a VM leaves (CloudSim's quirk), so it grows over a run: a set, not a list.
     private readonly HashSet<int> _migratingOut = new(4);
 
-    /// <summary>Changes whenever an allocation or a migrating set changes (callers cache derived sums by it).</summary>
-    public long Version { get; private set; }
-
     public double AllocatedFor(int vm)
     {
         var i = _vms.IndexOf(vm);
@@ -40,13 +37,12 @@ public sealed class SimScheduler(double peMips, int pes, int[] migratingOutHosts
     public double AllocatedAt(int i) => _allocated[i];
 
     public bool IsMigratingIn(int vm) => _migratingIn.Contains(vm);
-    public void AddMigratingIn(int vm) { Version++; if (!_migratingIn.Contains(vm)) _migratingIn.Add(vm); }
-    public void RemoveMigratingIn(int vm) { Version++; _migratingIn.Remove(vm); }
+    public void AddMigratingIn(int vm) { if (!_migratingIn.Contains(vm)) _migratingIn.Add(vm); }
+    public void RemoveMigratingIn(int vm) { _migratingIn.Remove(vm); }
 
     /// <summary>allocatePesForVm(Vm, mips): keeps the migrating-out set in step with the VM's flag, then allocates.</summary>
     public void Allocate(int vm, double requested, bool inMigration, int pes = 1)
     {
-        Version++;
         if (inMigration)
         {
             if (!_migratingIn.Contains(vm) && !IsMigratingOut(vm) && _migratingOut.Add(vm)) migratingOutHosts[vm]++;
@@ -125,7 +121,6 @@ public sealed class SimScheduler(double peMips, int pes, int[] migratingOutHosts
     /// <summary>deallocatePesForVm: forget the VM and re-allocate everyone else from scratch, in order.</summary>
     public void Deallocate(int vm)
     {
-        Version++;
         var i = _vms.IndexOf(vm);
         if (i >= 0) { _vms.RemoveAt(i); _requested.RemoveAt(i); _pes.RemoveAt(i); _allocated.RemoveAt(i); }
         Available = Capacity;
@@ -136,7 +131,6 @@ public sealed class SimScheduler(double peMips, int pes, int[] migratingOutHosts
     /// <summary>deallocatePesForAllVms: everything freed (the migrating sets stay, as in CloudSim).</summary>
     public void DeallocateAll()
     {
-        Version++;
         _vms.Clear();
         _requested.Clear();
         _pes.Clear();

@@ -37,7 +37,9 @@ public sealed class SimVm(int id, string name, double mipsPerPe, int pes, int ra
     /// <summary>Time of the last history sample.</summary>
     public double SampledAt;
     /// <summary>CPU utilisation history, newest first, at most 30 samples.</summary>
-    public double[] History = [];
+    public ReadOnlySpan<double> History => _ring.AsSpan(_head, _count);
+    private readonly double[] _ring = new double[2 * HistoryLength + 1];
+    private int _head = 2 * HistoryLength + 1, _count;
     public VmStateAccumulator State;
 
     public double RequestedMips => BeingInstantiated ? Mips : _utilization * Mips;
@@ -46,27 +48,34 @@ public sealed class SimVm(int id, string name, double mipsPerPe, int pes, int ra
 
     private void Refresh() => _utilization = _started ? UtilizationAt(_processedAt) : 0;
     public double MipsAt(double time) => Started ? UtilizationAt(time) * Mips : 0;
-    public double UtilizationAt(double time) => Workload.UtilizationAt(time - Workload.SampleStart);
+    private readonly double _sampleStart = workload.SampleStart;
+
+    public double UtilizationAt(double time) => Workload.UtilizationAt(time - _sampleStart);
 
     /// <summary>Processes the VM at <paramref name="time"/> (CloudSim's updateVmProcessing): its request from now on.</summary>
     public void Process(double time, in SamplePosition position)
     {
         _processedAt = time;
-        _utilization = _started ? Workload.UtilizationAt(time - Workload.SampleStart, position) : 0;
+        _utilization = _started ? Workload.UtilizationAt(time - _sampleStart, position) : 0;
     }
 
     /// <summary>Where this VM's own clock stands at <paramref name="time"/> (shared by VMs with the same clock).</summary>
-    public double LocalTime(double time) => time - Workload.SampleStart;
+    public double LocalTime(double time) => time - _sampleStart;
 
+    /// <summary>
+    /// Adds the newest sample. The samples sit newest first in a buffer twice the history's length, written
+    /// backwards; only when the front is reached are the newest 30 moved to the back — one move per 30 samples
+    /// instead of shifting the whole history every time.
+    /// </summary>
     public void AddHistory(double utilization)
     {
-        if (History.Length < HistoryLength)
+        if (_head == 0)
         {
-            var longer = new double[History.Length + 1];
-            Array.Copy(History, 0, longer, 1, History.Length);
-            History = longer;
+            var keep = Math.Min(_count, HistoryLength - 1);
+            Array.Copy(_ring, 0, _ring, HistoryLength + 1, keep);
+            _head = HistoryLength + 1;
         }
-        else Array.Copy(History, 0, History, 1, HistoryLength - 1);
-        History[0] = utilization;
+        _ring[--_head] = utilization;
+        if (_count < HistoryLength) _count++;
     }
 }

@@ -33,7 +33,7 @@ public sealed class Simulation
     internal abstract record SimEvent;
     private sealed record UpdateEvent : SimEvent;
     internal sealed record MigrationEnd(int Vm, int Target) : SimEvent;
-    private sealed record Arrival(int Vm) : SimEvent;
+    private sealed record Arrival(List<int> Vms) : SimEvent;
     private sealed record Departure(int Vm) : SimEvent;
     internal sealed record BootDone(int Host) : SimEvent;
 
@@ -47,7 +47,10 @@ public sealed class Simulation
         var types = spec.HostTypes.ToList();
         var migratingOut = new int[trace.Workloads.Count];
         var hosts = spec.Hosts().Select((t, i) => new SimHost(i, t, migratingOut) { TypeIndex = types.IndexOf(t) }).ToArray();
-        _dc = new SimDatacenter(hosts, VmFactory.Create(spec, trace.Workloads), options);
+        _dc = new SimDatacenter(hosts, VmFactory.Create(spec, trace.Workloads), options)
+        {
+            PerHostEnergy = !options.CloudSimCompat && policy.Kind != SimPolicyKind.NonPowerAware,
+        };
         _power = new SimPower(options, policy.Kind == SimPolicyKind.NonPowerAware);
         _migrations = new SimMigrations(_dc, options, policy.Policy, Schedule);
         if (policy.Kind == SimPolicyKind.Adaptive)
@@ -62,17 +65,23 @@ public sealed class Simulation
     {
         var wall = System.Diagnostics.Stopwatch.StartNew();
         var initial = new List<int>();
+        var arrivals = new SortedDictionary<double, List<int>>();
         for (var v = 0; v < _dc.Vms.Length; v++)
         {
             var w = _dc.Vms[v].Workload;
             if (w.Arrival <= 0 || _options.CloudSimCompat) initial.Add(v);
-            else if (w.Arrival < _options.Limit) Schedule(w.Arrival, new Arrival(v));
+            else if (w.Arrival < _options.Limit)
+            {
+                if (!arrivals.TryGetValue(w.Arrival, out var batch)) arrivals[w.Arrival] = batch = [];
+                batch.Add(v);
+            }
             if (!_options.CloudSimCompat && w.Departure < _options.Limit) Schedule(Math.Max(w.Departure, w.Arrival), new Departure(v));
         }
-        foreach (var v in initial) Place(v);
+        foreach (var (time, batch) in arrivals) Schedule(time, new Arrival(batch));
+        PlaceBatch(initial);
         if (!_options.CloudSimCompat) _migrations.PowerOffEmptyHosts(_options.StartOffset, all: true);
         _dc.Clock = _options.StartOffset;
-        foreach (var v in initial) _dc.Vms[v].Started = !_dc.Vms[v].Rejected;
+        if (_options.CloudSimCompat) foreach (var v in initial) _dc.Vms[v].Started = !_dc.Vms[v].Rejected;
         Schedule(_options.StartOffset + _options.Interval, new UpdateEvent());
 
         while (_events.TryPeek(out _, out var key) && key.Item1 < _options.Limit)
@@ -83,9 +92,13 @@ public sealed class Simulation
             {
                 case UpdateEvent: OnUpdate(); break;
                 case MigrationEnd m: OnMigrationEnd(m); break;
-                case Arrival a: OnArrival(a.Vm); break;
+                case Arrival a: OnArrivals(a.Vms); break;
                 case Departure d: OnDeparture(d.Vm); break;
-                case BootDone b: UpdateAll(); _migrations.OnBootDone(b.Host); _planner?.Progress(); break;
+                case BootDone b:
+                    if (_options.CloudSimCompat) UpdateAll();
+                    _migrations.OnBootDone(b.Host);
+                    _planner?.Progress();
+                    break;
             }
         }
         foreach (var h in _dc.Hosts) h.State.Close();
@@ -105,27 +118,35 @@ public sealed class Simulation
     private void Schedule(double time, SimEvent e) => _events.Enqueue(e, (time, _serial++));
 
     /// <summary>
-    /// Where an arriving VM goes (asking for its full MIPS): the adaptive family uses PABFD, the planner
-    /// family the policy's own placement, NPA and DVFS CloudSim's first fit.
+    /// Places arriving VMs, each asking for its full MIPS: the adaptive family with PABFD, the planner family
+    /// with the policy's own placement, NPA and DVFS with CloudSim's first fit. A VM no host can take is
+    /// rejected (and counted).
     /// </summary>
-    private void Place(int v)
+    private void PlaceBatch(List<int> batch)
     {
-        var host = _optimizer is not null ? PlaceAdaptive(v)
-            : _planner is not null ? _planner.Place(v)
-            : FirstFit(v);
-        var vm = _dc.Vms[v];
-        vm.ProcessedAt = _dc.Clock;
-        var created = host >= 0 && _dc.VmCreate(host, v);
-        // CloudSim clears the flag as soon as the VM exists: later placements see it request nothing until it runs.
-        vm.BeingInstantiated = false;
-        if (!created) { vm.Rejected = true; return; }
-        if (!_options.CloudSimCompat) _migrations.WakeForArrival(host, v);
-    }
-
-    private int PlaceAdaptive(int v)
-    {
-        _optimizer!.Measure(_dc);
-        return _optimizer.FindHost(_dc, v, new bool[_dc.Hosts.Length]);
+        var placer = _optimizer?.StartPlacement(_dc, batch);
+        foreach (var v in batch)
+        {
+            var host = placer is not null ? placer.Find(v)
+                : _planner is not null ? _planner.Place(v)
+                : FirstFit(v);
+            var vm = _dc.Vms[v];
+            vm.ProcessedAt = _dc.Clock;
+            if (host >= 0 && !_options.CloudSimCompat) _dc.UpdateHost(host, _dc.Clock); // its energy up to now
+            var created = host >= 0 && _dc.VmCreate(host, v);
+            // CloudSim clears the flag as soon as the VM exists: later placements see it request nothing until it runs.
+            vm.BeingInstantiated = false;
+            if (!created) { vm.Rejected = true; continue; }
+            if (!_options.CloudSimCompat)
+            {
+                // Native: a guest runs as soon as it is created on a running host (it waits for a booting one);
+                // it asked for its full size to be placed, and from now on it is allocated what it uses.
+                _migrations.WakeForArrival(host, v);
+                vm.Started = _dc.Hosts[host].Power == HostPower.On;
+                _dc.UpdateHost(host, _dc.Clock);
+            }
+            placer?.Placed(host);
+        }
     }
 
     private int FirstFit(int v)
@@ -135,20 +156,15 @@ public sealed class Simulation
         return -1;
     }
 
-    private void OnArrival(int v)
-    {
-        UpdateAll();
-        var vm = _dc.Vms[v];
-        Place(v);
-        vm.Started = !vm.Rejected && _dc.Hosts[vm.Host].Power == HostPower.On;
-        if (!vm.Rejected) _dc.UpdateHost(vm.Host, _dc.Clock);
-    }
+    private void OnArrivals(List<int> batch) => PlaceBatch(batch);
 
     private void OnDeparture(int v)
     {
         var vm = _dc.Vms[v];
         if (vm.Gone || vm.Rejected) return;
-        UpdateAll();
+        var target = _migrations.TargetOf(v);
+        if (vm.Host >= 0) _dc.UpdateHost(vm.Host, _dc.Clock);
+        if (target >= 0) _dc.UpdateHost(target, _dc.Clock);
         _migrations.Cancel(v);
         if (vm.Host >= 0)
         {
@@ -165,8 +181,9 @@ public sealed class Simulation
     {
         var now = _dc.Clock;
         _updated.Clear();
+        _dc.ProcessAll(now);
         for (var h = 0; h < _dc.Hosts.Length; h++)
-            if (_dc.UpdateHost(h, now)) _updated.Add(h);
+            if (_dc.UpdateHost(h, now, processed: true)) _updated.Add(h);
         _power.Accumulate(_dc.Hosts, _updated, now - _lastProcess);
         _lastProcess = now;
         if (_options.CloudSimCompat) RemoveCompletedVms();
@@ -219,6 +236,20 @@ public sealed class Simulation
 
     private void OnMigrationEnd(MigrationEnd m)
     {
+        if (!_options.CloudSimCompat)
+        {
+            // Native: only the two hosts involved change; each settles its energy before and after.
+            var source = _dc.Vms[m.Vm].Host;
+            if (source >= 0) _dc.UpdateHost(source, _dc.Clock);
+            _dc.UpdateHost(m.Target, _dc.Clock);
+            if (_migrations.Complete(m.Vm, m.Target))
+            {
+                if (source >= 0) _dc.UpdateHost(source, _dc.Clock);
+                _dc.UpdateHost(m.Target, _dc.Clock);
+            }
+            _planner?.Progress();
+            return;
+        }
         if (_dc.Clock > _lastProcess) UpdateAll();
         if (!_migrations.Complete(m.Vm, m.Target)) return;
         // CloudSim updates once more unless another migration ends at the same instant.

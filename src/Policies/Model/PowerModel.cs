@@ -55,10 +55,11 @@ public sealed record PowerModel
         if (u >= 1) return w[^1];
         var steps = w.Length - 1;
         var x = u * steps;
-        if (Math.Abs(x - Math.Round(x)) < 1e-9) // only then can u be one of the few on-grid doubles
+        var i1 = (int)Math.Floor(x);
+        var fraction = x - i1;
+        if (fraction < 1e-9 || fraction > 1 - 1e-9) // only then can u be one of the few on-grid doubles
             foreach (var g in _onGrid) if (u == g) return w[(int)x]; // CloudSim: u % 0.1 == 0
-        var i1 = (int)Math.Floor(u * steps);
-        var i2 = (int)Math.Ceiling(u * steps);
+        var i2 = fraction > 0 ? i1 + 1 : i1; // Math.Ceiling(x)
         var delta = (w[i2] - w[i1]) / steps;
         return w[i1] + delta * (u - (double)i1 / steps) * (steps * steps);
     }

@@ -28,7 +28,6 @@ internal sealed class ArrayFleet : IAdaptiveFleet
     public int HostCount => HostMips.Count;
     public double HostTotalMips(int host) => HostMips[host];
     public double HostUtilizationMips(int host) => Measured[host];
-    public bool TryPower(int host, double u, out double w) { w = 0; if (u is < 0 or > 1) return false; w = PowerModel.HpMl110G5.At(u); return true; }
     public double MaxVmMigrationSeconds(int host) => Vms[host].Select(v => VmData[v].Ram / 62.5).DefaultIfEmpty(0).Max();
     public double VmMigrationSeconds(int host, int vm) => VmData[vm].Ram / 62.5;
     public IReadOnlyList<int> VmsOn(int host) => Vms[host];
@@ -36,7 +35,8 @@ internal sealed class ArrayFleet : IAdaptiveFleet
     public bool Create(int host, int vm) { Vms[host].Add(vm); return true; }
     public void Destroy(int host, int vm) => Vms[host].Remove(vm);
     public bool IsMigratingIn(int host, int vm) => false;
-    public double HostAllocatedMips(int host) => Vms[host].Sum(v => VmData[v].Requested);
+    public ReadOnlySpan<double> AllocatedMips => Vms.Select(l => l.Sum(v => VmData[v].Requested)).ToArray();
+    public PowerModel HostPowerModel(int host) => PowerModel.HpMl110G5;
     public bool InMigration(int vm) => false;
     public double VmMips(int vm) => VmData[vm].Mips;
     public double VmRam(int vm) => VmData[vm].Ram;

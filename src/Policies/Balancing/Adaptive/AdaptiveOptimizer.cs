@@ -106,16 +106,18 @@ public sealed class AdaptiveOptimizer(IOverloadDetector detector, IVmSelection s
     // current power is computed once per decision.
     private double[] _powerNow = [];
     private double[] _totalMips = [];
+    private Model.PowerModel[] _models = [];
 
     /// <summary>Samples every host's current power; called at the start of each decision (Optimize does it).</summary>
     public void Measure(IAdaptiveFleet fleet)
     {
         var n = fleet.HostCount;
-        if (_powerNow.Length != n) { _powerNow = new double[n]; _totalMips = new double[n]; }
+        if (_powerNow.Length != n) { _powerNow = new double[n]; _totalMips = new double[n]; _models = new Model.PowerModel[n]; }
         for (var h = 0; h < n; h++)
         {
             _powerNow[h] = fleet.TryPowerNow(h, Utilization(fleet, h), out var w) ? w : double.NaN;
             _totalMips[h] = fleet.HostTotalMips(h);
+            _models[h] = fleet.HostPowerModel(h);
         }
     }
 
@@ -124,10 +126,68 @@ public sealed class AdaptiveOptimizer(IOverloadDetector detector, IVmSelection s
         FindHost(fleet, vm, excluded, new CandidateHosts(fleet, excluded).Hosts);
 
     /// <summary>
+    /// Places VMs one after another on the fleet as it is now (arrivals, the initial placement): measured once,
+    /// with one candidate list kept current, so a batch costs one pass per VM over the busy hosts.
+    /// </summary>
+    public sealed class Placer
+    {
+        private readonly AdaptiveOptimizer _optimizer;
+        private readonly IAdaptiveFleet _fleet;
+        private readonly bool[] _excluded;
+        private readonly CandidateHosts _candidates;
+        // VMs still to place, by shape, in batch order: a host that can take none of the shapes left can never be
+        // chosen again in this batch, so it leaves the candidates (a full host then costs nothing).
+        private readonly Dictionary<int, Queue<int>> _shapes = [];
+
+        internal Placer(AdaptiveOptimizer optimizer, IAdaptiveFleet fleet, IEnumerable<int> batch)
+        {
+            (_optimizer, _fleet) = (optimizer, fleet);
+            optimizer.Measure(fleet);
+            _excluded = new bool[fleet.HostCount];
+            _candidates = new CandidateHosts(fleet, _excluded);
+            foreach (var vm in batch)
+            {
+                var shape = fleet.VmShape(vm);
+                if (!_shapes.TryGetValue(shape, out var queue)) _shapes[shape] = queue = new Queue<int>();
+                queue.Enqueue(vm);
+            }
+        }
+
+        /// <summary>Where PABFD puts the VM, or −1. The VMs of the batch are asked about in batch order.</summary>
+        public int Find(int vm)
+        {
+            var host = _optimizer.FindHost(_fleet, vm, _excluded, _candidates.Hosts);
+            var shape = _fleet.VmShape(vm);
+            if (_shapes.TryGetValue(shape, out var queue))
+            {
+                if (queue.TryPeek(out var next) && next == vm) queue.Dequeue();
+                else _shapes.Remove(shape); // out of order: stop pruning on this shape's account
+                if (queue.Count == 0) _shapes.Remove(shape);
+            }
+            return host;
+        }
+
+        /// <summary>The caller created a VM on <paramref name="host"/> (and let the host settle).</summary>
+        public void Placed(int host)
+        {
+            _candidates.Placed(host);
+            foreach (var queue in _shapes.Values)
+                if (_fleet.IsSuitable(host, queue.Peek())) return;
+            if (_shapes.Count > 0) _candidates.Remove(host);
+        }
+    }
+
+    /// <summary>Starts placing <paramref name="batch"/> (each VM passed to <see cref="Placer.Find"/> once).</summary>
+    public Placer StartPlacement(IAdaptiveFleet fleet, IEnumerable<int> batch) => new(this, fleet, batch);
+
+    private const int Shortlist = 8;
+    private readonly (double Diff, int Host)[] _top = new (double, int)[Shortlist];
+
+    /// <summary>
     /// CloudSim scans hosts in order and keeps the first with the strictly smallest power increase among
     /// those that pass its filters — the minimum of (increase, host number) over the suitable hosts. The
-    /// increases are cheap and the filters are not, so: price every candidate, then test them best first
-    /// and stop at the first that passes.
+    /// increases are cheap and the filters are not, so: price every candidate, keep the best few, test them
+    /// best first and stop at the first that passes (price again, without those, if none does).
     /// </summary>
     /// <param name="candidates">Hosts worth looking at, in any order; every other host must be unable to win
     /// (excluded, or interchangeable with a candidate of a lower number).</param>
@@ -135,36 +195,56 @@ public sealed class AdaptiveOptimizer(IOverloadDetector detector, IVmSelection s
     {
         if (_powerNow.Length != fleet.HostCount) Measure(fleet);
         var request = fleet.VmRequestedMips(vm);
+        var count = 0;
+        var allocated = fleet.AllocatedMips;
+        foreach (var h in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(candidates))
+        {
+            if (!TryPrice(h, request, excluded, allocated, out var diff)) continue;
+            if (count == Shortlist && !Before(diff, h, _top[Shortlist - 1])) continue;
+            // Only suitable hosts can win; the test is cheap, and worth it only for hosts that would make the list.
+            if (!fleet.IsSuitable(h, vm)) continue;
+            var k = count < Shortlist ? count++ : Shortlist - 1;
+            while (k > 0 && Before(diff, h, _top[k - 1])) { _top[k] = _top[k - 1]; k--; }
+            _top[k] = (diff, h);
+        }
+        for (var i = 0; i < count; i++)
+            if (!(fleet.AllocatedMips[_top[i].Host] != 0 && OverloadedWith(fleet, _top[i].Host, vm))) return _top[i].Host;
+        if (count < Shortlist) return -1; // every suitable host has been tested
+
+        // The best few all failed (full hosts, or hosts it would overload). Of the rest only suitable hosts can
+        // win; the suitability test is cheap next to the overload test, so filter by it and order what is left.
         _priced.Clear();
+        allocated = fleet.AllocatedMips;
+        var last = _top[Shortlist - 1];
         foreach (var h in candidates)
-        {
-            if (excluded[h] || double.IsNaN(_powerNow[h])) continue;
-            var allocated = fleet.HostAllocatedMips(h);
-            // CloudSim would stop at a utilisation outside 0..1; such a host cannot be chosen.
-            var u = (allocated + request) / _totalMips[h];
-            if (u > 1 || !fleet.TryPower(h, u, out var after)) continue;
-            _priced.Add((after - _powerNow[h], h, allocated));
-        }
-        NFind++; NPriced += _priced.Count;
-        while (_priced.Count > 0)
-        {
-            var best = 0;
-            for (var i = 1; i < _priced.Count; i++)
-            {
-                var (d, h, _) = _priced[i];
-                if (d < _priced[best].Diff || (d == _priced[best].Diff && h < _priced[best].Host)) best = i;
-            }
-            var (_, host, alloc) = _priced[best];
-            NChecks++;
-            if (fleet.IsSuitable(host, vm) && !(alloc != 0 && OverloadedWith(fleet, host, vm))) return host;
-            _priced[best] = _priced[^1];
-            _priced.RemoveAt(_priced.Count - 1);
-        }
+            if (TryPrice(h, request, excluded, allocated, out var diff) && Before(last.Diff, last.Host, (diff, h)) && fleet.IsSuitable(h, vm))
+                _priced.Add((diff, h));
+        _priced.Sort(static (a, b) => a.Diff != b.Diff ? a.Diff.CompareTo(b.Diff) : a.Host.CompareTo(b.Host));
+        foreach (var (_, host) in _priced)
+            if (!(fleet.AllocatedMips[host] != 0 && OverloadedWith(fleet, host, vm))) return host;
         return -1;
     }
 
-    private readonly List<(double Diff, int Host, double Allocated)> _priced = [];
-    public static long NFind, NPriced, NChecks;
+    private bool TryPrice(int h, double request, bool[] excluded, ReadOnlySpan<double> allocated, out double diff)
+    {
+        diff = 0;
+        if (excluded[h]) return false;
+        var now = _powerNow[h];
+        if (double.IsNaN(now)) return false;
+        // CloudSim would stop at a utilisation outside 0..1; such a host cannot be chosen.
+        var u = (allocated[h] + request) / _totalMips[h];
+        if (!(u <= 1) || u < 0) return false;
+        diff = _models[h].At(u) - now;
+        return true;
+    }
+
+    private bool Passes(IAdaptiveFleet fleet, int host, int vm) =>
+        fleet.IsSuitable(host, vm) && !(fleet.AllocatedMips[host] != 0 && OverloadedWith(fleet, host, vm));
+
+    private readonly List<(double Diff, int Host)> _priced = [];
+
+    private static bool Before(double diff, int host, (double Diff, int Host) other) =>
+        diff < other.Diff || (diff == other.Diff && host < other.Host);
 
     // CloudSim creates the VM on the host, asks the detector and destroys it again; the detector counting the
     // VM as an extra gives the same answer without touching the host.

@@ -10,6 +10,7 @@ namespace KvmCluster.Policies.Balancing.Adaptive;
 internal sealed class CandidateHosts
 {
     private readonly List<int> _hosts = [];
+    private readonly Dictionary<int, int> _index = []; // host → its position in _hosts
     private readonly Dictionary<int, Queue<int>> _classes = [];
     private readonly Dictionary<int, int> _representativeOf = []; // host → its class, while it stands in
 
@@ -19,7 +20,7 @@ internal sealed class CandidateHosts
         {
             if (excluded[h]) continue;
             var cls = fleet.InterchangeableClass(h);
-            if (cls < 0) { _hosts.Add(h); continue; }
+            if (cls < 0) { Add(h); continue; }
             if (!_classes.TryGetValue(cls, out var members)) _classes[cls] = members = new Queue<int>();
             members.Enqueue(h);
         }
@@ -37,10 +38,32 @@ internal sealed class CandidateHosts
         StandIn(cls, members);
     }
 
+    /// <summary>Drops a host that can no longer win (full for everything still to place).</summary>
+    public void Remove(int host)
+    {
+        if (!_index.Remove(host, out var i)) return;
+        var last = _hosts[^1];
+        _hosts[i] = last;
+        _hosts.RemoveAt(_hosts.Count - 1);
+        if (last != host) _index[last] = i;
+        if (_representativeOf.Remove(host, out var cls))
+        {
+            var members = _classes[cls];
+            members.Dequeue();
+            StandIn(cls, members);
+        }
+    }
+
+    private void Add(int h)
+    {
+        _index[h] = _hosts.Count;
+        _hosts.Add(h);
+    }
+
     private void StandIn(int cls, Queue<int> members)
     {
         if (!members.TryPeek(out var h)) return;
-        _hosts.Add(h);
+        Add(h);
         _representativeOf[h] = cls;
     }
 }

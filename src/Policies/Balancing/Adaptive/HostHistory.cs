@@ -35,6 +35,7 @@ public static class HostHistory
     /// </summary>
     public static bool FillWindow(IAdaptiveFleet fleet, int host, int extraVm, Span<double> window)
     {
+        if (extraVm < 0 && fleet.TryHostWindow(host, window, out var known)) return known;
         window.Clear();
         var hostMips = fleet.HostTotalMips(host);
         var longEnough = false;

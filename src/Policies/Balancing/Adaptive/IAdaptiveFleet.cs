@@ -15,7 +15,13 @@ public interface IAdaptiveFleet
     /// <summary>CPU in use as measured at the last update (CloudSim: it does not change within a decision).</summary>
     double HostUtilizationMips(int host);
     /// <summary>Watts at a utilisation; false when the utilisation is outside 0..1 (CloudSim throws there).</summary>
-    bool TryPower(int host, double utilization, out double watts);
+    bool TryPower(int host, double utilization, out double watts)
+    {
+        watts = 0;
+        if (utilization < 0 || utilization > 1) return false;
+        watts = HostPowerModel(host).At(utilization);
+        return true;
+    }
     /// <summary>
     /// What the host draws now, given its measured utilisation: by default the power table; a fleet with power
     /// states answers standby watts for a host that is off, so waking it is priced at its full cost and PABFD
@@ -32,6 +38,12 @@ public interface IAdaptiveFleet
     /// first of equals is the one PABFD picks anyway (it takes a later host only if strictly better).
     /// </summary>
     int InterchangeableClass(int host) => -1;
+    /// <summary>
+    /// A fleet that already knows the host's newest utilisation samples (the first <paramref name="window"/>.Length
+    /// of what <see cref="HostHistory.Fill"/> would give) may hand them over instead of their being summed VM by
+    /// VM; false means "not known". Only ever asked about the host as it is, with no extra VM.
+    /// </summary>
+    bool TryHostWindow(int host, Span<double> window, out bool longEnough) { longEnough = false; return false; }
     /// <summary>VMs on the host now, including tentative ones, in the host's order.</summary>
     IReadOnlyList<int> VmsOn(int host);
     /// <summary>Whether the host could take the VM now (capacity, and in the live fleet every mandatory constraint).</summary>
@@ -44,9 +56,18 @@ public interface IAdaptiveFleet
     /// migrating in counted at its full request (CloudSim's getUtilizationOfCpuMips: its 10 % allocation
     /// × 0.9 / 0.1 on top). PABFD prices a placement from this, not from the measured use.
     /// </summary>
-    double HostAllocatedMips(int host);
+    double HostAllocatedMips(int host) => AllocatedMips[host];
+    /// <summary><see cref="HostAllocatedMips"/> for every host at once, kept current as VMs are placed.</summary>
+    ReadOnlySpan<double> AllocatedMips { get; }
+    /// <summary>The host's power table, for pricing a placement (its utilisation after it, in 0..1).</summary>
+    Model.PowerModel HostPowerModel(int host);
 
     bool InMigration(int vm);
+    /// <summary>
+    /// VMs with the same shape make the same demands of a host (CPU request, memory, devices…), so one host
+    /// suits either both or neither. The default treats every VM as its own shape.
+    /// </summary>
+    int VmShape(int vm) => -1 - vm;
     double VmMips(int vm);
     double VmRam(int vm);
     /// <summary>CPU the VM requests now.</summary>

@@ -80,13 +80,6 @@ public sealed class SnapshotAdaptiveFleet : IAdaptiveFleet
     public double HostTotalMips(int host) => _s.CpuCapacityMhz[host];
     public double HostUtilizationMips(int host) => _measured[host];
 
-    public bool TryPower(int host, double utilization, out double watts)
-    {
-        watts = 0;
-        if (utilization < 0 || utilization > 1) return false;
-        watts = (_s.Hosts[host].PowerModel ?? DefaultPower).At(utilization);
-        return true;
-    }
 
     public double MaxVmMigrationSeconds(int host)
     {
@@ -130,7 +123,8 @@ public sealed class SnapshotAdaptiveFleet : IAdaptiveFleet
         _s.Demand(_guests[vm] with { Host = _s.Hosts[host >= 0 ? host : _home[vm]].Name });
 
     public bool IsMigratingIn(int host, int vm) => false;
-    public double HostAllocatedMips(int host) => _s.CpuUsedMhz[host];
+    public ReadOnlySpan<double> AllocatedMips => _s.CpuUsedMhz;
+    public PowerModel HostPowerModel(int host) => _s.Hosts[host].PowerModel ?? DefaultPower;
     public bool InMigration(int vm) => _guests[vm].HasPassthrough; // never selected: it cannot move
     public double VmMips(int vm) => _mips[vm];
     public double VmRam(int vm) => _guests[vm].MemoryMiB;
