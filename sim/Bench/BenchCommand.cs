@@ -7,8 +7,6 @@ namespace KvmCluster.Sim.Bench;
 /// <summary><c>kvmsim bench place …</c>: throughput benchmarks of the placement core. Run them in Release.</summary>
 public static class BenchCommand
 {
-    internal static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase, WriteIndented = true };
-
     public static Command Create()
     {
         var hosts = new Option<int>("--hosts") { Description = "Hosts in the synthetic fleet", DefaultValueFactory = _ => 10_000 };
@@ -25,7 +23,7 @@ public static class BenchCommand
             var g = parse.GetValue(guests);
             if (h < 1 || g < 1) throw new UsageException("--hosts and --guests must be at least 1");
             var result = PlaceBenchmark.Run(h, g, parse.GetValue(seed), PolicySource.Resolve(parse.GetValue(policy)), parse.GetValue(explain));
-            var text = JsonSerializer.Serialize(result, Json);
+            var text = JsonSerializer.Serialize(result, BenchJson.Default.PlaceBenchResult);
             if (parse.GetValue(json) is { } file) File.WriteAllText(file, text + Environment.NewLine);
             Console.WriteLine(text);
             return 0;
@@ -53,7 +51,7 @@ public static class BenchCommand
             var r = parse.GetValue(rounds);
             if (h < 1 || g < 1 || r < 1) throw new UsageException("--hosts, --guests and --rounds must be at least 1");
             var result = PlanBenchmark.Run(h, g, parse.GetValue(seed), PolicySource.Resolve(parse.GetValue(policy)), r);
-            var text = JsonSerializer.Serialize(result, Json);
+            var text = JsonSerializer.Serialize(result, BenchJson.Default.PlanBenchResult);
             if (parse.GetValue(json) is { } file) File.WriteAllText(file, text + Environment.NewLine);
             Console.WriteLine(text);
             return 0;

@@ -32,7 +32,13 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
         host.Scheduler.Allocate(v, vm.RequestedMips, vm.InMigration, vm.Pes);
         host.Vms.Add(v);
         vm.Host = h;
-        RefreshAllocated(h);
+        if (host.Scheduler.Redistributed) RefreshAllocated(h);
+        else
+        {
+            // Nobody else's share changed: the host's sum just gains this VM's, added last as a fresh sum would.
+            _allocatedMips[h] += host.Scheduler.AllocatedFor(v);
+            host.MaxVmRam = Math.Max(host.MaxVmRam, vm.Ram);
+        }
         Invalidate(h);
         return true;
     }
@@ -117,6 +123,7 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
         host.Vms.Remove(v);
         host.Scheduler.RemoveMigratingIn(v);
         vm.InMigration = false;
+        Invalidate(target);
         UpdateHost(target, Clock);
         if (vm.Host >= 0) UpdateHost(vm.Host, Clock);
     }
@@ -128,11 +135,12 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
     public void ProcessAll(double time)
     {
         var windows = !Options.CloudSimCompat;
+        _windows ??= new double[Hosts.Length * WindowLength];
+        _windowLong ??= new bool[Hosts.Length];
+        _windowValid ??= new bool[Hosts.Length];
+        Array.Clear(_windowValid); // new samples: every window is stale
         if (windows)
         {
-            _windows ??= new double[Hosts.Length * WindowLength];
-            _windowLong ??= new bool[Hosts.Length];
-            _windowValid ??= new bool[Hosts.Length];
             Array.Clear(_windows);
             Array.Clear(_windowLong);
         }
@@ -164,8 +172,30 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
     public bool TryHostWindow(int host, Span<double> window, out bool longEnough)
     {
         longEnough = false;
-        if (_windowValid is null || !_windowValid[host] || window.Length != WindowLength) return false;
-        _windows.AsSpan(host * WindowLength, WindowLength).CopyTo(window);
+        if (_windowValid is null || window.Length != WindowLength) return false;
+        var row = _windows.AsSpan(host * WindowLength, WindowLength);
+        if (!_windowValid[host])
+        {
+            // Summed in the host's VM order, exactly as HostHistory would, and kept until the host changes:
+            // PABFD asks about the same host with one candidate VM after another.
+            var h = Hosts[host];
+            row.Clear();
+            var isLong = false;
+            foreach (var v in h.Vms)
+            {
+                var vm = Vms[v];
+                var scale = vm.Mips / h.TotalMips;
+                var history = vm.History;
+                var n = Math.Min(history.Length, WindowLength);
+                for (var i = 0; i < n; i++) row[i] += history[i] * scale;
+                if (!isLong)
+                    for (var i = WindowLength - 1; i < history.Length && i < HostHistory.Length; i++)
+                        if (history[i] * scale != 0) { isLong = true; break; }
+            }
+            _windowLong![host] = isLong;
+            _windowValid[host] = true;
+        }
+        row.CopyTo(window);
         longEnough = _windowLong![host];
         return true;
     }
@@ -426,6 +456,7 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
     private void Empty(int h)
     {
         var host = Hosts[h];
+        Invalidate(h);
         foreach (var v in host.Vms) if (Vms[v].Host == h) Vms[v].Host = -1;
         host.Vms.Clear();
         host.Reserved.Clear();

@@ -39,11 +39,11 @@ public sealed class SimHost
     public HostPower Power = HostPower.On;
     public double BootedAt;
 
-    public SimHost(int id, HostType type, int[] migratingOutHosts)
+    public SimHost(int id, HostType type, List<int>?[] migratingOutOn)
     {
         Id = id;
         Type = type;
-        Scheduler = new SimScheduler(type.MipsPerPe, type.Pes, migratingOutHosts);
+        Scheduler = new SimScheduler(type.MipsPerPe, type.Pes, id, migratingOutOn);
         RamAvailable = type.RamMiB;
         BwAvailable = type.BwKbps;
         HugepagesFree = type.Hugepages2M;

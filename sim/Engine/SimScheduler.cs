@@ -8,9 +8,10 @@ namespace KvmCluster.Sim.Engine;
 /// VM that later migrates back in is treated as migrating out on that host.
 /// Hosts carry a handful of VMs, so parallel lists (linear search) beat hashing and allocate nothing.
 /// </summary>
-/// <param name="migratingOutHosts">Per VM, how many hosts hold it in their migrating-out set (shared by all
-/// hosts), so a host can skip looking a VM up in its ever-growing set when no host holds it.</param>
-public sealed class SimScheduler(double peMips, int pes, int[] migratingOutHosts)
+/// <param name="host">This scheduler's host.</param>
+/// <param name="migratingOutOn">Per VM, the hosts whose migrating-out set holds it (shared by all hosts). The
+/// sets only grow over a run (CloudSim's quirk), but per VM the list stays short, so it is kept on the VM's side.</param>
+public sealed class SimScheduler(double peMips, int pes, int host, List<int>?[] migratingOutOn)
 {
     public double PeMips { get; } = peMips;
     public int Pes { get; } = pes;
@@ -24,8 +25,9 @@ public sealed class SimScheduler(double peMips, int pes, int[] migratingOutHosts
     private readonly List<int> _pes = new(8);
     private readonly List<double> _allocated = new(8);
     private readonly List<int> _migratingIn = new(2);
-    // Never cleared when a VM leaves (CloudSim's quirk), so it grows over a run: a set, not a list.
-    private readonly HashSet<int> _migratingOut = new(4);
+
+    /// <summary>The last allocation had to scale everyone down (so other VMs' allocations changed too).</summary>
+    public bool Redistributed { get; private set; }
 
     public double AllocatedFor(int vm)
     {
@@ -45,9 +47,9 @@ public sealed class SimScheduler(double peMips, int pes, int[] migratingOutHosts
     {
         if (inMigration)
         {
-            if (!_migratingIn.Contains(vm) && !IsMigratingOut(vm) && _migratingOut.Add(vm)) migratingOutHosts[vm]++;
+            if (!_migratingIn.Contains(vm) && !IsMigratingOut(vm)) (migratingOutOn[vm] ??= new List<int>(2)).Add(host);
         }
-        else if (IsMigratingOut(vm) && _migratingOut.Remove(vm)) migratingOutHosts[vm]--;
+        else if (IsMigratingOut(vm)) migratingOutOn[vm]!.Remove(host);
         var i = _vms.IndexOf(vm);
         if (i >= 0) { _requested[i] = requested; _pes[i] = pes; }
         else { _vms.Add(vm); _requested.Add(requested); _pes.Add(pes); _allocated.Add(0); i = _vms.Count - 1; }
@@ -59,14 +61,14 @@ public sealed class SimScheduler(double peMips, int pes, int[] migratingOutHosts
     {
         if (inMigration)
         {
-            if (!_migratingIn.Contains(vm) && !IsMigratingOut(vm) && _migratingOut.Add(vm)) migratingOutHosts[vm]++;
+            if (!_migratingIn.Contains(vm) && !IsMigratingOut(vm)) (migratingOutOn[vm] ??= new List<int>(2)).Add(host);
         }
-        else if (IsMigratingOut(vm) && _migratingOut.Remove(vm)) migratingOutHosts[vm]--;
+        else if (IsMigratingOut(vm)) migratingOutOn[vm]!.Remove(host);
         _vms.Add(vm); _requested.Add(requested); _pes.Add(pes); _allocated.Add(0);
         AllocateAt(_vms.Count - 1, _vms.Count);
     }
 
-    private bool IsMigratingOut(int vm) => migratingOutHosts[vm] > 0 && _migratingOut.Contains(vm);
+    private bool IsMigratingOut(int vm) => migratingOutOn[vm] is { Count: > 0 } hosts && hosts.Contains(host);
 
     private double Cap(double requested, int pes) => pes == 1
         ? (requested > PeMips ? PeMips : requested)
@@ -78,6 +80,7 @@ public sealed class SimScheduler(double peMips, int pes, int[] migratingOutHosts
     /// </summary>
     private void AllocateAt(int i, int inMap)
     {
+        Redistributed = false;
         var vm = _vms[i];
         var capped = Cap(_requested[i], _pes[i]);
         var total = capped;
@@ -91,7 +94,7 @@ public sealed class SimScheduler(double peMips, int pes, int[] migratingOutHosts
             _allocated[i] = alloc;
             Available -= total;
         }
-        else Redistribute(inMap);
+        else { Redistribute(inMap); Redistributed = true; }
     }
 
     /// <summary>Scales the first <paramref name="count"/> VMs (those CloudSim's map holds now) to fit.</summary>

@@ -45,7 +45,7 @@ public sealed class Simulation
         _seed = seed;
         _datacenter = spec.Name;
         var types = spec.HostTypes.ToList();
-        var migratingOut = new int[trace.Workloads.Count];
+        var migratingOut = new List<int>?[trace.Workloads.Count];
         var hosts = spec.Hosts().Select((t, i) => new SimHost(i, t, migratingOut) { TypeIndex = types.IndexOf(t) }).ToArray();
         _dc = new SimDatacenter(hosts, VmFactory.Create(spec, trace.Workloads), options)
         {

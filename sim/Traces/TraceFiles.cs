@@ -7,7 +7,8 @@ internal static class TraceFiles
     {
         if (File.Exists(directory)) throw new TraceException(directory, 0, $"is a file; a {kind} trace is a directory of per-VM files");
         if (!Directory.Exists(directory)) throw new TraceException(directory, 0, $"the {kind} trace directory does not exist");
-        var files = Directory.GetFiles(directory)
+        // Absolute paths, so opening each file does not ask for the working directory again.
+        var files = Directory.GetFiles(Path.GetFullPath(directory))
             .Where(f => !Path.GetFileName(f).StartsWith('.') && include(f))
             .OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal).ToList();
         if (files.Count == 0) throw new TraceException(directory, 0, $"the {kind} trace directory has no trace files");

@@ -1,6 +1,7 @@
 using System.Globalization;
 using KvmCluster.Policies.Policy;
-using YamlDotNet.Serialization;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
 
 namespace KvmCluster.Policies.Documents;
 
@@ -67,8 +68,27 @@ public static class PolicyWriter
             },
         };
         if (p.Description is null) doc.Remove("description");
-        return new SerializerBuilder().Build().Serialize(doc);
+        // Built as a YAML node tree and saved: no reflection, so it also works in the NativeAOT build.
+        var stream = new YamlStream(new YamlDocument(Node(doc)));
+        using var writer = new StringWriter(CultureInfo.InvariantCulture);
+        stream.Save(writer, assignAnchors: false);
+        var text = writer.ToString();
+        // YamlStream ends a document with "...", which a policy file does not need.
+        if (text.EndsWith("...\n", StringComparison.Ordinal)) text = text[..^4];
+        return text;
     }
+
+    private static YamlNode Node(object? value) => value switch
+    {
+        null => new YamlScalarNode("null") { Style = ScalarStyle.Plain },
+        IDictionary<string, object?> map => new YamlMappingNode(map.Select(kv => new KeyValuePair<YamlNode, YamlNode>(new YamlScalarNode(kv.Key), Node(kv.Value)))),
+        IDictionary<string, string> map => new YamlMappingNode(map.Select(kv => new KeyValuePair<YamlNode, YamlNode>(new YamlScalarNode(kv.Key), Node(kv.Value)))),
+        System.Collections.IEnumerable list and not string => new YamlSequenceNode(list.Cast<object?>().Select(Node)),
+        bool b => new YamlScalarNode(b ? "true" : "false") { Style = ScalarStyle.Plain },
+        double d => new YamlScalarNode(Num(d)) { Style = ScalarStyle.Plain },
+        IFormattable f => new YamlScalarNode(f.ToString(null, CultureInfo.InvariantCulture)) { Style = ScalarStyle.Plain },
+        _ => new YamlScalarNode(value.ToString()!),
+    };
 
     private static Dictionary<string, object> Filter(ExtraFilter f) => f switch
     {

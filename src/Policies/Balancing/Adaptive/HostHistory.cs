@@ -35,9 +35,11 @@ public static class HostHistory
     /// </summary>
     public static bool FillWindow(IAdaptiveFleet fleet, int host, int extraVm, Span<double> window)
     {
-        if (extraVm < 0 && fleet.TryHostWindow(host, window, out var known)) return known;
-        window.Clear();
         var hostMips = fleet.HostTotalMips(host);
+        // The extra VM is added last either way, so a known window plus the extra gives the same sums.
+        if (fleet.TryHostWindow(host, window, out var known))
+            return extraVm >= 0 ? AddWindow(fleet, extraVm, hostMips, window) | known : known;
+        window.Clear();
         var longEnough = false;
         foreach (var vm in fleet.VmsOn(host)) longEnough |= AddWindow(fleet, vm, hostMips, window);
         if (extraVm >= 0) longEnough |= AddWindow(fleet, extraVm, hostMips, window);

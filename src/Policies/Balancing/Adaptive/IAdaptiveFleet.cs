@@ -41,7 +41,7 @@ public interface IAdaptiveFleet
     /// <summary>
     /// A fleet that already knows the host's newest utilisation samples (the first <paramref name="window"/>.Length
     /// of what <see cref="HostHistory.Fill"/> would give) may hand them over instead of their being summed VM by
-    /// VM; false means "not known". Only ever asked about the host as it is, with no extra VM.
+    /// VM, in the same order; false means "not known". It is the host as it is: an extra VM is added by the caller.
     /// </summary>
     bool TryHostWindow(int host, Span<double> window, out bool longEnough) { longEnough = false; return false; }
     /// <summary>VMs on the host now, including tentative ones, in the host's order.</summary>
