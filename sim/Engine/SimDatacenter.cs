@@ -134,35 +134,52 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
     /// </summary>
     public void ProcessAll(double time)
     {
-        var windows = !Options.CloudSimCompat;
         _windows ??= new double[Hosts.Length * WindowLength];
         _windowLong ??= new bool[Hosts.Length];
         _windowValid ??= new bool[Hosts.Length];
-        Array.Clear(_windowValid); // new samples: every window is stale
-        if (windows)
+        var sampling = (time - Options.StartOffset) % Options.Interval == 0;
+        if (sampling) Array.Clear(_windowValid); // new samples: every window is stale until its host is updated
+        if (!Parallel)
         {
-            Array.Clear(_windows);
-            Array.Clear(_windowLong);
+            var cache = new PositionCache();
+            foreach (var vm in Vms) if (vm.Host >= 0) Process(vm, time, sampling, ref cache);
+            return;
         }
-        foreach (var vm in Vms)
+        // Native mode on a large fleet: VMs are independent here, so both cores take a share of them.
+        System.Threading.Tasks.Parallel.For(0, Workers, w =>
         {
-            if (vm.Host < 0) continue;
-            Process(vm, time);
-            // Native mode: sum each host's newest samples in the same sweep, for LR's detection (VM order, not
-            // host order, so only here, where CloudSim's rounding need not be matched).
-            if (!windows) continue; // a VM in migration counts on its source; targets are marked unknown below
-            var scale = vm.Mips / Hosts[vm.Host].TotalMips;
-            var h = vm.History;
-            var row = _windows.AsSpan(vm.Host * WindowLength, WindowLength);
-            var n = Math.Min(h.Length, WindowLength);
-            for (var i = 0; i < n; i++) row[i] += h[i] * scale;
-            if (!_windowLong![vm.Host])
-                for (var i = WindowLength - 1; i < h.Length; i++)
-                    if (h[i] * scale != 0) { _windowLong[vm.Host] = true; break; }
+            var cache = new PositionCache();
+            var (from, to) = Share(Vms.Length, w);
+            for (var v = from; v < to; v++) if (Vms[v].Host >= 0) Process(Vms[v], time, sampling, ref cache);
+        });
+    }
+
+    /// <summary>Updates hosts in parallel (native mode, large fleets); each host's update touches only its own state and VMs.</summary>
+    public void UpdateHosts(double time, bool[] updated)
+    {
+        if (!Parallel)
+        {
+            for (var h = 0; h < Hosts.Length; h++) updated[h] = UpdateHost(h, time, processed: true);
+            return;
         }
-        if (windows)
-            for (var host = 0; host < Hosts.Length; host++)
-                _windowValid![host] = Hosts[host].MigratingIn.Count == 0; // incoming VMs count on their source here
+        System.Threading.Tasks.Parallel.For(0, Workers, w =>
+        {
+            var (from, to) = Share(Hosts.Length, w);
+            for (var h = from; h < to; h++) updated[h] = UpdateHost(h, time, processed: true);
+        });
+    }
+
+    /// <summary>Native runs of at least this many VMs use every core for the per-interval updates.</summary>
+    public const int ParallelFromVms = 20_000;
+    private bool Parallel => !Options.CloudSimCompat && Vms.Length >= ParallelFromVms && Workers > 1;
+    private static readonly int Workers = Environment.ProcessorCount;
+    private static (int From, int To) Share(int n, int worker) => (n * worker / Workers, n * (worker + 1) / Workers);
+
+    /// <summary>Where the last VM's instant fell between samples: VMs on the same clock share it.</summary>
+    private struct PositionCache
+    {
+        public SamplePosition Position;
+        public PositionCache() => Position = new SamplePosition(double.NaN, 0, false, 0, 0, 0);
     }
 
     private const int WindowLength = 10;
@@ -205,26 +222,26 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
         if (_windowValid is not null) _windowValid[host] = false;
     }
 
-    /// <summary>CloudSim's updateVmProcessing for one VM: its request now, and a history sample once per interval.</summary>
-    private void Process(SimVm vm, double time)
+    // For single-host updates (events), on the simulation's own thread.
+    private double _lastTime = double.NaN;
+    private bool _lastSampling;
+    private PositionCache _lastPosition = new();
+
+    /// <summary>CloudSim's updateVmProcessing for one VM: its request now, and a history sample once per interval
+    /// (PowerVm samples when "(t − 0.1) % 300 == 0").</summary>
+    private static void Process(SimVm vm, double time, bool sampling, ref PositionCache cache)
     {
-        // PowerVm samples its history once per scheduling interval (CloudSim's "(t − 0.1) % 300 == 0").
-        if (time != _samplingTime) { _samplingTime = time; _sampling = (time - Options.StartOffset) % Options.Interval == 0; }
         var local = vm.LocalTime(time);
-        if (local != _position.Time || vm.Workload.Interval != _position.Interval || double.IsNaN(_position.Time))
-            _position = SamplePosition.Of(local, vm.Workload.Interval);
-        vm.Process(time, _position);
-        if (_sampling && time > vm.SampledAt)
+        if (local != cache.Position.Time || vm.Workload.Interval != cache.Position.Interval || double.IsNaN(cache.Position.Time))
+            cache.Position = SamplePosition.Of(local, vm.Workload.Interval);
+        vm.Process(time, cache.Position);
+        if (sampling && time > vm.SampledAt)
         {
             var u = vm.CurrentUtilization;
             if (time != 0 || u != 0) vm.AddHistory(u);
             vm.SampledAt = time;
         }
     }
-
-    private double _samplingTime = double.NaN;
-    private SamplePosition _position = new(double.NaN, 0, false, 0, 0, 0);
-    private bool _sampling;
 
     /// <summary>HostDynamicWorkload.updateVmsProcessing: process, sample history, re-share the CPU, record state.</summary>
     /// <returns>False when the host was skipped: empty and idle before and after.</returns>
@@ -240,7 +257,12 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
             RefreshAllocated(h); // nothing on it (a cancelled migration may just have left)
             return false;
         }
-        if (!processed) foreach (var v in host.Vms) Process(Vms[v], time);
+        if (!processed && host.Vms.Count > 0)
+        {
+            // The sampling test and the sample position are the same for the host's VMs: worked out once.
+            if (time != _lastTime) { _lastTime = time; _lastSampling = (time - Options.StartOffset) % Options.Interval == 0; }
+            foreach (var v in host.Vms) Process(Vms[v], time, _lastSampling, ref _lastPosition);
+        }
         host.PreviousUtilizationMips = host.UtilizationMips;
         host.UtilizationMips = 0;
         var requestedTotal = 0.0;
@@ -253,13 +275,29 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
             scheduler.AllocateNew(vms[i], vm.RequestedMips, vm.InMigration, vm.Pes);
         }
         var anyIncoming = host.MigratingIn.Count > 0;
-        // One pass for the metrics, the measured use, and what PABFD prices from (RefreshAllocated's sums).
+        // One pass for the metrics, the measured use, what PABFD prices from (RefreshAllocated's sums), and the
+        // host's newest utilisation samples for LR (summed in the host's order, as HostHistory would).
         double allocatedForPabfd = 0, requestedHere = 0;
         var maxRam = int.MinValue;
+        // (Only when stale: between samples a host's window changes only when its VMs do, which marks it stale.)
+        var sumWindow = _windows is not null && !_windowValid![h];
+        var window = sumWindow ? _windows.AsSpan(h * WindowLength, WindowLength) : default;
+        var windowLong = false;
+        if (sumWindow) window.Clear();
         for (var i = 0; i < vms.Count; i++)
         {
             var v = vms[i];
             var vm = Vms[v];
+            if (sumWindow)
+            {
+                var scale = vm.Mips / host.TotalMips;
+                var history = vm.History;
+                var n = Math.Min(history.Length, WindowLength);
+                for (var k = 0; k < n; k++) window[k] += history[k] * scale;
+                if (!windowLong)
+                    for (var k = WindowLength - 1; k < history.Length && k < HostHistory.Length; k++)
+                        if (history[k] * scale != 0) { windowLong = true; break; }
+            }
             var requested = vm.RequestedMips;
             var allocated = scheduler.AllocatedAt(i); // allocated just now, in this same order
             var incoming = anyIncoming && host.MigratingIn.Contains(v);
@@ -279,6 +317,7 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
         host.RequestedMipsHere = requestedHere;
         _allocatedMips[h] = allocatedForPabfd;
         host.MaxVmRam = maxRam;
+        if (sumWindow) { _windowLong![h] = windowLong; _windowValid![h] = true; }
         if (PerHostEnergy) SettleEnergy(host, time, host.Utilization);
         return true;
     }
@@ -310,6 +349,7 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
     private List<(int Host, int Vm)> _saved = [];
 
     public int HostCount => Hosts.Length;
+    public bool SafeForConcurrentReads => true; // IsSuitable and the allocation arrays only read
     public double HostTotalMips(int host) => Hosts[host].TotalMips;
     public double HostUtilizationMips(int host) => Hosts[host].UtilizationMips;
 

@@ -176,14 +176,17 @@ public sealed class Simulation
     }
 
     private readonly List<int> _updated = [];
+    private bool[]? _updatedFlags;
 
     private void UpdateAll()
     {
         var now = _dc.Clock;
         _updated.Clear();
         _dc.ProcessAll(now);
-        for (var h = 0; h < _dc.Hosts.Length; h++)
-            if (_dc.UpdateHost(h, now, processed: true)) _updated.Add(h);
+        _updatedFlags ??= new bool[_dc.Hosts.Length];
+        _dc.UpdateHosts(now, _updatedFlags);
+        for (var h = 0; h < _updatedFlags.Length; h++)
+            if (_updatedFlags[h]) _updated.Add(h);
         _power.Accumulate(_dc.Hosts, _updated, now - _lastProcess);
         _lastProcess = now;
         if (_options.CloudSimCompat) RemoveCompletedVms();

@@ -34,7 +34,16 @@ public sealed record PowerModel
         }
         _onGrid = [.. grid];
         _watts = [.. Watts];
+        _delta = new double[steps];
+        _start = new double[steps];
+        for (var i = 0; i < steps; i++)
+        {
+            _delta[i] = (_watts[i + 1] - _watts[i]) / steps;
+            _start[i] = (double)i / steps;
+        }
     }
+
+    private readonly double[] _delta, _start;
 
     private readonly double[] _onGrid;
     private readonly double[] _watts;
@@ -55,13 +64,13 @@ public sealed record PowerModel
         if (u >= 1) return w[^1];
         var steps = w.Length - 1;
         var x = u * steps;
-        var i1 = (int)Math.Floor(x);
+        var i1 = (int)x; // Math.Floor for 0 < x < steps
         var fraction = x - i1;
         if (fraction < 1e-9 || fraction > 1 - 1e-9) // only then can u be one of the few on-grid doubles
-            foreach (var g in _onGrid) if (u == g) return w[(int)x]; // CloudSim: u % 0.1 == 0
-        var i2 = fraction > 0 ? i1 + 1 : i1; // Math.Ceiling(x)
-        var delta = (w[i2] - w[i1]) / steps;
-        return w[i1] + delta * (u - (double)i1 / steps) * (steps * steps);
+            foreach (var g in _onGrid) if (u == g) return w[i1]; // CloudSim: u % 0.1 == 0, then data[(int)(u × 10)]
+        if (fraction == 0) return w[i1]; // Math.Ceiling(x) == i1: no slope to add
+        // CloudSim's expression, with its two divisions done once per table: (w[i2] − w[i1]) / steps and i1 / steps.
+        return w[i1] + _delta[i1] * (u - _start[i1]) * (steps * steps);
     }
 
     /// <summary>HP ProLiant ML110 G4 (Xeon 3040), SPECpower, as CloudSim uses it.</summary>

@@ -195,18 +195,10 @@ public sealed class AdaptiveOptimizer(IOverloadDetector detector, IVmSelection s
     {
         if (_powerNow.Length != fleet.HostCount) Measure(fleet);
         var request = fleet.VmRequestedMips(vm);
-        var count = 0;
+        var count = candidates.Count >= ParallelFrom && Workers > 1 && fleet.SafeForConcurrentReads
+            ? ShortlistInParallel(fleet, vm, request, excluded, candidates)
+            : ShortlistOf(fleet, vm, request, excluded, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(candidates), _top);
         var allocated = fleet.AllocatedMips;
-        foreach (var h in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(candidates))
-        {
-            if (!TryPrice(h, request, excluded, allocated, out var diff)) continue;
-            if (count == Shortlist && !Before(diff, h, _top[Shortlist - 1])) continue;
-            // Only suitable hosts can win; the test is cheap, and worth it only for hosts that would make the list.
-            if (!fleet.IsSuitable(h, vm)) continue;
-            var k = count < Shortlist ? count++ : Shortlist - 1;
-            while (k > 0 && Before(diff, h, _top[k - 1])) { _top[k] = _top[k - 1]; k--; }
-            _top[k] = (diff, h);
-        }
         for (var i = 0; i < count; i++)
             if (!(fleet.AllocatedMips[_top[i].Host] != 0 && OverloadedWith(fleet, _top[i].Host, vm))) return _top[i].Host;
         if (count < Shortlist) return -1; // every suitable host has been tested
@@ -223,6 +215,52 @@ public sealed class AdaptiveOptimizer(IOverloadDetector detector, IVmSelection s
         foreach (var (_, host) in _priced)
             if (!(fleet.AllocatedMips[host] != 0 && OverloadedWith(fleet, host, vm))) return host;
         return -1;
+    }
+
+    /// <summary>The best few suitable candidates by (power increase, host number), best first; returns how many.</summary>
+    private int ShortlistOf(IAdaptiveFleet fleet, int vm, double request, bool[] excluded, ReadOnlySpan<int> candidates, (double Diff, int Host)[] top)
+    {
+        var count = 0;
+        var allocated = fleet.AllocatedMips;
+        foreach (var h in candidates)
+        {
+            if (!TryPrice(h, request, excluded, allocated, out var diff)) continue;
+            if (count == Shortlist && !Before(diff, h, top[Shortlist - 1])) continue;
+            // Only suitable hosts can win; the test is cheap, and worth it only for hosts that would make the list.
+            if (!fleet.IsSuitable(h, vm)) continue;
+            var k = count < Shortlist ? count++ : Shortlist - 1;
+            while (k > 0 && Before(diff, h, top[k - 1])) { top[k] = top[k - 1]; k--; }
+            top[k] = (diff, h);
+        }
+        return count;
+    }
+
+    // Thousands of candidates (a large fleet): each core shortlists a share, and the shortlists are merged by the
+    // same order, so the result does not depend on how the work was split. Pricing only reads the fleet.
+    private const int ParallelFrom = 4096;
+    private static readonly int Workers = Math.Min(Environment.ProcessorCount, 8);
+    private readonly (double Diff, int Host)[][] _workerTops = [.. Enumerable.Range(0, Workers).Select(_ => new (double, int)[Shortlist])];
+    private readonly int[] _workerCounts = new int[Workers];
+
+    private int ShortlistInParallel(IAdaptiveFleet fleet, int vm, double request, bool[] excluded, List<int> candidates)
+    {
+        var n = candidates.Count;
+        Parallel.For(0, Workers, w =>
+        {
+            var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(candidates)[(n * w / Workers)..(n * (w + 1) / Workers)];
+            _workerCounts[w] = ShortlistOf(fleet, vm, request, excluded, span, _workerTops[w]);
+        });
+        var count = 0;
+        for (var w = 0; w < Workers; w++)
+            for (var i = 0; i < _workerCounts[w]; i++)
+            {
+                var (diff, h) = _workerTops[w][i];
+                if (count == Shortlist && !Before(diff, h, _top[Shortlist - 1])) continue;
+                var k = count < Shortlist ? count++ : Shortlist - 1;
+                while (k > 0 && Before(diff, h, _top[k - 1])) { _top[k] = _top[k - 1]; k--; }
+                _top[k] = (diff, h);
+            }
+        return count;
     }
 
     private bool TryPrice(int h, double request, bool[] excluded, ReadOnlySpan<double> allocated, out double diff)

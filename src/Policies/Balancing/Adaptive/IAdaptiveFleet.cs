@@ -10,6 +10,8 @@ namespace KvmCluster.Policies.Balancing.Adaptive;
 public interface IAdaptiveFleet
 {
     int HostCount { get; }
+    /// <summary>Pricing and suitability may be asked from several threads at once (nothing is cached on read).</summary>
+    bool SafeForConcurrentReads => false;
 
     double HostTotalMips(int host);
     /// <summary>CPU in use as measured at the last update (CloudSim: it does not change within a decision).</summary>
