@@ -16,11 +16,12 @@ public static class PlanetLabTrace
         var files = TraceFiles.List(directory, "PlanetLab", _ => true);
         var result = new List<VmWorkload>(files.Count);
         var buffer = new byte[16 * 1024];
-        foreach (var file in files) result.Add(ReadFile(file, ref buffer));
+        var samples = new double[512];
+        foreach (var file in files) result.Add(ReadFile(file, ref buffer, ref samples));
         return new Trace($"planetlab:{directory}", result, Interval);
     }
 
-    private static SampledWorkload ReadFile(string file, ref byte[] buffer)
+    private static SampledWorkload ReadFile(string file, ref byte[] buffer, ref double[] samples)
     {
         // One small file per VM and a thousand of them a day: open, read, close (system calls are dear here),
         // then parse the digits directly.
@@ -39,7 +40,7 @@ public static class PlanetLabTrace
             }
         }
         var bytes = buffer.AsSpan(0, length);
-        var samples = new List<double>(290);
+        var count = 0;
         var lineNo = 0;
         var i = 0;
         while (i < bytes.Length)
@@ -66,9 +67,10 @@ public static class PlanetLabTrace
             }
             if (percent is < 0 or > 100)
                 throw new TraceException(file, lineNo, $"CPU percentage {percent} is outside 0..100");
-            samples.Add(percent / 100.0);
+            if (count == samples.Length) Array.Resize(ref samples, samples.Length * 2);
+            samples[count++] = percent / 100.0;
         }
-        if (samples.Count == 0) throw new TraceException(file, 0, "the trace file is empty");
-        return new SampledWorkload(Path.GetFileName(file), [.. samples], Interval);
+        if (count == 0) throw new TraceException(file, 0, "the trace file is empty");
+        return new SampledWorkload(Path.GetFileName(file), samples.AsSpan(0, count), Interval);
     }
 }

@@ -63,11 +63,11 @@ public sealed class SampledWorkload : VmWorkload
 {
     private readonly double[] _data; // samples plus a copy of the last one, as CloudSim's 289-entry array
 
-    public SampledWorkload(string name, double[] samples, double interval) : base(name, interval)
+    public SampledWorkload(string name, ReadOnlySpan<double> samples, double interval) : base(name, interval)
     {
         if (samples.Length == 0) throw new ArgumentException($"workload {name} has no samples");
         _data = new double[samples.Length + 1];
-        Array.Copy(samples, _data, samples.Length);
+        samples.CopyTo(_data);
         _data[^1] = samples[^1];
         Data = _data;
     }
