@@ -65,8 +65,9 @@ public sealed class SimScheduler(double peMips, int pes, int host, List<int>?[] 
         }
         else if (IsMigratingOut(vm)) migratingOutOn[vm]!.Remove(host);
         _vms.Add(vm); _requested.Add(requested); _pes.Add(pes); _allocated.Add(0);
-        // A VM not in migration is, from here on, neither migrating out nor in: no need to look it up again.
-        AllocateAt(_vms.Count - 1, _vms.Count, plain: !inMigration);
+        // A VM not in migration was just taken off the migrating-out set: no need to look it up again. (It may
+        // still be in the migrating-in set — a second migration of it, started in the same round, in flight.)
+        AllocateAt(_vms.Count - 1, _vms.Count, notMigratingOut: !inMigration);
     }
 
     private bool IsMigratingOut(int vm) => migratingOutOn[vm] is { Count: > 0 } hosts && hosts.Contains(host);
@@ -79,18 +80,18 @@ public sealed class SimScheduler(double peMips, int pes, int host, List<int>?[] 
     /// allocatePesForVm(uid, mips) for the VM at index i, whose request is already recorded; the first
     /// <paramref name="inMap"/> VMs are those CloudSim's requested-MIPS map holds at that moment.
     /// </summary>
-    private void AllocateAt(int i, int inMap, bool plain = false)
+    private void AllocateAt(int i, int inMap, bool notMigratingOut = false)
     {
         Redistributed = false;
         var vm = _vms[i];
         var capped = Cap(_requested[i], _pes[i]);
         var total = capped;
-        var incoming = !plain && _migratingIn.Count > 0 && _migratingIn.Contains(vm);
+        var incoming = _migratingIn.Count > 0 && _migratingIn.Contains(vm);
         if (incoming) total *= 0.1;
         if (Available >= total)
         {
             var alloc = capped;
-            if (!plain && IsMigratingOut(vm)) alloc *= 0.9;
+            if (!notMigratingOut && IsMigratingOut(vm)) alloc *= 0.9;
             else if (incoming) alloc *= 0.1;
             _allocated[i] = alloc;
             Available -= total;
