@@ -1,1 +1,37 @@
-return 0;
+using System.CommandLine;
+using KvmCluster.Silo.Cli;
+using KvmCluster.Silo.Hosting;
+
+// kvmcluster: the silo (default verb) and the operator CLI, which talks to any silo's REST API.
+// Exit codes: 0 ok, 1 the cluster refused or failed, 2 usage error.
+var root = new RootCommand("kvmcluster — a KVM fleet scheduler on Orleans: run a silo on each hypervisor, manage the fleet through any silo");
+var silo = SiloCommand.Create();
+root.Subcommands.Add(silo);
+foreach (var c in ClusterCommands.Create()) root.Subcommands.Add(c);
+root.Options.Add(ClusterCommands.Api);
+root.Options.Add(ClusterCommands.Token);
+root.Options.Add(ClusterCommands.Json);
+
+// No verb, or only silo flags: run the silo.
+if (args.Length == 0 || args[0].StartsWith("--", StringComparison.Ordinal) && args[0] is not ("--help" or "--version")) args = ["silo", .. args];
+var parse = root.Parse(args);
+if (parse.Errors.Count > 0)
+{
+    foreach (var e in parse.Errors) Console.Error.WriteLine($"kvmcluster: {e.Message}");
+    Console.Error.WriteLine("Try 'kvmcluster --help'.");
+    return 2;
+}
+try
+{
+    return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (UsageException e)
+{
+    Console.Error.WriteLine($"kvmcluster: {e.Message}");
+    return 2;
+}
+catch (ApiProblem e)
+{
+    Console.Error.WriteLine($"kvmcluster: {e.Message}");
+    return e.Status is 400 or 401 or 404 ? 2 : 1;
+}

@@ -1,0 +1,67 @@
+using KvmCluster.Policies.Model;
+
+namespace KvmCluster.Grains.Contracts;
+
+/// <summary>One hypervisor, keyed by its name and pinned to the silo running on it.</summary>
+[Alias("kvm.IHostGrain")]
+public interface IHostGrain : IGrainWithStringKey
+{
+    /// <summary>Re-reads facts and inventory from the hypervisor and pushes a report to the scheduler.</summary>
+    [Alias("Refresh")] Task<HostReport> Refresh();
+    [Alias("Silo")] Task<string> Silo();
+    [Alias("Launch")] Task Launch(Guest guest);
+    [Alias("Stop")] Task Stop(string guest);
+    /// <summary>Prepares an incoming guest (the destination side of a migration); returns where to send it.</summary>
+    [Alias("PrepareIncoming")] Task<string> PrepareIncoming(Guest guest, string migration);
+    [Alias("MigrateOut")] Task MigrateOut(string guest, string endpoint, MigrationOrder order, string migration);
+    [Alias("CancelOutgoing")] Task CancelOutgoing(string guest);
+    /// <summary>Whether this host is sending the guest right now.</summary>
+    [Alias("IsSending")] Task<bool> IsSending(string guest);
+    /// <summary>The destination takes ownership: the guest runs here from now on.</summary>
+    [Alias("CommitIncoming")] Task CommitIncoming(string guest, string migration);
+    [Alias("AbortIncoming")] Task AbortIncoming(string guest, string migration);
+    /// <summary>The source lets go of a guest that now runs on the destination.</summary>
+    [Alias("ReleaseOutgoing")] Task ReleaseOutgoing(string guest, string migration);
+    /// <summary>The source resumes a guest whose migration failed or was cancelled.</summary>
+    [Alias("ResumeOutgoing")] Task ResumeOutgoing(string guest, string migration);
+    [Alias("SetMaintenance")] Task SetMaintenance(bool on);
+}
+
+[Alias("kvm.IGuestGrain")]
+public interface IGuestGrain : IGrainWithStringKey
+{
+    [Alias("Get")] Task<GuestView?> Get();
+    [Alias("Define")] Task<GuestView> Define(Guest spec);
+    [Alias("Locate")] Task<GuestView> Locate(string? host, GuestStatus status, string? migration);
+    [Alias("History")] Task<IReadOnlyList<EventRecord>> History();
+}
+
+[Alias("kvm.IMigrationGrain")]
+public interface IMigrationGrain : IGrainWithStringKey
+{
+    /// <summary>Starts the migration (idempotent: a second call with the same order returns the first's view).</summary>
+    [Alias("Start")] Task<MigrationView> Start(MigrationOrder order, Guest guest);
+    [Alias("Get")] Task<MigrationView?> Get();
+    [Alias("Cancel")] Task<MigrationView> Cancel();
+    [Alias("Report")] Task Report(MigrationProgress progress);
+    /// <summary>The source host's transfer finished: <paramref name="failure"/> is null on success.</summary>
+    [Alias("TransferEnded")] Task TransferEnded(string? failure);
+}
+
+[Alias("kvm.IPolicyGrain")]
+public interface IPolicyGrain : IGrainWithStringKey
+{
+    [Alias("Submit")] Task<PolicyVersionView> Submit(string text, string source);
+    [Alias("List")] Task<IReadOnlyList<PolicyVersionView>> List();
+    [Alias("Show")] Task<IReadOnlyList<PolicyVersionView>> Show(string name);
+    [Alias("Activate")] Task<PolicyVersionView> Activate(string name, int? version);
+    [Alias("Active")] Task<PolicyVersionView?> Active();
+}
+
+[Alias("kvm.IEventLogGrain")]
+public interface IEventLogGrain : IGrainWithStringKey
+{
+    [Alias("Append")] Task Append(IReadOnlyList<EventRecord> events);
+    /// <summary>Newest last; <paramref name="subject"/> filters by guest or host name.</summary>
+    [Alias("Query")] Task<IReadOnlyList<EventRecord>> Query(string? subject, string? kind, int limit);
+}

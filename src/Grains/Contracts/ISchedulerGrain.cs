@@ -1,0 +1,32 @@
+using KvmCluster.Policies.Model;
+
+namespace KvmCluster.Grains.Contracts;
+
+/// <summary>One per cluster (key <see cref="Cluster.Key"/>): the fleet snapshot, the active policy's plans, placements.</summary>
+[Alias("kvm.ISchedulerGrain")]
+public interface ISchedulerGrain : IGrainWithStringKey
+{
+    [Alias("ReportHost")] Task ReportHost(HostReport report);
+    [Alias("Hosts")] Task<IReadOnlyList<HostView>> Hosts();
+    [Alias("Guests")] Task<IReadOnlyList<GuestView>> Guests();
+    [Alias("Snapshot")] Task<FleetSnapshot> Snapshot();
+    /// <summary>Places a new guest with the active policy and launches it on the chosen host.</summary>
+    [Alias("Place")] Task<PlacementView> Place(Guest guest);
+    /// <summary>A planning round now: the plan is kept as RECOMMENDED (or run, under full automation).</summary>
+    [Alias("Preview")] Task<PlanView> Preview();
+    [Alias("Plans")] Task<IReadOnlyList<PlanView>> Plans();
+    [Alias("Plan")] Task<PlanView> Plan(string id);
+    [Alias("Approve")] Task<PlanView> Approve(string id);
+    [Alias("Execute")] Task<PlanView> Execute(string id);
+    [Alias("CancelPlan")] Task<PlanView> CancelPlan(string id);
+    /// <summary>Migrates one guest, to the given host or to where the active policy places it.</summary>
+    [Alias("Migrate")] Task<MigrationView> Migrate(string guest, string? to);
+    [Alias("MigrationEnded")] Task MigrationEnded(MigrationView migration);
+    [Alias("SetMaintenance")] Task<HostView> SetMaintenance(string host, bool on);
+}
+
+public static class Cluster
+{
+    /// <summary>The key of the cluster-wide singletons (scheduler, policies, events).</summary>
+    public const string Key = "cluster";
+}

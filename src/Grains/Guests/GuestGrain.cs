@@ -1,0 +1,64 @@
+using KvmCluster.Grains.Contracts;
+using KvmCluster.Policies.Model;
+
+namespace KvmCluster.Grains.Guests;
+
+[GenerateSerializer, Alias("kvm.GuestState")]
+public sealed class GuestState
+{
+    [Id(0)] public Guest? Spec { get; set; }
+    [Id(1)] public string? Host { get; set; }
+    [Id(2)] public GuestStatus Status { get; set; }
+    [Id(3)] public string? Migration { get; set; }
+    [Id(4)] public DateTimeOffset UpdatedAt { get; set; }
+    [Id(5)] public List<EventRecord> History { get; set; } = [];
+}
+
+/// <summary>A guest's spec, where it runs, and what happened to it. The host's inventory is the truth about what
+/// runs; this grain is the record an operator asks ("where is it, what happened to it?").</summary>
+public sealed class GuestGrain(
+    [PersistentState("guest", StorageNames.Store)] IPersistentState<GuestState> state,
+    TimeProvider clock) : Grain, IGuestGrain
+{
+    private const int HistoryLength = 100;
+
+    public Task<GuestView?> Get() => Task.FromResult(state.State.Spec is null ? null : View());
+
+    public async Task<GuestView> Define(Guest spec)
+    {
+        if (spec.Name != this.GetPrimaryKeyString()) throw ClusterException.Invalid($"guest name '{spec.Name}' does not match '{this.GetPrimaryKeyString()}'", "name");
+        if (state.State.Spec is { } existing && state.State.Status != GuestStatus.Failed && existing != spec)
+            throw ClusterException.Conflict($"guest '{spec.Name}' already exists on {state.State.Host ?? "no host"}");
+        state.State.Spec = spec;
+        state.State.Status = GuestStatus.Pending;
+        Remember("defined", $"guest {spec.Name} defined ({spec.VCpus} vCPU, {spec.MemoryMiB} MiB)");
+        await state.WriteStateAsync();
+        return View();
+    }
+
+    public async Task<GuestView> Locate(string? host, GuestStatus status, string? migration)
+    {
+        if (state.State.Spec is null) throw ClusterException.NotFound($"no guest named '{this.GetPrimaryKeyString()}'");
+        if (state.State.Host != host || state.State.Status != status || state.State.Migration != migration)
+        {
+            state.State.Host = host;
+            state.State.Status = status;
+            state.State.Migration = migration;
+            Remember(status.ToString().ToLowerInvariant(), $"guest {state.State.Spec.Name} {status.ToString().ToLowerInvariant()} on {host ?? "no host"}"
+                + (migration is null ? "" : $" (migration {migration})"));
+            await state.WriteStateAsync();
+        }
+        return View();
+    }
+
+    public Task<IReadOnlyList<EventRecord>> History() => Task.FromResult<IReadOnlyList<EventRecord>>(state.State.History.ToList());
+
+    private void Remember(string kind, string message)
+    {
+        state.State.UpdatedAt = clock.GetUtcNow();
+        state.State.History.Add(new EventRecord(state.State.History.Count + 1, state.State.UpdatedAt, kind, this.GetPrimaryKeyString(), message, []));
+        if (state.State.History.Count > HistoryLength) state.State.History.RemoveAt(0);
+    }
+
+    private GuestView View() => new(this.GetPrimaryKeyString(), state.State.Spec!, state.State.Host, state.State.Status, state.State.UpdatedAt, state.State.Migration);
+}

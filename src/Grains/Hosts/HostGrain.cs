@@ -1,0 +1,135 @@
+using KvmCluster.Grains.Contracts;
+using KvmCluster.Grains.Placement;
+using KvmCluster.Grains.Ports;
+using KvmCluster.Policies.Model;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace KvmCluster.Grains.Hosts;
+
+[GenerateSerializer, Alias("kvm.HostState")]
+public sealed class HostState
+{
+    [Id(0)] public bool Maintenance { get; set; }
+}
+
+/// <summary>
+/// One hypervisor. Pinned to the silo on that hypervisor (it drives the local QEMU processes through
+/// <see cref="IHypervisor"/>) and pushes compact reports to the scheduler — push, not poll.
+/// Outgoing transfers run in the background and report back to their migration grain, so a long migration never
+/// holds a grain call open.
+/// </summary>
+[HypervisorPlacement]
+public sealed class HostGrain(
+    IHypervisor hypervisor,
+    [PersistentState("host", StorageNames.Store)] IPersistentState<HostState> state,
+    ILocalSiloDetails silo,
+    IOptions<HostGrainOptions> options,
+    TimeProvider clock,
+    ILogger<HostGrain> log) : Grain, IHostGrain
+{
+    private readonly Dictionary<string, CancellationTokenSource> _outgoing = new(StringComparer.Ordinal);
+    private Host? _facts;
+    private string? _problem;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        this.RegisterGrainTimer(async () => { try { await Refresh(); } catch (Exception e) { log.LogWarning(e, "host report failed"); } },
+            new GrainTimerCreationOptions(TimeSpan.Zero, options.Value.ReportInterval) { KeepAlive = true });
+        return Task.CompletedTask;
+    }
+
+    public async Task<HostReport> Refresh()
+    {
+        await Discover();
+        var guests = _problem is null ? await hypervisor.InventoryAsync(CancellationToken.None) : [];
+        var host = _facts! with { Name = this.GetPrimaryKeyString(), Maintenance = state.State.Maintenance };
+        var report = new HostReport(host, guests, hypervisor.Kind, _problem, clock.GetUtcNow(), silo.SiloAddress.ToParsableString());
+        await GrainFactory.GetGrain<ISchedulerGrain>(Cluster.Key).ReportHost(report);
+        return report;
+    }
+
+    public Task<string> Silo() => Task.FromResult(silo.SiloAddress.ToParsableString());
+
+    public async Task Launch(Guest guest)
+    {
+        await EnsureUsable();
+        await hypervisor.LaunchAsync(guest with { Host = this.GetPrimaryKeyString() }, CancellationToken.None);
+    }
+
+    public Task Stop(string guest) => hypervisor.StopAsync(guest, CancellationToken.None);
+
+    public async Task<string> PrepareIncoming(Guest guest, string migration)
+    {
+        await EnsureUsable();
+        return await hypervisor.PrepareIncomingAsync(guest with { Host = this.GetPrimaryKeyString() }, CancellationToken.None);
+    }
+
+    public Task MigrateOut(string guest, string endpoint, MigrationOrder order, string migration)
+    {
+        if (_outgoing.ContainsKey(guest)) throw ClusterException.Conflict($"guest '{guest}' is already migrating");
+        var cts = new CancellationTokenSource();
+        _outgoing[guest] = cts;
+        var migrationGrain = GrainFactory.GetGrain<IMigrationGrain>(migration);
+        // The transfer runs outside the grain's turn: it may take minutes, and progress and cancel calls must get in.
+        _ = Task.Run(async () =>
+        {
+            string? failure = null;
+            try
+            {
+                await hypervisor.MigrateAsync(guest, endpoint, order, p => migrationGrain.Report(p), cts.Token);
+            }
+            catch (OperationCanceledException) when (cts.IsCancellationRequested) { failure = "cancelled"; }
+            catch (Exception e) { failure = e.Message; }
+            try { await migrationGrain.TransferEnded(failure); }
+            catch (Exception e) { log.LogWarning(e, "could not tell migration {Migration} that its transfer ended", migration); }
+        });
+        return Task.CompletedTask;
+    }
+
+    public Task CancelOutgoing(string guest)
+    {
+        if (_outgoing.TryGetValue(guest, out var cts)) cts.Cancel();
+        return Task.CompletedTask;
+    }
+
+    public Task<bool> IsSending(string guest) => Task.FromResult(_outgoing.ContainsKey(guest));
+
+    public Task CommitIncoming(string guest, string migration) => hypervisor.CommitIncomingAsync(guest, CancellationToken.None);
+    public Task AbortIncoming(string guest, string migration) => hypervisor.AbortIncomingAsync(guest, CancellationToken.None);
+
+    public async Task ReleaseOutgoing(string guest, string migration)
+    {
+        Forget(guest);
+        await hypervisor.ReleaseOutgoingAsync(guest, CancellationToken.None);
+    }
+
+    public async Task ResumeOutgoing(string guest, string migration)
+    {
+        Forget(guest);
+        await hypervisor.ResumeOutgoingAsync(guest, CancellationToken.None);
+    }
+
+    public async Task SetMaintenance(bool on)
+    {
+        state.State.Maintenance = on;
+        await state.WriteStateAsync();
+        await Refresh();
+    }
+
+    private void Forget(string guest)
+    {
+        if (_outgoing.Remove(guest, out var cts)) cts.Dispose();
+    }
+
+    private async Task Discover()
+    {
+        if (_facts is null) (_facts, _problem) = await hypervisor.DiscoverAsync(CancellationToken.None);
+    }
+
+    private async Task EnsureUsable()
+    {
+        await Discover();
+        if (_problem is not null) throw ClusterException.Unavailable($"host '{this.GetPrimaryKeyString()}' accepts no guests: {_problem}");
+    }
+}

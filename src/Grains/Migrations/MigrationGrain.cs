@@ -1,0 +1,192 @@
+using KvmCluster.Grains.Contracts;
+using KvmCluster.Policies.Model;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace KvmCluster.Grains.Migrations;
+
+/// <summary>
+/// One live migration as a persistent state machine: Created → Reserved (destination prepared) → Migrating (source
+/// sending) → Switching (destination takes over) → Completed; any failure or cancel → the destination copy is
+/// discarded and the source resumes (Failed / Cancelled). A guest is never owned by two hosts: ownership moves only
+/// in Switching, after the destination holds the whole guest. After a silo restart the reminder wakes the grain and
+/// it finishes the switch or ends the migration cleanly.
+/// </summary>
+public sealed class MigrationGrain(
+    [PersistentState("migration", StorageNames.Store)] IPersistentState<MigrationState> state,
+    IOptions<MigrationGrainOptions> options,
+    TimeProvider clock,
+    ILogger<MigrationGrain> log) : Grain, IMigrationGrain, IRemindable
+{
+    private const string Reminder = "watchdog";
+    private IGrainTimer? _watchdog;
+    private int _lostTransferChecks;
+    private string Id => this.GetPrimaryKeyString();
+    private MigrationState S => state.State;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (S.Order is null || S.IsFinal) return;
+        // Woken after a restart (reminder, or the source reporting its transfer's end).
+        if (S.Status is MigrationStatus.Created or MigrationStatus.Reserved)
+            await Fail("interrupted before the transfer started (silo restart)", MigrationStatus.Failed);
+        else if (S.Status == MigrationStatus.Switching) await Switch();
+        else StartWatchdog();
+    }
+
+    public async Task<MigrationView> Start(MigrationOrder order, Guest guest)
+    {
+        if (S.Order is not null)
+            return S.Order.Guest == order.Guest && S.Order.From == order.From && S.Order.To == order.To
+                ? View() : throw ClusterException.Conflict($"migration {Id} already exists for {S.Order.Guest}");
+        if (order.From == order.To) throw ClusterException.Invalid($"guest '{order.Guest}' already runs on {order.To}", "to");
+        S.Order = order;
+        S.Guest = guest;
+        S.CreatedAt = clock.GetUtcNow();
+        var gib = Math.Max(1.0, guest.MemoryMiB / 1024.0);
+        var timeout = TimeSpan.FromSeconds(Math.Max(options.Value.MinimumTimeout.TotalSeconds, gib * 150));
+        S.Deadline = S.CreatedAt + timeout;
+        S.Status = MigrationStatus.Created;
+        await state.WriteStateAsync();
+        await this.RegisterOrUpdateReminder(Reminder, options.Value.ReminderPeriod, options.Value.ReminderPeriod);
+        await Record("migration-started", $"migration {Id}: {order.Guest} {order.From} → {order.To}", order.Reasons);
+
+        var guestGrain = GrainFactory.GetGrain<IGuestGrain>(order.Guest);
+        try
+        {
+            if (await guestGrain.Get() is null) await guestGrain.Define(guest);
+            S.Endpoint = await Host(order.To).PrepareIncoming(guest, Id);
+            S.Status = MigrationStatus.Reserved;
+            await state.WriteStateAsync();
+            await guestGrain.Locate(order.From, GuestStatus.Migrating, Id);
+            S.Status = MigrationStatus.Migrating;
+            await state.WriteStateAsync();
+            await Host(order.From).MigrateOut(order.Guest, S.Endpoint, order, Id);
+            StartWatchdog();
+        }
+        catch (Exception e) when (!S.IsFinal)
+        {
+            await Fail(Describe(e), MigrationStatus.Failed);
+        }
+        return View();
+    }
+
+    public Task<MigrationView?> Get() => Task.FromResult(S.Order is null ? null : View());
+
+    public async Task<MigrationView> Cancel()
+    {
+        if (S.Order is null) throw ClusterException.NotFound($"no migration {Id}");
+        if (S.IsFinal) return View();
+        if (S.Status == MigrationStatus.Switching) throw ClusterException.Conflict($"migration {Id} is switching over and can no longer be cancelled");
+        if (S.Status == MigrationStatus.Migrating)
+        {
+            // The source stops sending and reports the end of its transfer, which cleans up.
+            try { await Host(S.Order.From).CancelOutgoing(S.Order.Guest); return View(); }
+            catch (Exception e) { log.LogWarning(e, "cancel of {Migration} could not reach the source", Id); }
+        }
+        await Fail("cancelled", MigrationStatus.Cancelled);
+        return View();
+    }
+
+    public Task Report(MigrationProgress progress)
+    {
+        S.Progress = progress; // kept in memory; written with the next state change
+        return Task.CompletedTask;
+    }
+
+    public async Task TransferEnded(string? failure)
+    {
+        if (S.Status != MigrationStatus.Migrating) return; // already ended (idempotent)
+        if (failure is null) { S.Status = MigrationStatus.Switching; await state.WriteStateAsync(); await Switch(); }
+        else await Fail(failure, failure == "cancelled" ? MigrationStatus.Cancelled : MigrationStatus.Failed);
+    }
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (S.Order is null || S.IsFinal) await UnregisterReminder();
+    }
+
+    private async Task Switch()
+    {
+        var o = S.Order!;
+        try { await Host(o.To).CommitIncoming(o.Guest, Id); }
+        catch (Exception e)
+        {
+            await Fail("destination could not take over: " + Describe(e), MigrationStatus.Failed);
+            return;
+        }
+        // From here the destination runs the guest; the source copy is paused and only needs destroying.
+        try { await Host(o.From).ReleaseOutgoing(o.Guest, Id); }
+        catch (Exception e) { log.LogWarning(e, "source of {Migration} could not release its paused copy", Id); }
+        await End(MigrationStatus.Completed, null, o.To);
+    }
+
+    private async Task Fail(string reason, MigrationStatus status)
+    {
+        var o = S.Order!;
+        try { await Host(o.To).AbortIncoming(o.Guest, Id); }
+        catch (Exception e) { log.LogInformation("destination of {Migration} not cleaned up: {Error}", Id, e.Message); }
+        try { await Host(o.From).ResumeOutgoing(o.Guest, Id); }
+        catch (Exception e) { log.LogWarning("source of {Migration} could not resume the guest: {Error}", Id, e.Message); }
+        await End(status, reason, o.From);
+    }
+
+    private async Task End(MigrationStatus status, string? reason, string host)
+    {
+        var o = S.Order!;
+        S.Status = status;
+        S.Reason = reason;
+        S.EndedAt = clock.GetUtcNow();
+        await state.WriteStateAsync();
+        _watchdog?.Dispose();
+        _watchdog = null;
+        try { await GrainFactory.GetGrain<IGuestGrain>(o.Guest).Locate(host, GuestStatus.Running, null); }
+        catch (Exception e) { log.LogWarning(e, "guest record of {Guest} not updated", o.Guest); }
+        var text = status == MigrationStatus.Completed
+            ? $"migration {Id}: {o.Guest} now runs on {o.To}"
+            : $"migration {Id}: {o.Guest} stays on {o.From} ({status.ToString().ToLowerInvariant()}: {reason})";
+        await Record("migration-" + status.ToString().ToLowerInvariant(), text, reason is null ? [] : [reason]);
+        try { await GrainFactory.GetGrain<ISchedulerGrain>(Cluster.Key).MigrationEnded(View()); }
+        catch (Exception e) { log.LogWarning(e, "scheduler not told about {Migration}", Id); }
+        await UnregisterReminder();
+    }
+
+    private void StartWatchdog() => _watchdog ??= this.RegisterGrainTimer(Watch,
+        new GrainTimerCreationOptions(options.Value.WatchdogInterval, options.Value.WatchdogInterval) { KeepAlive = true });
+
+    private async Task Watch()
+    {
+        if (S.Status != MigrationStatus.Migrating) return;
+        var o = S.Order!;
+        if (clock.GetUtcNow() > S.Deadline)
+        {
+            try { await Host(o.From).CancelOutgoing(o.Guest); } catch { /* the failure below cleans up */ }
+            await Fail("did not complete before its deadline", MigrationStatus.Failed);
+            return;
+        }
+        bool sending;
+        try { sending = await Host(o.From).IsSending(o.Guest).WaitAsync(TimeSpan.FromSeconds(10)); }
+        catch (Exception e) { await Fail("source host unreachable: " + Describe(e), MigrationStatus.Failed); return; }
+        // A source restarted mid-transfer has no transfer any more; two looks in a row rule out a race with its report.
+        _lostTransferChecks = sending ? 0 : _lostTransferChecks + 1;
+        if (_lostTransferChecks >= 2) await Fail("the source host lost the transfer (restarted)", MigrationStatus.Failed);
+    }
+
+    private async Task UnregisterReminder()
+    {
+        try
+        {
+            if (await this.GetReminder(Reminder) is { } r) await this.UnregisterReminder(r);
+        }
+        catch (Exception e) { log.LogDebug(e, "reminder of {Migration} not removed", Id); }
+    }
+
+    private Task Record(string kind, string message, IReadOnlyList<string> reasons) =>
+        GrainFactory.GetGrain<IEventLogGrain>(Cluster.Key).Append([Events.Events.New(clock.GetUtcNow(), kind, S.Order!.Guest, message, reasons)]);
+
+    private IHostGrain Host(string name) => GrainFactory.GetGrain<IHostGrain>(name);
+
+    private static string Describe(Exception e) => e is ClusterException c ? c.Detail : e.GetBaseException().Message;
+
+    private MigrationView View() => new(Id, S.Order!, S.Status, S.Reason, S.Progress, S.CreatedAt, S.EndedAt);
+}

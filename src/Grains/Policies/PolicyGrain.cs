@@ -1,0 +1,78 @@
+using KvmCluster.Grains.Contracts;
+using KvmCluster.Grains.Events;
+using KvmCluster.Policies.Documents;
+using KvmCluster.Policies.Policy;
+
+namespace KvmCluster.Grains.Policies;
+
+[GenerateSerializer, Alias("kvm.PolicyStoreState")]
+public sealed class PolicyStoreState
+{
+    [Id(0)] public List<StoredPolicy> Versions { get; set; } = [];
+    [Id(1)] public string? ActiveName { get; set; }
+    [Id(2)] public int ActiveVersion { get; set; }
+}
+
+[GenerateSerializer, Alias("kvm.StoredPolicy")]
+public sealed record StoredPolicy([property: Id(0)] string Name, [property: Id(1)] int Version, [property: Id(2)] string Text, [property: Id(3)] DateTimeOffset SubmittedAt);
+
+/// <summary>Policy documents: validated on submit, every version kept, one active at a time.</summary>
+public sealed class PolicyGrain(
+    [PersistentState("policies", StorageNames.Store)] IPersistentState<PolicyStoreState> state,
+    TimeProvider clock) : Grain, IPolicyGrain
+{
+    public async Task<PolicyVersionView> Submit(string text, string source)
+    {
+        Policy policy;
+        try { policy = PolicyDocument.Parse(text, source); }
+        catch (DocumentException e)
+        {
+            var first = e.Errors.Count > 0 ? e.Errors[0] : null;
+            throw ClusterException.Invalid(string.Join("; ", e.Errors.Select(x => x.ToString())), first?.Path);
+        }
+        var version = state.State.Versions.Where(v => v.Name == policy.Name).Select(v => v.Version).DefaultIfEmpty(0).Max() + 1;
+        var stored = new StoredPolicy(policy.Name, version, text, clock.GetUtcNow());
+        state.State.Versions.Add(stored);
+        await state.WriteStateAsync();
+        await GrainFactory.Record(Events.Events.New(stored.SubmittedAt, "policy-submitted", policy.Name, $"policy {policy.Name} version {version} submitted"));
+        return View(stored);
+    }
+
+    public Task<IReadOnlyList<PolicyVersionView>> List() => Task.FromResult<IReadOnlyList<PolicyVersionView>>(
+        state.State.Versions.GroupBy(v => v.Name).Select(g => View(g.MaxBy(v => v.Version)!)).OrderBy(v => v.Name, StringComparer.Ordinal).ToList());
+
+    public Task<IReadOnlyList<PolicyVersionView>> Show(string name)
+    {
+        var versions = state.State.Versions.Where(v => v.Name == name).Select(View).ToList();
+        if (versions.Count == 0) throw ClusterException.NotFound($"no policy named '{name}'");
+        return Task.FromResult<IReadOnlyList<PolicyVersionView>>(versions);
+    }
+
+    public async Task<PolicyVersionView> Activate(string name, int? version)
+    {
+        var candidates = state.State.Versions.Where(v => v.Name == name).ToList();
+        if (candidates.Count == 0) throw ClusterException.NotFound($"no policy named '{name}'");
+        var chosen = version is { } n ? candidates.FirstOrDefault(v => v.Version == n) : candidates.MaxBy(v => v.Version);
+        if (chosen is null) throw ClusterException.NotFound($"policy '{name}' has no version {version}");
+        state.State.ActiveName = chosen.Name;
+        state.State.ActiveVersion = chosen.Version;
+        await state.WriteStateAsync();
+        await GrainFactory.Record(Events.Events.New(clock.GetUtcNow(), "policy-activated", name, $"policy {name} version {chosen.Version} is active"));
+        return View(chosen);
+    }
+
+    public Task<PolicyVersionView?> Active()
+    {
+        var s = state.State;
+        var active = s.Versions.FirstOrDefault(v => v.Name == s.ActiveName && v.Version == s.ActiveVersion);
+        return Task.FromResult(active is null ? null : View(active));
+    }
+
+    private PolicyVersionView View(StoredPolicy p)
+    {
+        var policy = PolicyDocument.Parse(p.Text, p.Name);
+        return new PolicyVersionView(p.Name, p.Version, p.Text, p.SubmittedAt,
+            p.Name == state.State.ActiveName && p.Version == state.State.ActiveVersion,
+            policy.Kind.ToString(), policy.Automation.ToString());
+    }
+}

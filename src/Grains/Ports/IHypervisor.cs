@@ -1,0 +1,42 @@
+using KvmCluster.Grains.Contracts;
+using KvmCluster.Policies.Model;
+
+namespace KvmCluster.Grains.Ports;
+
+/// <summary>
+/// What a host grain needs from the hypervisor it runs on. The silo provides QEMU (over QMP) or a simulated
+/// hypervisor; the grain never sees QMP, /proc or sockets. A migration's data flows between the two drivers
+/// directly (QEMU to QEMU), never through grains.
+/// </summary>
+public interface IHypervisor
+{
+    /// <summary>"qemu" or "simulated".</summary>
+    string Kind { get; }
+
+    /// <summary>The host's static facts; a problem when the driver cannot run guests here (no QEMU, no KVM).</summary>
+    Task<(Host Facts, string? Problem)> DiscoverAsync(CancellationToken cancellationToken);
+
+    /// <summary>The guests running here now, with their latest usage.</summary>
+    Task<IReadOnlyList<Guest>> InventoryAsync(CancellationToken cancellationToken);
+
+    Task LaunchAsync(Guest guest, CancellationToken cancellationToken);
+    Task StopAsync(string guest, CancellationToken cancellationToken);
+
+    /// <summary>Starts a paused incoming copy of the guest; returns the endpoint the source sends to.</summary>
+    Task<string> PrepareIncomingAsync(Guest guest, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Sends a running guest to an incoming endpoint; returns when the destination has all of it (the source is
+    /// paused then), throws if the transfer fails (the source keeps running).
+    /// </summary>
+    Task MigrateAsync(string guest, string endpoint, MigrationOrder order, Func<MigrationProgress, Task> progress, CancellationToken cancellationToken);
+
+    /// <summary>Runs the completely received incoming guest.</summary>
+    Task CommitIncomingAsync(string guest, CancellationToken cancellationToken);
+    /// <summary>Discards an incoming guest (failed or cancelled migration).</summary>
+    Task AbortIncomingAsync(string guest, CancellationToken cancellationToken);
+    /// <summary>Destroys the paused source copy after the destination took over.</summary>
+    Task ReleaseOutgoingAsync(string guest, CancellationToken cancellationToken);
+    /// <summary>Resumes the source copy after a failed or cancelled migration.</summary>
+    Task ResumeOutgoingAsync(string guest, CancellationToken cancellationToken);
+}

@@ -1,0 +1,97 @@
+using System.Text.Json;
+using KvmCluster.Grains.Contracts;
+using KvmCluster.Grains.Serialization;
+using KvmCluster.Policies.Model;
+
+namespace KvmCluster.Silo.Api;
+
+public sealed record MigrateRequest(string Guest, string? To);
+public sealed record MaintenanceRequest(bool On);
+
+/// <summary>The REST API every silo serves. Reads are open on the bound address; every change needs the bearer token.</summary>
+public static class ApiEndpoints
+{
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(30);
+
+    public static void MapKvmApi(this WebApplication app)
+    {
+        var api = app.MapGroup("/api");
+        ISchedulerGrain Scheduler(IGrainFactory g) => g.GetGrain<ISchedulerGrain>(Cluster.Key);
+        IPolicyGrain Policies(IGrainFactory g) => g.GetGrain<IPolicyGrain>(Cluster.Key);
+
+        api.MapGet("/hosts", async (IGrainFactory g) => await Scheduler(g).Hosts().WaitAsync(CallTimeout));
+        api.MapGet("/hosts/{name}", async (string name, IGrainFactory g) =>
+            (await Scheduler(g).Hosts().WaitAsync(CallTimeout)).FirstOrDefault(h => h.Name == name) is { } h ? Results.Ok(h)
+            : Problems.For(ClusterException.NotFound($"no host named '{name}'")));
+        api.MapPost("/hosts/{name}/maintenance", async (string name, HttpRequest request, IGrainFactory g) =>
+        {
+            var body = await Read<MaintenanceRequest>(request);
+            return Results.Ok(await Scheduler(g).SetMaintenance(name, body.On).WaitAsync(CallTimeout));
+        });
+
+        api.MapGet("/guests", async (IGrainFactory g) => await Scheduler(g).Guests().WaitAsync(CallTimeout));
+        api.MapGet("/guests/{name}", async (string name, IGrainFactory g) =>
+            (await Scheduler(g).Guests().WaitAsync(CallTimeout)).FirstOrDefault(x => x.Name == name) is { } v ? Results.Ok(v)
+            : await g.GetGrain<IGuestGrain>(name).Get() is { } known ? Results.Ok(known)
+            : Problems.For(ClusterException.NotFound($"no guest named '{name}'")));
+        api.MapGet("/guests/{name}/history", async (string name, IGrainFactory g) => await g.GetGrain<IGuestGrain>(name).History());
+        api.MapPost("/guests", async (HttpRequest request, IGrainFactory g) =>
+        {
+            var guest = await Read<Guest>(request);
+            var placed = await Scheduler(g).Place(guest).WaitAsync(CallTimeout);
+            return Results.Created($"/api/guests/{placed.Guest}", placed);
+        });
+
+        api.MapGet("/policies", async (IGrainFactory g) => await Policies(g).List());
+        api.MapGet("/policies/active", async (IGrainFactory g) => await Policies(g).Active() is { } p ? Results.Ok(p) : Problems.For(ClusterException.NotFound("no policy is active")));
+        api.MapGet("/policies/{name}", async (string name, IGrainFactory g) => await Policies(g).Show(name));
+        api.MapPost("/policies", async (HttpRequest request, IGrainFactory g, string? source) =>
+        {
+            using var reader = new StreamReader(request.Body);
+            var text = await reader.ReadToEndAsync();
+            if (string.IsNullOrWhiteSpace(text)) return Problems.BadBody("the request body must be a policy document (YAML)", null);
+            var v = await Policies(g).Submit(text, string.IsNullOrWhiteSpace(source) ? "request" : Path.GetFileName(source));
+            return Results.Created($"/api/policies/{v.Name}", v);
+        });
+        api.MapPost("/policies/{name}/activate", async (string name, int? version, IGrainFactory g) => await Policies(g).Activate(name, version));
+
+        api.MapGet("/plans", async (IGrainFactory g) => await Scheduler(g).Plans());
+        api.MapPost("/plans", async (IGrainFactory g) => await Scheduler(g).Preview().WaitAsync(CallTimeout));
+        api.MapGet("/plans/{id}", async (string id, IGrainFactory g) => await Scheduler(g).Plan(id));
+        api.MapPost("/plans/{id}/approve", async (string id, IGrainFactory g) => await Scheduler(g).Approve(id));
+        api.MapPost("/plans/{id}/execute", async (string id, IGrainFactory g) => await Scheduler(g).Execute(id).WaitAsync(CallTimeout));
+        api.MapPost("/plans/{id}/cancel", async (string id, IGrainFactory g) => await Scheduler(g).CancelPlan(id));
+
+        api.MapPost("/migrations", async (HttpRequest request, IGrainFactory g) =>
+        {
+            var body = await Read<MigrateRequest>(request);
+            if (string.IsNullOrWhiteSpace(body.Guest)) return Problems.BadBody("'guest' is required", "guest");
+            var m = await Scheduler(g).Migrate(body.Guest, string.IsNullOrWhiteSpace(body.To) ? null : body.To).WaitAsync(CallTimeout);
+            return Results.Accepted($"/api/migrations/{m.Id}", m);
+        });
+        api.MapGet("/migrations/{id}", async (string id, IGrainFactory g) =>
+            await g.GetGrain<IMigrationGrain>(id).Get() is { } m ? Results.Ok(m) : Problems.For(ClusterException.NotFound($"no migration {id}")));
+        api.MapPost("/migrations/{id}/cancel", async (string id, IGrainFactory g) => await g.GetGrain<IMigrationGrain>(id).Cancel());
+
+        api.MapGet("/events", async (IGrainFactory g, string? subject, string? kind, int? limit) =>
+            await g.GetGrain<IEventLogGrain>(Cluster.Key).Query(subject, kind, limit ?? 100));
+    }
+
+    /// <summary>Reads a JSON body; a malformed one becomes a 400 naming the field.</summary>
+    private static async Task<T> Read<T>(HttpRequest request)
+    {
+        try
+        {
+            return await JsonSerializer.DeserializeAsync<T>(request.Body, PolicyTypesSerialization.Options)
+                ?? throw ClusterException.Invalid("the request body is empty");
+        }
+        catch (JsonException e)
+        {
+            throw ClusterException.Invalid(e.Message, Problems.FieldOf(e));
+        }
+        catch (ArgumentException e)
+        {
+            throw ClusterException.Invalid(e.Message.Split(" (Parameter")[0], e.ParamName);
+        }
+    }
+}

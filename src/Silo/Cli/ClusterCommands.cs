@@ -1,0 +1,136 @@
+using System.CommandLine;
+using System.Text.Json;
+using Spectre.Console;
+
+namespace KvmCluster.Silo.Cli;
+
+/// <summary>The operator verbs: each talks to a silo's API (--api, default http://127.0.0.1:8080).</summary>
+public static class ClusterCommands
+{
+    public static readonly Option<string?> Api = new("--api") { Description = "A silo's API URL (env KVMCLUSTER_API)", Recursive = true };
+    public static readonly Option<string?> Token = new("--token") { Description = "API token (env KVMCLUSTER_TOKEN, else the local silo's token file)", Recursive = true };
+    public static readonly Option<bool> Json = new("--json") { Description = "Print the API's JSON instead of a table", Recursive = true };
+
+    public static IEnumerable<Command> Create()
+    {
+        yield return Verb("hosts", "List hosts: capacity, guests, reachability", async (c, p) =>
+        {
+            var hosts = await c.Get("api/hosts");
+            if (Raw(p, hosts)) return 0;
+            var t = new Table().AddColumns("Host", "Reachable", "Driver", "vCPU used / threads", "Memory used / total MiB", "Guests", "Maintenance");
+            foreach (var h in hosts.EnumerateArray())
+            {
+                var facts = h.GetProperty("facts");
+                t.AddRow(Esc(h, "name"), h.GetProperty("reachable").GetBoolean() ? "[green]yes[/]" : "[red]no[/]", Esc(h, "driver"),
+                    $"{h.GetProperty("usedVCpus")} / {facts.GetProperty("cpu").GetProperty("threads")}",
+                    $"{h.GetProperty("usedMemoryMiB")} / {facts.GetProperty("memoryMiB")}",
+                    h.GetProperty("guests").GetArrayLength().ToString(), facts.GetProperty("maintenance").GetBoolean() ? "on" : "");
+            }
+            AnsiConsole.Write(t);
+            return 0;
+        });
+
+        yield return Verb("guests", "List guests and where they run", async (c, p) =>
+        {
+            var guests = await c.Get("api/guests");
+            if (Raw(p, guests)) return 0;
+            var t = new Table().AddColumns("Guest", "Host", "Status", "vCPU", "Memory MiB", "Migration");
+            foreach (var g in guests.EnumerateArray())
+            {
+                var spec = g.GetProperty("spec");
+                t.AddRow(Esc(g, "name"), Esc(g, "host"), Esc(g, "status"), spec.GetProperty("vCpus").ToString(), spec.GetProperty("memoryMiB").ToString(), Esc(g, "migration"));
+            }
+            AnsiConsole.Write(t);
+            return 0;
+        });
+
+        var launchFile = new Option<string>("-f", "--file") { Description = "Guest spec (JSON)", Required = true };
+        var launch = Verb("launch", "Place a new guest with the active policy and start it", async (c, p) =>
+        {
+            var file = p.GetValue(launchFile)!;
+            var placed = await c.PostText("api/guests", await ReadFile(file), "application/json");
+            if (Raw(p, placed)) return 0;
+            AnsiConsole.MarkupLine($"{Esc(placed, "guest")} → [green]{Esc(placed, "host")}[/]");
+            foreach (var r in placed.GetProperty("reasons").EnumerateArray()) AnsiConsole.MarkupLine($"  because {Markup.Escape(r.GetString() ?? "")}");
+            return 0;
+        });
+        launch.Options.Add(launchFile);
+        yield return launch;
+
+        yield return PolicyCommands.Create();
+        yield return PlanCommands.Create();
+
+        var guestArg = new Argument<string>("guest") { Description = "Guest to migrate" };
+        var to = new Option<string?>("--to") { Description = "Destination host (default: where the active policy places it)" };
+        var migrate = Verb("migrate", "Live-migrate a guest", async (c, p) =>
+        {
+            var m = await c.Post("api/migrations", new { guest = p.GetValue(guestArg), to = p.GetValue(to) });
+            if (Raw(p, m)) return 0;
+            var order = m.GetProperty("order");
+            AnsiConsole.MarkupLine($"migration {Esc(m, "id")}: {Esc(order, "guest")} {Esc(order, "from")} → {Esc(order, "to")} [bold]{Esc(m, "status")}[/] {Esc(m, "reason")}");
+            return m.GetProperty("status").GetString() is "failed" or "cancelled" ? 1 : 0;
+        });
+        migrate.Arguments.Add(guestArg);
+        migrate.Options.Add(to);
+        yield return migrate;
+
+        var hostArg = new Argument<string>("host");
+        var onOff = new Argument<string>("state") { Description = "on or off" };
+        onOff.AcceptOnlyFromAmong("on", "off");
+        var maintenance = Verb("maintenance", "Put a host in maintenance (the next plan evacuates it) or take it out", async (c, p) =>
+        {
+            var h = await c.Post($"api/hosts/{Uri.EscapeDataString(p.GetValue(hostArg)!)}/maintenance", new { on = p.GetValue(onOff) == "on" });
+            if (Raw(p, h)) return 0;
+            AnsiConsole.MarkupLine($"host {Esc(h, "name")}: maintenance {p.GetValue(onOff)}");
+            return 0;
+        });
+        maintenance.Arguments.Add(hostArg);
+        maintenance.Arguments.Add(onOff);
+        yield return maintenance;
+
+        var subject = new Option<string?>("--subject") { Description = "Only events about this guest or host" };
+        var limit = new Option<int>("--limit") { Description = "Newest N events", DefaultValueFactory = _ => 50 };
+        var events = Verb("events", "Decisions and actions with their reasons", async (c, p) =>
+        {
+            var q = $"api/events?limit={p.GetValue(limit)}" + (p.GetValue(subject) is { } s ? "&subject=" + Uri.EscapeDataString(s) : "");
+            var list = await c.Get(q);
+            if (Raw(p, list)) return 0;
+            foreach (var e in list.EnumerateArray())
+            {
+                AnsiConsole.MarkupLine($"[grey]{e.GetProperty("at").GetDateTimeOffset():u}[/] [bold]{Esc(e, "kind")}[/] {Esc(e, "message")}");
+                foreach (var r in e.GetProperty("reasons").EnumerateArray()) AnsiConsole.MarkupLine($"    because {Markup.Escape(r.GetString() ?? "")}");
+            }
+            return 0;
+        });
+        events.Options.Add(subject);
+        events.Options.Add(limit);
+        yield return events;
+    }
+
+    public static Command Verb(string name, string description, Func<ApiClient, ParseResult, Task<int>> action)
+    {
+        var cmd = new Command(name, description);
+        cmd.SetAction(async (parse, ct) =>
+        {
+            using var client = ApiClient.From(parse.GetValue(Api), parse.GetValue(Token));
+            return await action(client, parse);
+        });
+        return cmd;
+    }
+
+    public static bool Raw(ParseResult p, JsonElement json)
+    {
+        if (!p.GetValue(Json)) return false;
+        Console.WriteLine(JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true }));
+        return true;
+    }
+
+    public static string Esc(JsonElement e, string property) =>
+        e.TryGetProperty(property, out var v) && v.ValueKind != JsonValueKind.Null ? Markup.Escape(v.ToString()) : "";
+
+    public static async Task<string> ReadFile(string file)
+    {
+        try { return await File.ReadAllTextAsync(file); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new Hosting.UsageException($"{file}: {e.Message}"); }
+    }
+}

@@ -1,0 +1,205 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using System.Net;
+using System.Net.Sockets;
+using KvmCluster.Grains.Contracts;
+using KvmCluster.Grains.Ports;
+using KvmCluster.Policies.Model;
+using Microsoft.Extensions.Options;
+using Host = KvmCluster.Policies.Model.Host;
+
+namespace KvmCluster.Silo.Drivers;
+
+/// <summary>
+/// A hypervisor without QEMU: guests are records, but a migration really streams the guest's (scaled) memory over
+/// TCP from the source silo's driver to a listener the destination's driver opened, like QEMU's migration stream.
+/// So a destination that dies mid-migration breaks the transfer exactly as it would with QEMU, and the source keeps
+/// the guest.
+/// </summary>
+public sealed class SimulatedHypervisor(IOptions<SimulatedDriverOptions> options) : IHypervisor, IAsyncDisposable
+{
+    private enum RunState { Running, Paused, Incoming, Received }
+    private sealed class SimGuest(Guest spec, RunState state)
+    {
+        public Guest Spec { get; } = spec;
+        public RunState State { get; set; } = state;
+        public TcpListener? Listener { get; set; }
+    }
+
+    private const int ChunkBytes = 4096;
+    private const byte Data = 1, End = 2, Ack = 3;
+    private readonly ConcurrentDictionary<string, SimGuest> _guests = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stopping = new();
+    private SimulatedDriverOptions O => options.Value;
+
+    public string Kind => "simulated";
+
+    public Task<(Host Facts, string? Problem)> DiscoverAsync(CancellationToken cancellationToken)
+    {
+        var host = new Host
+        {
+            Name = "simulated",
+            Cpu = new HostCpu
+            {
+                Vendor = "GenuineIntel",
+                ModelName = "Simulated " + O.CpuModel,
+                Flags = ImmutableSortedSet.Create(StringComparer.Ordinal, "lm", "nx", "vmx", "sse4_2", "avx2", "pdpe1gb"),
+                QemuModels = ImmutableSortedSet.Create(StringComparer.Ordinal, "qemu64", "kvm64", O.CpuModel),
+                Threads = O.Threads,
+                Cores = O.Threads,
+                MhzPerThread = O.MhzPerThread,
+            },
+            MemoryMiB = O.MemoryMiB,
+        };
+        return Task.FromResult<(Host, string?)>((host, null));
+    }
+
+    public Task<IReadOnlyList<Guest>> InventoryAsync(CancellationToken cancellationToken)
+    {
+        // A paused source copy (migration switching over) and an incoming copy are not "running here".
+        var list = _guests.Values.Where(g => g.State == RunState.Running).Select(g => g.Spec with
+        {
+            Usage = new UsageHistory([g.Spec.VCpus * O.MhzPerThread * O.GuestLoad], [g.Spec.MemoryMiB * 0.8], [8.0]),
+        }).OrderBy(g => g.Name, StringComparer.Ordinal).ToList();
+        return Task.FromResult<IReadOnlyList<Guest>>(list);
+    }
+
+    public Task LaunchAsync(Guest guest, CancellationToken cancellationToken)
+    {
+        if (!_guests.TryAdd(guest.Name, new SimGuest(guest, RunState.Running)))
+            throw ClusterException.Conflict($"guest '{guest.Name}' already exists on this host");
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(string guest, CancellationToken cancellationToken)
+    {
+        if (!_guests.TryRemove(guest, out var g)) throw ClusterException.NotFound($"no guest '{guest}' on this host");
+        g.Listener?.Stop();
+        return Task.CompletedTask;
+    }
+
+    public Task<string> PrepareIncomingAsync(Guest guest, CancellationToken cancellationToken)
+    {
+        var incoming = new SimGuest(guest, RunState.Incoming);
+        if (!_guests.TryAdd(guest.Name, incoming)) throw ClusterException.Conflict($"guest '{guest.Name}' already exists on this host");
+        var listener = new TcpListener(IPAddress.Parse(O.ListenAddress), 0);
+        listener.Start(1);
+        incoming.Listener = listener;
+        _ = ReceiveAsync(incoming, listener);
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        return Task.FromResult($"tcp:{O.ListenAddress}:{port}");
+    }
+
+    private async Task ReceiveAsync(SimGuest guest, TcpListener listener)
+    {
+        try
+        {
+            using var client = await listener.AcceptTcpClientAsync(_stopping.Token);
+            listener.Stop();
+            var stream = client.GetStream();
+            var buffer = new byte[ChunkBytes + 1];
+            while (true)
+            {
+                await stream.ReadExactlyAsync(buffer.AsMemory(0, 1), _stopping.Token);
+                if (buffer[0] == End) break;
+                if (buffer[0] != Data) throw new IOException("corrupt migration stream");
+                await stream.ReadExactlyAsync(buffer.AsMemory(0, ChunkBytes), _stopping.Token);
+            }
+            guest.State = RunState.Received;
+            await stream.WriteAsync(new[] { Ack }, _stopping.Token);
+        }
+        catch (Exception) when (guest.State == RunState.Incoming)
+        {
+            // Source gone or cancelled: the incoming copy stays unusable until aborted.
+        }
+    }
+
+    public async Task MigrateAsync(string guest, string endpoint, MigrationOrder order, Func<MigrationProgress, Task> progress, CancellationToken cancellationToken)
+    {
+        if (!_guests.TryGetValue(guest, out var g) || g.State != RunState.Running) throw ClusterException.NotFound($"no running guest '{guest}' on this host");
+        var (address, port) = ParseEndpoint(endpoint);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
+        using var client = new TcpClient();
+        await client.ConnectAsync(address, port, linked.Token);
+        var stream = client.GetStream();
+        var bandwidth = order.BandwidthMiBps > 0 ? order.BandwidthMiBps : O.BandwidthMiBps;
+        var seconds = g.Spec.MemoryMiB / bandwidth / O.TimeScale;
+        // One chunk stands for a slice of guest memory; pace the chunks to the simulated bandwidth.
+        var chunks = (int)Math.Clamp(g.Spec.MemoryMiB / 4, 4, 2048);
+        var pause = TimeSpan.FromSeconds(seconds / chunks);
+        var payload = new byte[ChunkBytes + 1];
+        payload[0] = Data;
+        var lastReport = DateTime.UtcNow;
+        for (var i = 0; i < chunks; i++)
+        {
+            await stream.WriteAsync(payload, linked.Token);
+            if (pause > TimeSpan.Zero) await Task.Delay(pause, linked.Token);
+            if (DateTime.UtcNow - lastReport > TimeSpan.FromMilliseconds(250) || i == chunks - 1)
+            {
+                lastReport = DateTime.UtcNow;
+                var sent = g.Spec.MemoryMiB * (i + 1) / chunks;
+                await progress(new MigrationProgress(sent, g.Spec.MemoryMiB - sent, 8.0, order.DowntimeMs));
+            }
+        }
+        // Stop-and-copy: the source pauses, sends the rest and waits for the destination to have everything.
+        g.State = RunState.Paused;
+        try
+        {
+            await stream.WriteAsync(new[] { End }, linked.Token);
+            var ack = new byte[1];
+            await stream.ReadExactlyAsync(ack, linked.Token);
+            if (ack[0] != Ack) throw new IOException("destination did not acknowledge the migration");
+        }
+        catch
+        {
+            g.State = RunState.Running;
+            throw;
+        }
+    }
+
+    public Task CommitIncomingAsync(string guest, CancellationToken cancellationToken)
+    {
+        if (!_guests.TryGetValue(guest, out var g)) throw ClusterException.NotFound($"no incoming guest '{guest}' on this host");
+        if (g.State == RunState.Running) return Task.CompletedTask; // already committed (idempotent)
+        if (g.State != RunState.Received) throw ClusterException.Conflict($"guest '{guest}' has not been fully received");
+        g.State = RunState.Running;
+        return Task.CompletedTask;
+    }
+
+    public Task AbortIncomingAsync(string guest, CancellationToken cancellationToken)
+    {
+        if (_guests.TryGetValue(guest, out var g) && g.State is RunState.Incoming or RunState.Received)
+        {
+            g.Listener?.Stop();
+            _guests.TryRemove(guest, out _);
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task ReleaseOutgoingAsync(string guest, CancellationToken cancellationToken)
+    {
+        if (_guests.TryGetValue(guest, out var g) && g.State == RunState.Paused) _guests.TryRemove(guest, out _);
+        return Task.CompletedTask;
+    }
+
+    public Task ResumeOutgoingAsync(string guest, CancellationToken cancellationToken)
+    {
+        if (_guests.TryGetValue(guest, out var g) && g.State == RunState.Paused) g.State = RunState.Running;
+        return Task.CompletedTask;
+    }
+
+    private static (string Address, int Port) ParseEndpoint(string endpoint)
+    {
+        var parts = endpoint.Split(':');
+        if (parts.Length != 3 || parts[0] != "tcp" || !IPAddress.TryParse(parts[1], out _) || !int.TryParse(parts[2], out var port))
+            throw ClusterException.Invalid($"bad migration endpoint '{endpoint}'", "endpoint");
+        return (parts[1], port);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _stopping.Cancel();
+        foreach (var g in _guests.Values) g.Listener?.Stop();
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,116 @@
+using System.CommandLine;
+using KvmCluster.Grains.Contracts;
+using KvmCluster.Silo.Api;
+
+namespace KvmCluster.Silo.Hosting;
+
+/// <summary>
+/// `kvmcluster silo` (the default verb): one silo on this hypervisor, with its REST API. No Redis configured →
+/// embedded single node; Redis → a member of the cluster.
+/// </summary>
+public static class SiloCommand
+{
+    public static Command Create()
+    {
+        var cmd = new Command("silo", "Run a silo on this hypervisor (the default verb)");
+        var options = new (Option<string?> Option, string Key)[]
+        {
+            (new("--cluster-id") { Description = "Cluster id (all silos of a cluster share it)" }, "ClusterId"),
+            (new("--service-id") { Description = "Service id" }, "ServiceId"),
+            (new("--hypervisor") { Description = "This hypervisor's name (default: host name)" }, "Hypervisor"),
+            (new("--address") { Description = "Address other silos reach this one on" }, "AdvertisedAddress"),
+            (new("--silo-port") { Description = "Silo-to-silo port (11111)" }, "SiloPort"),
+            (new("--gateway-port") { Description = "Client gateway port (30000)" }, "GatewayPort"),
+            (new("--redis") { Description = "Redis connection string; none = embedded single node" }, "Redis"),
+            (new("--api-url") { Description = "API listen URL (http://127.0.0.1:8080)" }, "ApiUrl"),
+            (new("--api-token") { Description = "Bearer token for changes (default: random, in {state}/api-token)" }, "ApiToken"),
+            (new("--driver") { Description = "Hypervisor driver: simulated (qemu: next release)" }, "Driver"),
+            (new("--power") { Description = "Power controller: none" }, "Power"),
+            (new("--state-dir") { Description = "State directory (token, sockets, logs)" }, "StateDirectory"),
+            (new("--planning-interval") { Description = "Seconds between planning rounds; 0 = on request only" }, "PlanningIntervalSeconds"),
+        };
+        foreach (var (o, _) in options) cmd.Options.Add(o);
+        cmd.SetAction(async (parse, ct) =>
+        {
+            var flags = options.Where(o => parse.GetValue(o.Option) is not null)
+                .ToDictionary(o => "KvmCluster:" + o.Key, o => parse.GetValue(o.Option));
+            await RunAsync(flags, ct);
+            return 0;
+        });
+        return cmd;
+    }
+
+    public static async Task RunAsync(IReadOnlyDictionary<string, string?> flags, CancellationToken ct)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.AddInMemoryCollection(flags);
+        var settings = new SiloSettings();
+        try { builder.Configuration.GetSection("KvmCluster").Bind(settings); }
+        catch (InvalidOperationException e) { throw new UsageException(e.GetBaseException().Message); }
+        Validate(settings);
+
+        builder.WebHost.UseUrls(settings.ApiUrl);
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton<ApiToken>();
+        builder.Services.AddProblemDetails();
+        builder.Services.ConfigureHttpJsonOptions(o =>
+        {
+            foreach (var c in Grains.Serialization.PolicyTypesSerialization.Options.Converters) o.SerializerOptions.Converters.Add(c);
+        });
+        // One line per request is noise on a hypervisor; warnings and our own messages stay.
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning).AddFilter("Orleans", LogLevel.Warning).AddFilter("System.Net.Http", LogLevel.Warning);
+        builder.Services.AddOpenApi();
+        builder.UseOrleans(silo => silo.AddKvmClustering(settings).AddKvmCluster(settings.Hypervisor, settings));
+
+        var app = builder.Build();
+        var token = app.Services.GetRequiredService<ApiToken>();
+        app.UseProblems();
+        app.Use(async (context, next) =>
+        {
+            // Reads are open on the bound address; anything that changes state needs the token (metrics and OpenAPI too).
+            var mutating = !HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method);
+            if (mutating && !token.Accepts(context.Request.Headers.Authorization))
+            {
+                context.Response.Headers.WWWAuthenticate = "Bearer";
+                await Results.Problem(statusCode: 401, title: "Unauthorized", detail: "this call changes state: send 'Authorization: Bearer <token>'").ExecuteAsync(context);
+                return;
+            }
+            await next(context);
+        });
+        app.MapOpenApi();
+        app.MapGet("/healthz", () => Results.Ok(new { status = "ok", hypervisor = settings.Hypervisor }));
+        app.MapKvmApi();
+        app.Lifetime.ApplicationStarted.Register(() => _ = AnnounceHost(app, settings));
+        var log = app.Logger;
+        log.LogInformation("kvmcluster silo for hypervisor {Hypervisor}: {Mode}, API {Url}{Token}", settings.Hypervisor,
+            string.IsNullOrWhiteSpace(settings.Redis) ? "embedded (single node, in-memory state)" : "Redis clustering",
+            settings.ApiUrl, token.File is null ? "" : $", token in {token.File}");
+        await app.RunAsync(ct);
+    }
+
+    /// <summary>Wakes this hypervisor's host grain so it reports to the scheduler (and keeps doing so on its timer).</summary>
+    private static async Task AnnounceHost(WebApplication app, SiloSettings settings)
+    {
+        var grains = app.Services.GetRequiredService<IGrainFactory>();
+        for (var attempt = 0; attempt < 30 && !app.Lifetime.ApplicationStopping.IsCancellationRequested; attempt++)
+        {
+            try { await grains.GetGrain<IHostGrain>(settings.Hypervisor).Refresh(); return; }
+            catch (Exception e)
+            {
+                // Right after joining, this silo's metadata may not have reached the placing silo yet.
+                app.Logger.LogDebug(e, "host grain not ready yet");
+                await Task.Delay(500);
+            }
+        }
+    }
+
+    private static void Validate(SiloSettings s)
+    {
+        if (Policies.Model.GuestName.Problem(s.Hypervisor) is { } p) throw new UsageException($"--hypervisor: {p}");
+        if (!Uri.TryCreate(s.ApiUrl, UriKind.Absolute, out var api) || api.Scheme is not ("http" or "https"))
+            throw new UsageException($"--api-url: '{s.ApiUrl}' is not an http(s) URL");
+        if (!System.Net.IPAddress.TryParse(s.AdvertisedAddress, out _)) throw new UsageException($"--address: '{s.AdvertisedAddress}' is not an IP address");
+        if (s.SiloPort is < 1 or > 65535 || s.GatewayPort is < 1 or > 65535) throw new UsageException("--silo-port/--gateway-port must be 1..65535");
+        if (s.PlanningIntervalSeconds < 0) throw new UsageException("--planning-interval must be ≥ 0");
+    }
+}

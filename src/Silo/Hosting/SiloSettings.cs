@@ -1,0 +1,32 @@
+namespace KvmCluster.Silo.Hosting;
+
+/// <summary>
+/// The silo's configuration: `appsettings.json` section "KvmCluster", environment variables `KVMCLUSTER__…`
+/// (e.g. KVMCLUSTER__REDIS), then flags. Defaults run a single embedded node out of the box.
+/// </summary>
+public sealed class SiloSettings
+{
+    public string ClusterId { get; set; } = "kvm-fleet";
+    public string ServiceId { get; set; } = "kvmcluster";
+    /// <summary>This hypervisor's name (default: the machine's host name).</summary>
+    public string Hypervisor { get; set; } = Environment.MachineName.ToLowerInvariant();
+    /// <summary>Address other silos reach this one on.</summary>
+    public string AdvertisedAddress { get; set; } = "127.0.0.1";
+    public int SiloPort { get; set; } = 11111;
+    public int GatewayPort { get; set; } = 30000;
+    /// <summary>Redis connection string; empty = embedded (single node, in-memory state).</summary>
+    public string? Redis { get; set; }
+    public string ApiUrl { get; set; } = "http://127.0.0.1:8080";
+    /// <summary>Bearer token for mutating API calls; empty = a random one written to {StateDirectory}/api-token.</summary>
+    public string? ApiToken { get; set; }
+    /// <summary>`qemu` or `simulated`.</summary>
+    public string Driver { get; set; } = "simulated";
+    /// <summary>`none`, `ipmitool` or `command`.</summary>
+    public string Power { get; set; } = "none";
+    public string StateDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "kvmcluster");
+    /// <summary>Seconds between two planning rounds (0 = only on request).</summary>
+    public double PlanningIntervalSeconds { get; set; } = 60;
+    public double HostReportSeconds { get; set; } = 10;
+    /// <summary>Notice a dead host in seconds rather than a minute (see README, Redis clustering).</summary>
+    public bool FastFailureDetection { get; set; } = true;
+}

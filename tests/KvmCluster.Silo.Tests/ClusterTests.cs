@@ -1,0 +1,133 @@
+using KvmCluster.Grains.Contracts;
+using Orleans.Runtime;
+
+namespace KvmCluster.Silo.Tests;
+
+public sealed class ClusterTests
+{
+    [Fact]
+    public async Task Host_grains_are_pinned_to_their_hypervisors_silo_and_refused_elsewhere()
+    {
+        await using var fleet = await ThreeHypervisors.StartAsync();
+        foreach (var silo in fleet.Cluster.Silos)
+            Assert.Equal(silo.SiloAddress.ToParsableString(), await fleet.Host(ThreeHypervisors.HypervisorOf(silo.Name)).Silo());
+        await Assert.ThrowsAnyAsync<OrleansException>(() => fleet.Host("hv-99").Silo());
+    }
+
+    [Fact]
+    public async Task Placement_through_the_scheduler_launches_each_guest_on_exactly_the_host_it_chose()
+    {
+        await using var fleet = await ThreeHypervisors.StartAsync();
+        var chosen = new Dictionary<string, string>();
+        for (var i = 0; i < 12; i++)
+        {
+            var placed = await fleet.Scheduler.Place(ThreeHypervisors.Guest($"vm-{i:00}"));
+            Assert.NotNull(placed.Host);
+            chosen[placed.Guest] = placed.Host!;
+        }
+        // The default policy spreads: every hypervisor got some guests.
+        Assert.Equal(3, chosen.Values.Distinct().Count());
+        foreach (var (guest, host) in chosen)
+            Assert.Equal([host], await fleet.WhereRuns(guest));
+        var views = await fleet.Scheduler.Guests();
+        Assert.Equal(12, views.Count);
+        Assert.All(views, v => Assert.Equal(chosen[v.Name], v.Host));
+        var record = await fleet.Client.GetGrain<IGuestGrain>("vm-00").Get();
+        Assert.Equal(chosen["vm-00"], (await ThreeHypervisors.Eventually(() => fleet.Client.GetGrain<IGuestGrain>("vm-00").Get(), v => v?.Status == GuestStatus.Running))!.Host);
+        Assert.NotNull(record);
+
+        var duplicate = await Assert.ThrowsAsync<ClusterException>(() => fleet.Scheduler.Place(ThreeHypervisors.Guest("vm-00")));
+        Assert.Equal(ProblemKind.Conflict, duplicate.Kind);
+        var tooBig = await Assert.ThrowsAsync<ClusterException>(() => fleet.Scheduler.Place(ThreeHypervisors.Guest("huge", memoryMiB: 1024 * 1024)));
+        Assert.Contains("no host can run", tooBig.Detail);
+    }
+
+    [Fact]
+    public async Task A_rebalancing_round_executes_its_migrations_and_every_location_follows()
+    {
+        await using var fleet = await ThreeHypervisors.StartAsync();
+        // Load one hypervisor directly (as if the guests were started by hand before KvmCluster).
+        for (var i = 0; i < 6; i++) await fleet.Host("hv-0").Launch(ThreeHypervisors.Guest($"vm-{i}", vcpus: 4, memoryMiB: 4096));
+        await fleet.ReportAllAsync();
+        var policies = fleet.Client.GetGrain<IPolicyGrain>(Cluster.Key);
+        await policies.Submit("name: spread\nbalancer: evenly-distributed\nautomation: manual\nevenlyDistributed:\n  threshold: 5\n  maxMovesPerRound: 4\n", "spread.yaml");
+        await policies.Activate("spread", null);
+
+        var plan = await fleet.Scheduler.Preview();
+        Assert.Equal("RECOMMENDED", plan.State);
+        Assert.NotEmpty(plan.Moves);
+        Assert.All(plan.Moves, m => { Assert.Equal("hv-0", m.From); Assert.NotEmpty(m.Reasons); });
+
+        await fleet.Scheduler.Execute(plan.Id);
+        var done = await ThreeHypervisors.Eventually(() => fleet.Scheduler.Plan(plan.Id), p => p.State is "SUCCEEDED" or "FAILED");
+        Assert.Equal("SUCCEEDED", done.State);
+        foreach (var move in done.Moves)
+        {
+            Assert.Equal([move.To], await fleet.WhereRuns(move.Guest));
+            var migration = await fleet.Client.GetGrain<IMigrationGrain>(move.Migration!).Get();
+            Assert.Equal(MigrationStatus.Completed, migration!.Status);
+            var guest = await fleet.Client.GetGrain<IGuestGrain>(move.Guest).Get();
+            Assert.Equal(move.To, guest!.Host);
+        }
+        var events = await fleet.Client.GetGrain<IEventLogGrain>(Cluster.Key).Query(null, "migration-completed", 100);
+        Assert.Equal(done.Moves.Count, events.Count);
+    }
+
+    [Fact]
+    public async Task Killing_the_destination_mid_migration_fails_it_and_the_guest_keeps_running_on_its_source()
+    {
+        // Scale 1: a 4 GiB guest at 200 MiB/s takes about 20 s — long enough to kill the destination mid-way.
+        await using var fleet = await ThreeHypervisors.StartAsync(timeScale: 1);
+        await fleet.Host("hv-0").Launch(ThreeHypervisors.Guest("vm-a", memoryMiB: 4096));
+        await fleet.ReportAllAsync();
+        var policies = fleet.Client.GetGrain<IPolicyGrain>(Cluster.Key);
+        await policies.Submit("name: slow\nmigration:\n  bandwidthMiBps: 200\n", "slow.yaml");
+        await policies.Activate("slow", null);
+
+        var started = await fleet.Scheduler.Migrate("vm-a", "hv-2");
+        Assert.Equal(MigrationStatus.Migrating, started.Status);
+        var migration = fleet.Client.GetGrain<IMigrationGrain>(started.Id);
+        await ThreeHypervisors.Eventually(() => migration.Get(), m => m!.Progress is { TransferredMiB: > 0 });
+
+        await fleet.Cluster.KillSiloAsync(fleet.Cluster.Silos.Single(s => s.Name == "Silo_2"));
+        var ended = await ThreeHypervisors.Eventually(() => migration.Get(), m => m!.Status is not (MigrationStatus.Migrating or MigrationStatus.Switching));
+        Assert.Equal(MigrationStatus.Failed, ended!.Status);
+        Assert.Equal(["hv-0"], await fleet.WhereRuns("vm-a"));
+        var guest = await ThreeHypervisors.Eventually(() => fleet.Client.GetGrain<IGuestGrain>("vm-a").Get(), g => g!.Status == GuestStatus.Running);
+        Assert.Equal("hv-0", guest!.Host);
+    }
+
+    [Fact]
+    public async Task Cancelling_a_migration_leaves_the_guest_on_its_source()
+    {
+        await using var fleet = await ThreeHypervisors.StartAsync(timeScale: 1);
+        await fleet.Host("hv-1").Launch(ThreeHypervisors.Guest("vm-c", memoryMiB: 4096));
+        await fleet.ReportAllAsync();
+        var policies = fleet.Client.GetGrain<IPolicyGrain>(Cluster.Key);
+        await policies.Submit("name: slow\nmigration:\n  bandwidthMiBps: 200\n", "slow.yaml");
+        await policies.Activate("slow", null);
+        var started = await fleet.Scheduler.Migrate("vm-c", null);
+        Assert.NotEqual("hv-1", started.Order.To);
+        var migration = fleet.Client.GetGrain<IMigrationGrain>(started.Id);
+        await migration.Cancel();
+        var ended = await ThreeHypervisors.Eventually(() => migration.Get(), m => m!.Status is MigrationStatus.Cancelled or MigrationStatus.Failed or MigrationStatus.Completed);
+        Assert.Equal(MigrationStatus.Cancelled, ended!.Status);
+        Assert.Equal(["hv-1"], await fleet.WhereRuns("vm-c"));
+    }
+
+    [Fact]
+    public async Task Guests_of_a_dead_hypervisor_are_reported_unreachable_and_left_out_of_plans()
+    {
+        await using var fleet = await ThreeHypervisors.StartAsync();
+        await fleet.Host("hv-1").Launch(ThreeHypervisors.Guest("vm-x"));
+        await fleet.ReportAllAsync();
+        await fleet.Cluster.KillSiloAsync(fleet.Cluster.Silos.Single(s => s.Name == "Silo_1"));
+        var guests = await ThreeHypervisors.Eventually(() => fleet.Scheduler.Guests(), g => g.Single(x => x.Name == "vm-x").Status == GuestStatus.Unreachable);
+        Assert.Equal("hv-1", guests.Single().Host);
+        var hosts = await fleet.Scheduler.Hosts();
+        Assert.False(hosts.Single(h => h.Name == "hv-1").Reachable);
+        var snapshot = await fleet.Scheduler.Snapshot();
+        Assert.DoesNotContain(snapshot.Hosts, h => h.Name == "hv-1");
+        Assert.DoesNotContain(snapshot.Guests, g => g.Name == "vm-x");
+    }
+}
