@@ -19,20 +19,25 @@ public sealed class ThreeHypervisors : IAsyncDisposable
 {
     public InProcessTestCluster Cluster { get; }
     public IClusterClient Client => Cluster.Client;
+    private readonly ExternalProcess _redis;
 
-    private ThreeHypervisors(InProcessTestCluster cluster) => Cluster = cluster;
+    private ThreeHypervisors(InProcessTestCluster cluster, ExternalProcess redis) { Cluster = cluster; _redis = redis; }
 
     public static string HypervisorOf(string siloName) => "hv-" + siloName.Split('_')[1];
 
     /// <param name="timeScale">Simulated seconds per real second of migration transfer (a 1 GiB guest at 1000 MiB/s takes 1 s at scale 1).</param>
     public static async Task<ThreeHypervisors> StartAsync(double timeScale = 20)
     {
+        // State and reminders live in a real Redis (its own server per cluster), as on real silos: a killed silo
+        // loses its activations, not the migrations' and guests' records.
+        var port = ExternalProcess.FreePort();
+        var redis = new ExternalProcess(ExternalProcess.RedisServer(), ["--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+        await WaitForRedis(port, redis);
         var builder = new InProcessTestClusterBuilder(3);
         builder.ConfigureSilo((options, silo) =>
         {
             var settings = new SiloSettings { PlanningIntervalSeconds = 0, HostReportSeconds = 1 };
-            silo.AddMemoryGrainStorage("store");
-            silo.UseInMemoryReminderService();
+            silo.AddKvmRedisState($"127.0.0.1:{port}");
             silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
             silo.AddKvmCluster(HypervisorOf(options.SiloName), settings);
             silo.Services.Configure<SimulatedDriverOptions>(o => { o.TimeScale = timeScale; o.Threads = 16; o.MemoryMiB = 64 * 1024; });
@@ -41,7 +46,7 @@ public sealed class ThreeHypervisors : IAsyncDisposable
         builder.ConfigureClient(client => client.Services.AddSerializer(s => s.AddPolicyTypes()));
         var cluster = builder.Build();
         await cluster.DeployAsync();
-        var fixture = new ThreeHypervisors(cluster);
+        var fixture = new ThreeHypervisors(cluster, redis);
         await fixture.ReportAllAsync();
         return fixture;
     }
@@ -93,5 +98,20 @@ public sealed class ThreeHypervisors : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync() => await Cluster.DisposeAsync();
+    private static async Task WaitForRedis(int port, ExternalProcess redis)
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            if (redis.HasExited) throw new InvalidOperationException("redis-server exited: " + redis.Output);
+            try { using var c = new System.Net.Sockets.TcpClient(); await c.ConnectAsync("127.0.0.1", port); return; }
+            catch (System.Net.Sockets.SocketException) { await Task.Delay(50); }
+        }
+        throw new TimeoutException("redis-server did not start: " + redis.Output);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Cluster.DisposeAsync();
+        _redis.Dispose();
+    }
 }

@@ -1,3 +1,4 @@
+using Orleans.Concurrency;
 using KvmCluster.Policies.Model;
 
 namespace KvmCluster.Grains.Contracts;
@@ -6,7 +7,8 @@ namespace KvmCluster.Grains.Contracts;
 [Alias("kvm.ISchedulerGrain")]
 public interface ISchedulerGrain : IGrainWithStringKey
 {
-    [Alias("ReportHost")] Task ReportHost(HostReport report);
+    /// <summary>One-way: a host must never wait on the scheduler (the scheduler may be waiting on that host).</summary>
+    [OneWay, Alias("ReportHost")] Task ReportHost(HostReport report);
     [Alias("Hosts")] Task<IReadOnlyList<HostView>> Hosts();
     [Alias("Guests")] Task<IReadOnlyList<GuestView>> Guests();
     [Alias("Snapshot")] Task<FleetSnapshot> Snapshot();
@@ -21,7 +23,8 @@ public interface ISchedulerGrain : IGrainWithStringKey
     [Alias("CancelPlan")] Task<PlanView> CancelPlan(string id);
     /// <summary>Migrates one guest, to the given host or to where the active policy places it.</summary>
     [Alias("Migrate")] Task<MigrationView> Migrate(string guest, string? to);
-    [Alias("MigrationEnded")] Task MigrationEnded(MigrationView migration);
+    /// <summary>One-way, for the same reason: a migration may end inside the scheduler's own call that started it.</summary>
+    [OneWay, Alias("MigrationEnded")] Task MigrationEnded(MigrationView migration);
     [Alias("SetMaintenance")] Task<HostView> SetMaintenance(string host, bool on);
 }
 

@@ -95,19 +95,26 @@ public sealed class HostGrain(
 
     public Task<bool> IsSending(string guest) => Task.FromResult(_outgoing.ContainsKey(guest));
 
-    public Task CommitIncoming(string guest, string migration) => hypervisor.CommitIncomingAsync(guest, CancellationToken.None);
+    public async Task CommitIncoming(string guest, string migration)
+    {
+        await hypervisor.CommitIncomingAsync(guest, CancellationToken.None);
+        await Refresh();
+    }
+
     public Task AbortIncoming(string guest, string migration) => hypervisor.AbortIncomingAsync(guest, CancellationToken.None);
 
     public async Task ReleaseOutgoing(string guest, string migration)
     {
         Forget(guest);
         await hypervisor.ReleaseOutgoingAsync(guest, CancellationToken.None);
+        await Refresh();
     }
 
     public async Task ResumeOutgoing(string guest, string migration)
     {
         Forget(guest);
         await hypervisor.ResumeOutgoingAsync(guest, CancellationToken.None);
+        await Refresh();
     }
 
     public async Task SetMaintenance(bool on)

@@ -34,6 +34,18 @@ public sealed class FleetView(IClusterMembershipService membership)
         return changed;
     }
 
+    /// <summary>A completed migration moves the guest now, before either host's next report says so.</summary>
+    public void Moved(string guest, string from, string to)
+    {
+        if (_reports.TryGetValue(from, out var source) && source.Guests.FirstOrDefault(g => g.Name == guest) is { } moved)
+        {
+            _reports[from] = source with { Guests = [.. source.Guests.Where(g => g.Name != guest)] };
+            if (_reports.TryGetValue(to, out var target) && target.Guests.All(g => g.Name != guest))
+                _reports[to] = target with { Guests = [.. target.Guests.Append(moved with { Host = to }).OrderBy(g => g.Name, StringComparer.Ordinal)] };
+            Version++;
+        }
+    }
+
     public void Launched(Guest guest) { _launched[guest.Name] = guest; Version++; }
     public void LaunchFailed(string guest) { if (_launched.Remove(guest)) Version++; }
 

@@ -33,6 +33,7 @@ public sealed class SchedulerGrain(
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        foreach (var r in state.State.Hosts) _fleet.Report(r);
         var every = options.Value.PlanningInterval;
         if (every > TimeSpan.Zero)
             this.RegisterGrainTimer(async () => { try { await Preview(); } catch (Exception e) { log.LogWarning(e, "planning round failed"); } },
@@ -40,10 +41,15 @@ public sealed class SchedulerGrain(
         return Task.CompletedTask;
     }
 
-    public Task ReportHost(HostReport report)
+    public async Task ReportHost(HostReport report)
     {
-        _fleet.Report(report);
-        return Task.CompletedTask;
+        if (_fleet.Report(report)) await Save();
+    }
+
+    private Task Save()
+    {
+        state.State.Hosts = [.. _fleet.Reports];
+        return state.WriteStateAsync();
     }
 
     public Task<IReadOnlyList<HostView>> Hosts() => Task.FromResult<IReadOnlyList<HostView>>([.. _fleet.Reports.Select(r =>
@@ -123,7 +129,7 @@ public sealed class SchedulerGrain(
             if (plans[i].StateOf() is PlanState.Recommended or PlanState.Approved) plans[i] = plans[i].WithState(PlanState.Superseded);
         plans.Add(plan);
         if (plans.Count > options.Value.PlansKept) plans.RemoveRange(0, plans.Count - options.Value.PlansKept);
-        await state.WriteStateAsync();
+        await Save();
         await Record("plan-recommended", plan.Id, $"plan {plan.Id} ({policy.Name}): {plan.Moves.Count} migrations, {plan.PowerActions.Count} power actions",
             [.. plan.Moves.Select(m => $"{m.Guest} {m.From} → {m.To}: {string.Join("; ", m.Reasons)}")]);
         if (policy.Automation == PolicyModel.AutomationLevel.Full && (plan.Moves.Count > 0 || plan.PowerActions.Count > 0) && state.State.ExecutingPlan is null)
@@ -143,7 +149,7 @@ public sealed class SchedulerGrain(
         if (state.State.ExecutingPlan == id)
         {
             state.State.ExecutingPlan = null;
-            await state.WriteStateAsync();
+            await Save();
         }
         return plan;
     }
@@ -189,6 +195,7 @@ public sealed class SchedulerGrain(
         _activeMigrations.Remove(migration.Order.Guest);
         if (migration.Status == MigrationStatus.Completed)
         {
+            _fleet.Moved(migration.Order.Guest, migration.Order.From, migration.Order.To);
             state.State.RecentMigrations.Add(migration);
             var cutoff = clock.GetUtcNow() - TimeSpan.FromHours(2);
             state.State.RecentMigrations.RemoveAll(m => (m.EndedAt ?? m.CreatedAt) < cutoff);
@@ -207,7 +214,7 @@ public sealed class SchedulerGrain(
                 return;
             }
         }
-        await state.WriteStateAsync();
+        await Save();
     }
 
     public async Task<HostView> SetMaintenance(string host, bool on)
@@ -240,7 +247,7 @@ public sealed class SchedulerGrain(
         }
         plan = plan with { Moves = moves };
         Replace(plan);
-        await state.WriteStateAsync();
+        await Save();
         if (moves.Count == 0 || moves.Where(m => m.Wave == wave).All(m => state.State.PlanMigrations.ContainsKey(m.Migration!) && state.State.PlanMigrations[m.Migration!] == MigrationStatus.Failed))
             return await Finish(plan, moves.Count == 0 ? PlanState.Succeeded : PlanState.Failed);
         return plan;
@@ -259,7 +266,7 @@ public sealed class SchedulerGrain(
         plan = plan.WithState(end);
         Replace(plan);
         state.State.ExecutingPlan = null;
-        await state.WriteStateAsync();
+        await Save();
         await Record("plan-" + end.ToString().ToLowerInvariant(), plan.Id, $"plan {plan.Id} {end.Upper()}", []);
         return plan;
     }
@@ -314,7 +321,7 @@ public sealed class SchedulerGrain(
     {
         var plan = Find(id).WithState(to);
         Replace(plan);
-        await state.WriteStateAsync();
+        await Save();
         return plan;
     }
 

@@ -43,6 +43,17 @@ public static class KvmSiloBuilder
         return silo;
     }
 
+    /// <summary>Grain state and reminders in Redis, stored with the Orleans serializer (version-tolerant, no type names in JSON).</summary>
+    public static ISiloBuilder AddKvmRedisState(this ISiloBuilder silo, string redisConnection)
+    {
+        var redis = ConfigurationOptions.Parse(redisConnection);
+        silo.AddRedisGrainStorage(StorageNames.Store, o => o.ConfigurationOptions = redis);
+        silo.Services.AddOptions<Orleans.Persistence.RedisStorageOptions>(StorageNames.Store)
+            .Configure<IServiceProvider>((o, sp) => o.GrainStorageSerializer = new OrleansGrainStorageSerializer(sp.GetRequiredService<Orleans.Serialization.Serializer>()));
+        silo.UseRedisReminderService(o => o.ConfigurationOptions = redis);
+        return silo;
+    }
+
     /// <summary>Embedded: one node on localhost, in-memory state. Redis: Redis membership, grain state and reminders.</summary>
     public static ISiloBuilder AddKvmClustering(this ISiloBuilder silo, SiloSettings settings)
     {
@@ -55,13 +66,9 @@ public static class KvmSiloBuilder
             silo.UseInMemoryReminderService();
             return silo;
         }
-        var redis = ConfigurationOptions.Parse(settings.Redis);
         silo.ConfigureEndpoints(IPAddress.Parse(settings.AdvertisedAddress), settings.SiloPort, settings.GatewayPort, listenOnAnyHostAddress: false);
-        silo.UseRedisClustering(o => o.ConfigurationOptions = redis);
-        silo.AddRedisGrainStorage(StorageNames.Store, o => o.ConfigurationOptions = redis);
-        silo.Services.AddOptions<Orleans.Persistence.RedisStorageOptions>(StorageNames.Store)
-            .Configure<IServiceProvider>((o, sp) => o.GrainStorageSerializer = new OrleansGrainStorageSerializer(sp.GetRequiredService<Orleans.Serialization.Serializer>()));
-        silo.UseRedisReminderService(o => o.ConfigurationOptions = redis);
+        silo.UseRedisClustering(o => o.ConfigurationOptions = ConfigurationOptions.Parse(settings.Redis));
+        silo.AddKvmRedisState(settings.Redis);
         if (settings.FastFailureDetection)
             silo.Configure<ClusterMembershipOptions>(o =>
             {

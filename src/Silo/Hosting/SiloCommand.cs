@@ -51,6 +51,7 @@ public static class SiloCommand
 
         builder.WebHost.UseUrls(settings.ApiUrl);
         builder.Services.AddSingleton(settings);
+        builder.Services.Configure<Drivers.SimulatedDriverOptions>(builder.Configuration.GetSection("KvmCluster:Simulated"));
         builder.Services.AddSingleton<ApiToken>();
         builder.Services.AddProblemDetails();
         builder.Services.ConfigureHttpJsonOptions(o =>
@@ -58,7 +59,7 @@ public static class SiloCommand
             foreach (var c in Grains.Serialization.PolicyTypesSerialization.Options.Converters) o.SerializerOptions.Converters.Add(c);
         });
         // One line per request is noise on a hypervisor; warnings and our own messages stay.
-        builder.Logging.AddFilter("Microsoft", LogLevel.Warning).AddFilter("Orleans", LogLevel.Warning).AddFilter("System.Net.Http", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning).AddFilter("Orleans", LogLevel.Warning).AddFilter("System.Net.Http", LogLevel.Warning).AddFilter("Polly", LogLevel.Warning);
         builder.Services.AddOpenApi();
         builder.UseOrleans(silo => silo.AddKvmClustering(settings).AddKvmCluster(settings.Hypervisor, settings));
 
