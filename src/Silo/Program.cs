@@ -8,6 +8,7 @@ var root = new RootCommand("kvmcluster — a KVM fleet scheduler on Orleans: run
 var silo = SiloCommand.Create();
 root.Subcommands.Add(silo);
 foreach (var c in ClusterCommands.Create()) root.Subcommands.Add(c);
+root.Subcommands.Add(FactsCommand.Create());
 root.Options.Add(ClusterCommands.Api);
 root.Options.Add(ClusterCommands.Token);
 root.Options.Add(ClusterCommands.Json);
