@@ -49,9 +49,7 @@ public sealed class ClusterTests
         // Load one hypervisor directly (as if the guests were started by hand before KvmCluster).
         for (var i = 0; i < 6; i++) await fleet.Host("hv-0").Launch(ThreeHypervisors.Guest($"vm-{i}", vcpus: 4, memoryMiB: 4096));
         await fleet.ReportAllAsync();
-        var policies = fleet.Client.GetGrain<IPolicyGrain>(Cluster.Key);
-        await policies.Submit("name: spread\nbalancer: evenly-distributed\nautomation: manual\nevenlyDistributed:\n  threshold: 5\n  maxMovesPerRound: 4\n", "spread.yaml");
-        await policies.Activate("spread", null);
+        await fleet.ActivatePolicy("name: spread\nbalancer: evenly-distributed\nautomation: manual\nevenlyDistributed:\n  threshold: 5\n  maxMovesPerRound: 4\n");
 
         var plan = await fleet.Scheduler.Preview();
         Assert.Equal("RECOMMENDED", plan.State);
@@ -80,9 +78,7 @@ public sealed class ClusterTests
         await using var fleet = await ThreeHypervisors.StartAsync(timeScale: 1);
         await fleet.Host("hv-0").Launch(ThreeHypervisors.Guest("vm-a", memoryMiB: 4096));
         await fleet.ReportAllAsync();
-        var policies = fleet.Client.GetGrain<IPolicyGrain>(Cluster.Key);
-        await policies.Submit("name: slow\nmigration:\n  bandwidthMiBps: 200\n", "slow.yaml");
-        await policies.Activate("slow", null);
+        await fleet.ActivatePolicy("name: slow\nmigration:\n  bandwidthMiBps: 200\n");
 
         var started = await fleet.Scheduler.Migrate("vm-a", "hv-2");
         Assert.Equal(MigrationStatus.Migrating, started.Status);
@@ -103,9 +99,7 @@ public sealed class ClusterTests
         await using var fleet = await ThreeHypervisors.StartAsync(timeScale: 1);
         await fleet.Host("hv-1").Launch(ThreeHypervisors.Guest("vm-c", memoryMiB: 4096));
         await fleet.ReportAllAsync();
-        var policies = fleet.Client.GetGrain<IPolicyGrain>(Cluster.Key);
-        await policies.Submit("name: slow\nmigration:\n  bandwidthMiBps: 200\n", "slow.yaml");
-        await policies.Activate("slow", null);
+        await fleet.ActivatePolicy("name: slow\nmigration:\n  bandwidthMiBps: 200\n");
         var started = await fleet.Scheduler.Migrate("vm-c", null);
         Assert.NotEqual("hv-1", started.Order.To);
         var migration = fleet.Client.GetGrain<IMigrationGrain>(started.Id);

@@ -54,6 +54,14 @@ public sealed class ThreeHypervisors : IAsyncDisposable
     public ISchedulerGrain Scheduler => Client.GetGrain<ISchedulerGrain>(Grains.Contracts.Cluster.Key);
     public IHostGrain Host(string name) => Client.GetGrain<IHostGrain>(name);
 
+    /// <summary>Submits a policy document through the policy grain and makes it the active one.</summary>
+    public async Task ActivatePolicy(string yaml)
+    {
+        var policies = Client.GetGrain<IPolicyGrain>(Grains.Contracts.Cluster.Key);
+        var v = await policies.Submit(yaml, "test.yaml");
+        await policies.Activate(v.Name, v.Version);
+    }
+
     /// <summary>Every live host pushes a fresh report (they also do on their 1 s timer).</summary>
     public async Task ReportAllAsync()
     {
