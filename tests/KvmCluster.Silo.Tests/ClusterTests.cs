@@ -115,8 +115,10 @@ public sealed class ClusterTests
         await using var fleet = await ThreeHypervisors.StartAsync();
         await fleet.Host("hv-1").Launch(ThreeHypervisors.Guest("vm-x"));
         await fleet.ReportAllAsync();
+        // Reports are one-way: wait until the scheduler has taken (and stored) this one before pulling the plug.
+        await ThreeHypervisors.Eventually(() => fleet.Scheduler.Guests(), g => g.Any(x => x.Name == "vm-x"));
         await fleet.Cluster.KillSiloAsync(fleet.Cluster.Silos.Single(s => s.Name == "Silo_1"));
-        var guests = await ThreeHypervisors.Eventually(() => fleet.Scheduler.Guests(), g => g.Single(x => x.Name == "vm-x").Status == GuestStatus.Unreachable);
+        var guests = await ThreeHypervisors.Eventually(() => fleet.Scheduler.Guests(), g => g.Any(x => x.Name == "vm-x" && x.Status == GuestStatus.Unreachable));
         Assert.Equal("hv-1", guests.Single().Host);
         var hosts = await fleet.Scheduler.Hosts();
         Assert.False(hosts.Single(h => h.Name == "hv-1").Reachable);

@@ -85,5 +85,10 @@ public sealed class FleetView(IClusterMembershipService membership)
         _reachable = reachable;
     }
 
-    public IReadOnlyList<Guest> LaunchedOn(string host) => [.. _launched.Values.Where(g => g.Host == host)];
+    /// <summary>The guests on a host: its last report plus those launched there since.</summary>
+    public IEnumerable<Guest> GuestsOn(HostReport report) =>
+        report.Guests.Concat(_launched.Values.Where(g => g.Host == report.Host.Name)).DistinctBy(g => g.Name);
+
+    /// <summary>Whether any host (live or not) runs or is starting a guest of this name.</summary>
+    public bool HasGuest(string name) => _launched.ContainsKey(name) || _reports.Values.Any(r => r.Guests.Any(g => g.Name == name));
 }

@@ -54,7 +54,7 @@ public sealed class SchedulerGrain(
 
     public Task<IReadOnlyList<HostView>> Hosts() => Task.FromResult<IReadOnlyList<HostView>>([.. _fleet.Reports.Select(r =>
     {
-        var guests = r.Guests.Concat(_fleet.LaunchedOn(r.Host.Name)).DistinctBy(g => g.Name).ToList();
+        var guests = _fleet.GuestsOn(r).ToList();
         return new HostView(r.Host.Name, r.Host, [.. guests.Select(g => g.Name).Order(StringComparer.Ordinal)], _fleet.IsReachable(r.Host.Name),
             r.Driver, r.DriverProblem, r.At, guests.Sum(g => g.MemoryMiB), guests.Sum(g => g.VCpus));
     })]);
@@ -65,7 +65,7 @@ public sealed class SchedulerGrain(
         foreach (var r in _fleet.Reports)
         {
             var reachable = _fleet.IsReachable(r.Host.Name);
-            foreach (var g in r.Guests.Concat(_fleet.LaunchedOn(r.Host.Name)).DistinctBy(g => g.Name))
+            foreach (var g in _fleet.GuestsOn(r))
             {
                 var migration = _activeMigrations.GetValueOrDefault(g.Name);
                 var status = !reachable ? GuestStatus.Unreachable : migration is null ? GuestStatus.Running : GuestStatus.Migrating;
@@ -82,7 +82,7 @@ public sealed class SchedulerGrain(
     {
         foreach (var (field, message) in guest.Problems()) throw ClusterException.Invalid(message, field);
         var engine = await Engine();
-        if (engine.State.Snapshot.FindGuest(guest.Name) is not null || _fleet.LaunchedOn(guest.Host ?? "").Any(g => g.Name == guest.Name))
+        if (_fleet.HasGuest(guest.Name))
             throw ClusterException.Conflict($"guest '{guest.Name}' already exists");
         var now = clock.GetUtcNow();
         var (result, reservation) = engine.PlaceAndReserve(guest with { Host = null }, now, options.Value.ReservationTtl, PlaceOptions.Fast);
@@ -106,9 +106,21 @@ public sealed class SchedulerGrain(
         _fleet.Launched(placed);
         _engineVersion = _fleet.Version; // the engine already holds this guest: no rebuild for it
         var why = new List<string> { $"best of {result.Feasible} feasible hosts with policy {_policy.Policy.Name} (score {result.Score:0.###})" };
-        _ = GrainFactory.GetGrain<IGuestGrain>(guest.Name).Define(placed).ContinueWith(_ => GrainFactory.GetGrain<IGuestGrain>(guest.Name).Locate(reservation.Host, GuestStatus.Running, null));
+        _ = RecordGuest(placed);
         _ = GrainFactory.GetGrain<IEventLogGrain>(Cluster.Key).Append([Events.Events.New(now, "guest-placed", guest.Name, $"guest {guest.Name} placed on {reservation.Host}", why)]);
         return new PlacementView(guest.Name, reservation.Host, result.Score, why);
+    }
+
+    /// <summary>The guest's own record follows in the background: placement does not wait for its storage write.</summary>
+    private async Task RecordGuest(Guest placed)
+    {
+        var record = GrainFactory.GetGrain<IGuestGrain>(placed.Name);
+        try
+        {
+            await record.Define(placed);
+            await record.Locate(placed.Host, GuestStatus.Running, null);
+        }
+        catch (Exception e) { log.LogWarning(e, "guest record of {Guest} not written", placed.Name); }
     }
 
     public async Task<PlanView> Preview()
