@@ -115,8 +115,10 @@ public sealed class ClusterTests
         await using var fleet = await ThreeHypervisors.StartAsync();
         await fleet.Host("hv-1").Launch(ThreeHypervisors.Guest("vm-x"));
         await fleet.ReportAllAsync();
-        // Reports are one-way: wait until the scheduler has taken (and stored) this one before pulling the plug.
+        // Reports are one-way and the roster is written behind: wait until the scheduler has taken this one and its
+        // roster in Redis holds it before pulling the plug (the scheduler itself may live on the silo that dies).
         await ThreeHypervisors.Eventually(() => fleet.Scheduler.Guests(), g => g.Any(x => x.Name == "vm-x"));
+        await ThreeHypervisors.Eventually(() => fleet.StoredStateContains("roster", "vm-x"), stored => stored);
         await fleet.Cluster.KillSiloAsync(fleet.Cluster.Silos.Single(s => s.Name == "Silo_1"));
         var guests = await ThreeHypervisors.Eventually(() => fleet.Scheduler.Guests(), g => g.Any(x => x.Name == "vm-x" && x.Status == GuestStatus.Unreachable));
         Assert.Equal("hv-1", guests.Single().Host);

@@ -21,7 +21,21 @@ public sealed class ThreeHypervisors : IAsyncDisposable
     public IClusterClient Client => Cluster.Client;
     private readonly ExternalProcess _redis;
 
-    private ThreeHypervisors(InProcessTestCluster cluster, ExternalProcess redis) { Cluster = cluster; _redis = redis; }
+    private readonly int _redisPort;
+
+    private ThreeHypervisors(InProcessTestCluster cluster, ExternalProcess redis, int redisPort) { Cluster = cluster; _redis = redis; _redisPort = redisPort; }
+
+    /// <summary>Whether a grain state whose Redis key contains <paramref name="state"/> holds <paramref name="text"/> (as stored, in Redis).</summary>
+    public async Task<bool> StoredStateContains(string state, string text)
+    {
+        await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{_redisPort}");
+        var server = redis.GetServer("127.0.0.1", _redisPort);
+        var needle = System.Text.Encoding.UTF8.GetBytes(text);
+        await foreach (var key in server.KeysAsync(pattern: $"*{state}*"))
+            foreach (var field in await redis.GetDatabase().HashGetAllAsync(key))
+                if (((byte[]?)field.Value ?? []).AsSpan().IndexOf(needle) >= 0) return true;
+        return false;
+    }
 
     public static string HypervisorOf(string siloName) => "hv-" + siloName.Split('_')[1];
 
@@ -46,7 +60,7 @@ public sealed class ThreeHypervisors : IAsyncDisposable
         builder.ConfigureClient(client => client.Services.AddSerializer(s => s.AddPolicyTypes()));
         var cluster = builder.Build();
         await cluster.DeployAsync();
-        var fixture = new ThreeHypervisors(cluster, redis);
+        var fixture = new ThreeHypervisors(cluster, redis, port);
         await fixture.ReportAllAsync();
         return fixture;
     }

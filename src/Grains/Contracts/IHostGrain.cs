@@ -32,6 +32,8 @@ public interface IGuestGrain : IGrainWithStringKey
 {
     [Alias("Get")] Task<GuestView?> Get();
     [Alias("Define")] Task<GuestView> Define(Guest spec);
+    /// <summary>Defined and running on <c>spec.Host</c> (a placement: one write).</summary>
+    [Alias("Placed")] Task<GuestView> Placed(Guest spec);
     [Alias("Locate")] Task<GuestView> Locate(string? host, GuestStatus status, string? migration);
     [Alias("History")] Task<IReadOnlyList<EventRecord>> History();
 }

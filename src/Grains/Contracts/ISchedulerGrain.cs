@@ -26,6 +26,8 @@ public interface ISchedulerGrain : IGrainWithStringKey
     /// <summary>One-way, for the same reason: a migration may end inside the scheduler's own call that started it.</summary>
     [OneWay, Alias("MigrationEnded")] Task MigrationEnded(MigrationView migration);
     [Alias("SetMaintenance")] Task<HostView> SetMaintenance(string host, bool on);
+    /// <summary>The policy grain says another policy (or version) became active.</summary>
+    [OneWay, Alias("PolicyChanged")] Task PolicyChanged();
 }
 
 public static class Cluster

@@ -16,7 +16,8 @@ public sealed record PowerView(
     [property: Id(0)] int Step,
     [property: Id(1)] string Host,
     [property: Id(2)] string Operation,
-    [property: Id(3)] IReadOnlyList<string> Reasons);
+    [property: Id(3)] IReadOnlyList<string> Reasons,
+    [property: Id(4)] int Wave);
 
 [GenerateSerializer, Immutable, Alias("kvm.RefusedView")]
 public sealed record RefusedView(

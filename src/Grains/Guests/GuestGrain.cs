@@ -1,3 +1,4 @@
+using KvmCluster.Grains.Ports;
 using KvmCluster.Grains.Contracts;
 using KvmCluster.Policies.Model;
 
@@ -18,7 +19,7 @@ public sealed class GuestState
 /// runs; this grain is the record an operator asks ("where is it, what happened to it?").</summary>
 public sealed class GuestGrain(
     [PersistentState("guest", StorageNames.Store)] IPersistentState<GuestState> state,
-    TimeProvider clock) : Grain, IGuestGrain
+    FleetClock clock) : Grain, IGuestGrain
 {
     private const int HistoryLength = 100;
 
@@ -32,6 +33,19 @@ public sealed class GuestGrain(
         state.State.Spec = spec;
         state.State.Status = GuestStatus.Pending;
         Remember("defined", $"guest {spec.Name} defined ({spec.VCpus} vCPU, {spec.MemoryMiB} MiB)");
+        await state.WriteStateAsync();
+        return View();
+    }
+
+    public async Task<GuestView> Placed(Guest spec)
+    {
+        if (spec.Host is null) throw ClusterException.Invalid($"guest '{spec.Name}' has no host", "host");
+        if (spec.Name != this.GetPrimaryKeyString()) throw ClusterException.Invalid($"guest name '{spec.Name}' does not match '{this.GetPrimaryKeyString()}'", "name");
+        state.State.Spec = spec;
+        state.State.Host = spec.Host;
+        state.State.Status = GuestStatus.Running;
+        state.State.Migration = null;
+        Remember("placed", $"guest {spec.Name} ({spec.VCpus} vCPU, {spec.MemoryMiB} MiB) placed and running on {spec.Host}");
         await state.WriteStateAsync();
         return View();
     }
@@ -55,7 +69,7 @@ public sealed class GuestGrain(
 
     private void Remember(string kind, string message)
     {
-        state.State.UpdatedAt = clock.GetUtcNow();
+        state.State.UpdatedAt = clock.Now;
         state.State.History.Add(new EventRecord(state.State.History.Count + 1, state.State.UpdatedAt, kind, this.GetPrimaryKeyString(), message, []));
         if (state.State.History.Count > HistoryLength) state.State.History.RemoveAt(0);
     }

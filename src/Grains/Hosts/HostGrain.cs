@@ -21,16 +21,19 @@ public sealed class HostState
 /// </summary>
 [HypervisorPlacement]
 public sealed class HostGrain(
-    IHypervisor hypervisor,
+    IHypervisors hypervisors,
     [PersistentState("host", StorageNames.Store)] IPersistentState<HostState> state,
     ILocalSiloDetails silo,
     IOptions<HostGrainOptions> options,
-    TimeProvider clock,
+    FleetClock clock,
     ILogger<HostGrain> log) : Grain, IHostGrain
 {
     private readonly Dictionary<string, CancellationTokenSource> _outgoing = new(StringComparer.Ordinal);
+    private IHypervisor? _hypervisor;
     private Host? _facts;
     private string? _problem;
+
+    private IHypervisor hypervisor => _hypervisor ??= hypervisors.For(this.GetPrimaryKeyString());
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -44,7 +47,7 @@ public sealed class HostGrain(
         await Discover();
         var guests = _problem is null ? await hypervisor.InventoryAsync(CancellationToken.None) : [];
         var host = _facts! with { Name = this.GetPrimaryKeyString(), Maintenance = state.State.Maintenance };
-        var report = new HostReport(host, guests, hypervisor.Kind, _problem, clock.GetUtcNow(), silo.SiloAddress.ToParsableString());
+        var report = new HostReport(host, guests, hypervisor.Kind, _problem, clock.Now, silo.SiloAddress.ToParsableString());
         await GrainFactory.GetGrain<ISchedulerGrain>(Cluster.Key).ReportHost(report);
         return report;
     }
@@ -129,14 +132,12 @@ public sealed class HostGrain(
         if (_outgoing.Remove(guest, out var cts)) cts.Dispose();
     }
 
-    private async Task Discover()
-    {
-        if (_facts is null) (_facts, _problem) = await hypervisor.DiscoverAsync(CancellationToken.None);
-    }
+    /// <summary>Facts are re-read on every report: free hugepages, power state and driver health change.</summary>
+    private async Task Discover() => (_facts, _problem) = await hypervisor.DiscoverAsync(CancellationToken.None);
 
     private async Task EnsureUsable()
     {
-        await Discover();
+        if (_facts is null) await Discover();
         if (_problem is not null) throw ClusterException.Unavailable($"host '{this.GetPrimaryKeyString()}' accepts no guests: {_problem}");
     }
 }

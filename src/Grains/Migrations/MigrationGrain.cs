@@ -1,3 +1,4 @@
+using KvmCluster.Grains.Ports;
 using KvmCluster.Grains.Contracts;
 using KvmCluster.Policies.Model;
 using Microsoft.Extensions.Logging;
@@ -15,7 +16,7 @@ namespace KvmCluster.Grains.Migrations;
 public sealed class MigrationGrain(
     [PersistentState("migration", StorageNames.Store)] IPersistentState<MigrationState> state,
     IOptions<MigrationGrainOptions> options,
-    TimeProvider clock,
+    FleetClock clock,
     ILogger<MigrationGrain> log) : Grain, IMigrationGrain, IRemindable
 {
     private const string Reminder = "watchdog";
@@ -42,7 +43,7 @@ public sealed class MigrationGrain(
         if (order.From == order.To) throw ClusterException.Invalid($"guest '{order.Guest}' already runs on {order.To}", "to");
         S.Order = order;
         S.Guest = guest;
-        S.CreatedAt = clock.GetUtcNow();
+        S.CreatedAt = clock.Now;
         var gib = Math.Max(1.0, guest.MemoryMiB / 1024.0);
         var timeout = TimeSpan.FromSeconds(Math.Max(options.Value.MinimumTimeout.TotalSeconds, gib * 150));
         S.Deadline = S.CreatedAt + timeout;
@@ -136,7 +137,7 @@ public sealed class MigrationGrain(
         var o = S.Order!;
         S.Status = status;
         S.Reason = reason;
-        S.EndedAt = clock.GetUtcNow();
+        S.EndedAt = clock.Now;
         await state.WriteStateAsync();
         _watchdog?.Dispose();
         _watchdog = null;
@@ -158,7 +159,7 @@ public sealed class MigrationGrain(
     {
         if (S.Status != MigrationStatus.Migrating) return;
         var o = S.Order!;
-        if (clock.GetUtcNow() > S.Deadline)
+        if (clock.Now > S.Deadline)
         {
             try { await Host(o.From).CancelOutgoing(o.Guest); } catch { /* the failure below cleans up */ }
             await Fail("did not complete before its deadline", MigrationStatus.Failed);
@@ -182,7 +183,7 @@ public sealed class MigrationGrain(
     }
 
     private Task Record(string kind, string message, IReadOnlyList<string> reasons) =>
-        GrainFactory.GetGrain<IEventLogGrain>(Cluster.Key).Append([Events.Events.New(clock.GetUtcNow(), kind, S.Order!.Guest, message, reasons)]);
+        GrainFactory.GetGrain<IEventLogGrain>(Cluster.Key).Append([Events.Events.New(clock.Now, kind, S.Order!.Guest, message, reasons)]);
 
     private IHostGrain Host(string name) => GrainFactory.GetGrain<IHostGrain>(name);
 

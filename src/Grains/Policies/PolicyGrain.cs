@@ -1,3 +1,4 @@
+using KvmCluster.Grains.Ports;
 using KvmCluster.Grains.Contracts;
 using KvmCluster.Grains.Events;
 using KvmCluster.Policies.Documents;
@@ -19,7 +20,7 @@ public sealed record StoredPolicy([property: Id(0)] string Name, [property: Id(1
 /// <summary>Policy documents: validated on submit, every version kept, one active at a time.</summary>
 public sealed class PolicyGrain(
     [PersistentState("policies", StorageNames.Store)] IPersistentState<PolicyStoreState> state,
-    TimeProvider clock) : Grain, IPolicyGrain
+    FleetClock clock) : Grain, IPolicyGrain
 {
     public async Task<PolicyVersionView> Submit(string text, string source)
     {
@@ -31,7 +32,7 @@ public sealed class PolicyGrain(
             throw ClusterException.Invalid(string.Join("; ", e.Errors.Select(x => x.ToString())), first?.Path);
         }
         var version = state.State.Versions.Where(v => v.Name == policy.Name).Select(v => v.Version).DefaultIfEmpty(0).Max() + 1;
-        var stored = new StoredPolicy(policy.Name, version, text, clock.GetUtcNow());
+        var stored = new StoredPolicy(policy.Name, version, text, clock.Now);
         state.State.Versions.Add(stored);
         await state.WriteStateAsync();
         await GrainFactory.Record(Events.Events.New(stored.SubmittedAt, "policy-submitted", policy.Name, $"policy {policy.Name} version {version} submitted"));
@@ -57,7 +58,8 @@ public sealed class PolicyGrain(
         state.State.ActiveName = chosen.Name;
         state.State.ActiveVersion = chosen.Version;
         await state.WriteStateAsync();
-        await GrainFactory.Record(Events.Events.New(clock.GetUtcNow(), "policy-activated", name, $"policy {name} version {chosen.Version} is active"));
+        await GrainFactory.GetGrain<ISchedulerGrain>(Cluster.Key).PolicyChanged();
+        await GrainFactory.Record(Events.Events.New(clock.Now, "policy-activated", name, $"policy {name} version {chosen.Version} is active"));
         return View(chosen);
     }
 
@@ -68,9 +70,12 @@ public sealed class PolicyGrain(
         return Task.FromResult(active is null ? null : View(active));
     }
 
+    private readonly Dictionary<(string, int), Policy> _parsed = [];
+
     private PolicyVersionView View(StoredPolicy p)
     {
-        var policy = PolicyDocument.Parse(p.Text, p.Name);
+        // Parsed once per version: the scheduler asks for the active policy on every placement.
+        if (!_parsed.TryGetValue((p.Name, p.Version), out var policy)) _parsed[(p.Name, p.Version)] = policy = PolicyDocument.Parse(p.Text, p.Name);
         return new PolicyVersionView(p.Name, p.Version, p.Text, p.SubmittedAt,
             p.Name == state.State.ActiveName && p.Version == state.State.ActiveVersion,
             policy.Kind.ToString(), policy.Automation.ToString());

@@ -16,17 +16,25 @@ public sealed class FleetView(IClusterMembershipService membership)
     private readonly Dictionary<string, SiloAddress> _silos = new(StringComparer.Ordinal);
     private MembershipVersion _seen = MembershipVersion.MinValue;
     private HashSet<string> _reachable = new(StringComparer.Ordinal);
+    // How many reports name each guest (normally one; briefly two while reports cross a migration).
+    private readonly Dictionary<string, int> _reported = new(StringComparer.Ordinal);
 
     /// <summary>Changes whenever the set of hosts, their facts or their guests change (not for usage samples).</summary>
     public long Version { get; private set; }
+
+    /// <summary>Counts every report, usage-only ones included.</summary>
+    public long Reported { get; private set; }
 
     public IEnumerable<HostReport> Reports => _reports.Values;
 
     public bool Report(HostReport report)
     {
+        Reported++;
         var changed = !_reports.TryGetValue(report.Host.Name, out var old)
             || old.Host != report.Host || old.DriverProblem != report.DriverProblem || old.Silo != report.Silo
             || !old.Guests.Select(g => g.Name).SequenceEqual(report.Guests.Select(g => g.Name));
+        if (old is not null) Count(old, -1);
+        Count(report, +1);
         _reports[report.Host.Name] = report;
         _silos[report.Host.Name] = SiloAddress.FromParsableString(report.Silo);
         foreach (var g in report.Guests) _launched.Remove(g.Name);
@@ -39,10 +47,26 @@ public sealed class FleetView(IClusterMembershipService membership)
     {
         if (_reports.TryGetValue(from, out var source) && source.Guests.FirstOrDefault(g => g.Name == guest) is { } moved)
         {
-            _reports[from] = source with { Guests = [.. source.Guests.Where(g => g.Name != guest)] };
+            Replace(source, source with { Guests = [.. source.Guests.Where(g => g.Name != guest)] });
             if (_reports.TryGetValue(to, out var target) && target.Guests.All(g => g.Name != guest))
-                _reports[to] = target with { Guests = [.. target.Guests.Append(moved with { Host = to }).OrderBy(g => g.Name, StringComparer.Ordinal)] };
+                Replace(target, target with { Guests = [.. target.Guests.Append(moved with { Host = to }).OrderBy(g => g.Name, StringComparer.Ordinal)] });
             Version++;
+        }
+    }
+
+    private void Replace(HostReport old, HostReport now)
+    {
+        Count(old, -1);
+        Count(now, +1);
+        _reports[now.Host.Name] = now;
+    }
+
+    private void Count(HostReport report, int delta)
+    {
+        foreach (var g in report.Guests)
+        {
+            var n = _reported.GetValueOrDefault(g.Name) + delta;
+            if (n > 0) _reported[g.Name] = n; else _reported.Remove(g.Name);
         }
     }
 
@@ -90,5 +114,5 @@ public sealed class FleetView(IClusterMembershipService membership)
         report.Guests.Concat(_launched.Values.Where(g => g.Host == report.Host.Name)).DistinctBy(g => g.Name);
 
     /// <summary>Whether any host (live or not) runs or is starting a guest of this name.</summary>
-    public bool HasGuest(string name) => _launched.ContainsKey(name) || _reports.Values.Any(r => r.Guests.Any(g => g.Name == name));
+    public bool HasGuest(string name) => _launched.ContainsKey(name) || _reported.ContainsKey(name);
 }

@@ -6,6 +6,8 @@ using KvmCluster.Policies.Model;
 using KvmCluster.Policies.Placement;
 using KvmCluster.Policies.Planning;
 using Microsoft.Extensions.Logging;
+using Orleans.Concurrency;
+using Orleans.Serialization.Invocation;
 using Microsoft.Extensions.Options;
 using PolicyModel = KvmCluster.Policies.Policy;
 
@@ -17,23 +19,50 @@ namespace KvmCluster.Grains.Scheduling;
 /// wave by wave through migration grains. Automation: manual and partial keep plans RECOMMENDED for an operator,
 /// full executes them.
 /// </summary>
+[MayInterleave(nameof(MayInterleave))]
 public sealed class SchedulerGrain(
     [PersistentState("scheduler", StorageNames.Store)] IPersistentState<SchedulerState> state,
+    [PersistentState("roster", StorageNames.Store)] IPersistentState<SchedulerRoster> roster,
     IClusterMembershipService membership,
     IOptions<SchedulerOptions> options,
     IPowerController power,
-    TimeProvider clock,
+    FleetClock clock,
     ILogger<SchedulerGrain> log) : Grain, ISchedulerGrain
 {
     private readonly FleetView _fleet = new(membership);
     private (string Key, PolicyModel.Policy Policy) _policy = ("", PolicyModel.Policy.Default);
     private PlacementEngine? _engine;
     private long _engineVersion = -1;
+    private long _engineReported = -1;
+    private DateTime _engineBuilt;
     private readonly Dictionary<string, string> _activeMigrations = new(StringComparer.Ordinal);
+
+    private long _rosterVersion;
+    private Task? _rosterWrite;
+    private List<EventRecord> _placedEvents = [];
+    private readonly Dictionary<string, IHostGrain> _hostGrains = new(StringComparer.Ordinal);
+    private bool _policyStale = true;
+    private int _placing;
+    private readonly HashSet<string> _naming = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Placements interleave with each other (and only they may enter while another call waits): the engine's
+    /// reservations keep concurrent placements apart while each waits for its host to launch the guest.
+    /// </summary>
+    public static bool MayInterleave(IInvokable request) => request.GetMethodName() == nameof(Place);
+
+    public Task PolicyChanged()
+    {
+        _policyStale = true;
+        return Task.CompletedTask;
+    }
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        foreach (var r in state.State.Hosts) _fleet.Report(r);
+        foreach (var r in roster.State.Hosts) _fleet.Report(r);
+        _rosterVersion = _fleet.Version;
+        this.RegisterGrainTimer(() => { FlushPlacedEvents(); RosterChanged(); return Task.CompletedTask; },
+            new GrainTimerCreationOptions(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2)) { KeepAlive = true });
         var every = options.Value.PlanningInterval;
         if (every > TimeSpan.Zero)
             this.RegisterGrainTimer(async () => { try { await Preview(); } catch (Exception e) { log.LogWarning(e, "planning round failed"); } },
@@ -41,15 +70,42 @@ public sealed class SchedulerGrain(
         return Task.CompletedTask;
     }
 
-    public async Task ReportHost(HostReport report)
+    public Task ReportHost(HostReport report)
     {
-        if (_fleet.Report(report)) await Save();
+        if (_fleet.Report(report)) RosterChanged();
+        return Task.CompletedTask;
     }
 
-    private Task Save()
+    private Task Save() => state.WriteStateAsync();
+
+    /// <summary>
+    /// Write-behind for the roster: written as soon as hosts or guests change, but never two writes at once — changes
+    /// that arrive during a write are coalesced into the next one, so a thousand reports cost a few fleet-sized writes.
+    /// </summary>
+    private void RosterChanged()
     {
-        state.State.Hosts = [.. _fleet.Reports];
-        return state.WriteStateAsync();
+        if (_rosterWrite is null || _rosterWrite.IsCompleted) _rosterWrite = WriteRoster();
+    }
+
+    private async Task WriteRoster()
+    {
+        // Any change of hosts or guests (reports, launches, completed migrations) bumps the fleet's version.
+        while (_fleet.Version != _rosterVersion)
+        {
+            var version = _fleet.Version;
+            roster.State.Hosts = [.. _fleet.Reports];
+            try { await roster.WriteStateAsync(); }
+            catch (Exception e) { log.LogWarning(e, "roster not written; retrying on the next change or tick"); return; }
+            _rosterVersion = version;
+        }
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        FlushPlacedEvents();
+        if (_rosterWrite is { } pending) await pending;
+        RosterChanged();
+        if (_rosterWrite is { } last) await last;
     }
 
     public Task<IReadOnlyList<HostView>> Hosts() => Task.FromResult<IReadOnlyList<HostView>>([.. _fleet.Reports.Select(r =>
@@ -81,10 +137,19 @@ public sealed class SchedulerGrain(
     public async Task<PlacementView> Place(Guest guest)
     {
         foreach (var (field, message) in guest.Problems()) throw ClusterException.Invalid(message, field);
-        var engine = await Engine();
-        if (_fleet.HasGuest(guest.Name))
+        // Checked and claimed before the first await: two interleaved placements of one name must not both pass.
+        if (_fleet.HasGuest(guest.Name) || !_naming.Add(guest.Name))
             throw ClusterException.Conflict($"guest '{guest.Name}' already exists");
-        var now = clock.GetUtcNow();
+        _placing++;
+        try { return await PlaceOne(guest); }
+        finally { _placing--; _naming.Remove(guest.Name); }
+    }
+
+    private async Task<PlacementView> PlaceOne(Guest guest)
+    {
+        // While other placements are in flight their reservations live in the current engine: keep it.
+        var engine = _placing > 1 && _engine is { } current ? current : await Engine();
+        var now = clock.Now;
         var (result, reservation) = engine.PlaceAndReserve(guest with { Host = null }, now, options.Value.ReservationTtl, PlaceOptions.Fast);
         if (reservation is null)
         {
@@ -95,7 +160,7 @@ public sealed class SchedulerGrain(
         var placed = guest with { Host = reservation.Host };
         try
         {
-            await GrainFactory.GetGrain<IHostGrain>(reservation.Host).Launch(placed);
+            await HostGrain(reservation.Host).Launch(placed);
         }
         catch (Exception e)
         {
@@ -107,30 +172,43 @@ public sealed class SchedulerGrain(
         _engineVersion = _fleet.Version; // the engine already holds this guest: no rebuild for it
         var why = new List<string> { $"best of {result.Feasible} feasible hosts with policy {_policy.Policy.Name} (score {result.Score:0.###})" };
         _ = RecordGuest(placed);
-        _ = GrainFactory.GetGrain<IEventLogGrain>(Cluster.Key).Append([Events.Events.New(now, "guest-placed", guest.Name, $"guest {guest.Name} placed on {reservation.Host}", why)]);
+        // Placement events go out in batches (a burst of placements costs a few calls to the event log, not one each).
+        _placedEvents.Add(Events.Events.New(now, "guest-placed", guest.Name, $"guest {guest.Name} placed on {reservation.Host}", why));
+        if (_placedEvents.Count >= 256) FlushPlacedEvents();
         return new PlacementView(guest.Name, reservation.Host, result.Score, why);
+    }
+
+    private void FlushPlacedEvents()
+    {
+        if (_placedEvents.Count == 0) return;
+        var batch = _placedEvents;
+        _placedEvents = [];
+        _ = GrainFactory.GetGrain<IEventLogGrain>(Cluster.Key).Append(batch);
+    }
+
+    /// <summary>Grain references are cached: resolving one costs a reflection lookup in this Orleans version.</summary>
+    private IHostGrain HostGrain(string host)
+    {
+        if (!_hostGrains.TryGetValue(host, out var grain)) _hostGrains[host] = grain = GrainFactory.GetGrain<IHostGrain>(host);
+        return grain;
     }
 
     /// <summary>The guest's own record follows in the background: placement does not wait for its storage write.</summary>
     private async Task RecordGuest(Guest placed)
     {
-        var record = GrainFactory.GetGrain<IGuestGrain>(placed.Name);
-        try
-        {
-            await record.Define(placed);
-            await record.Locate(placed.Host, GuestStatus.Running, null);
-        }
+        try { await GrainFactory.GetGrain<IGuestGrain>(placed.Name).Placed(placed); }
         catch (Exception e) { log.LogWarning(e, "guest record of {Guest} not written", placed.Name); }
     }
 
     public async Task<PlanView> Preview()
     {
         var policy = await ActivePolicy();
-        var now = clock.GetUtcNow();
+        var now = clock.Now;
         var context = new PlanningContext
         {
             Now = now,
             RecentMigrations = [.. state.State.RecentMigrations.Select(m => new RecentMigration(m.Order.Guest, m.Order.From, m.Order.To, m.EndedAt ?? m.CreatedAt))],
+            Link = options.Value.MigrationLink,
         };
         var snapshot = _fleet.Snapshot(300);
         // Guests already moving are left out of this round's decisions: their hosts stay as they are.
@@ -144,7 +222,7 @@ public sealed class SchedulerGrain(
         await Save();
         await Record("plan-recommended", plan.Id, $"plan {plan.Id} ({policy.Name}): {plan.Moves.Count} migrations, {plan.PowerActions.Count} power actions",
             [.. plan.Moves.Select(m => $"{m.Guest} {m.From} → {m.To}: {string.Join("; ", m.Reasons)}")]);
-        if (policy.Automation == PolicyModel.AutomationLevel.Full && (plan.Moves.Count > 0 || plan.PowerActions.Count > 0) && state.State.ExecutingPlan is null)
+        if (options.Value.ExecutePlans && policy.Automation == PolicyModel.AutomationLevel.Full && (plan.Moves.Count > 0 || plan.PowerActions.Count > 0) && state.State.ExecutingPlan is null)
             return await Execute(plan.Id);
         return plan;
     }
@@ -198,7 +276,7 @@ public sealed class SchedulerGrain(
             if (rejections.Count > 0) throw ClusterException.Conflict($"host '{to}' cannot run '{guestName}': {string.Join("; ", rejections)}");
             reasons.Add($"operator request to {to}");
         }
-        var id = $"{guestName}-{clock.GetUtcNow():yyyyMMddHHmmssfff}";
+        var id = $"{guestName}-{clock.Now:yyyyMMddHHmmssfff}";
         return await StartMigration(id, new MigrationOrder(guestName, guest.Host!, to, null, _policy.Policy.Migration.BandwidthMiBps, _policy.Policy.Migration.DowntimeMs, reasons), guest);
     }
 
@@ -208,8 +286,9 @@ public sealed class SchedulerGrain(
         if (migration.Status == MigrationStatus.Completed)
         {
             _fleet.Moved(migration.Order.Guest, migration.Order.From, migration.Order.To);
+            RosterChanged();
             state.State.RecentMigrations.Add(migration);
-            var cutoff = clock.GetUtcNow() - TimeSpan.FromHours(2);
+            var cutoff = clock.Now - TimeSpan.FromHours(2);
             state.State.RecentMigrations.RemoveAll(m => (m.EndedAt ?? m.CreatedAt) < cutoff);
         }
         if (migration.Order.Plan is { } planId && planId == state.State.ExecutingPlan)
@@ -302,18 +381,23 @@ public sealed class SchedulerGrain(
 
     private async Task<PlacementEngine> Engine()
     {
-        await ActivePolicy();
-        var snapshotVersion = _fleet.Version;
-        if (_engine is null || _engineVersion != snapshotVersion || !ReferenceEquals(_engine.Policy, _policy.Policy))
+        if (_policyStale) await ActivePolicy();
+        // Usage samples alone refresh the engine at most every PlacementUsageRefresh (real time: a cost bound).
+        var usageStale = _fleet.Reported != _engineReported && DateTime.UtcNow - _engineBuilt >= options.Value.PlacementUsageRefresh;
+        if (_engine is null || _engineVersion != _fleet.Version || usageStale || !ReferenceEquals(_engine.Policy, _policy.Policy))
         {
             _engine = new PlacementEngine(_fleet.Snapshot(300), _policy.Policy);
             _engineVersion = _fleet.Version;
+            _engineReported = _fleet.Reported;
+            _engineBuilt = DateTime.UtcNow;
         }
         return _engine;
     }
 
+    /// <summary>Re-reads the active policy (placements use the cached one until the policy grain says it changed).</summary>
     private async Task<PolicyModel.Policy> ActivePolicy()
     {
+        _policyStale = false;
         var active = await GrainFactory.GetGrain<IPolicyGrain>(Cluster.Key).Active();
         var key = active is null ? "" : $"{active.Name}@{active.Version}";
         if (key != _policy.Key)
@@ -337,6 +421,9 @@ public sealed class SchedulerGrain(
         return plan;
     }
 
-    private Task Record(string kind, string subject, string message, IReadOnlyList<string> reasons) =>
-        GrainFactory.GetGrain<IEventLogGrain>(Cluster.Key).Append([Events.Events.New(clock.GetUtcNow(), kind, subject, message, reasons)]);
+    private Task Record(string kind, string subject, string message, IReadOnlyList<string> reasons)
+    {
+        FlushPlacedEvents(); // keep the log in order
+        return GrainFactory.GetGrain<IEventLogGrain>(Cluster.Key).Append([Events.Events.New(clock.Now, kind, subject, message, reasons)]);
+    }
 }

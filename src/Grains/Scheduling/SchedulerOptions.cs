@@ -1,3 +1,5 @@
+using KvmCluster.Policies.Migration;
+
 namespace KvmCluster.Grains.Scheduling;
 
 public sealed class SchedulerOptions
@@ -8,4 +10,16 @@ public sealed class SchedulerOptions
     public TimeSpan ReservationTtl { get; set; } = TimeSpan.FromMinutes(2);
     /// <summary>Plans kept for the API.</summary>
     public int PlansKept { get; set; } = 50;
+    /// <summary>
+    /// Placement keeps its engine while hosts and guests stay the same; fresh usage samples are taken in at most this
+    /// often (rebuilding on every report would cost a fleet-sized rebuild per report). Zero: always the latest.
+    /// </summary>
+    public TimeSpan PlacementUsageRefresh { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>The migration network, for the cost model's predictions.</summary>
+    public MigrationLink MigrationLink { get; set; } = MigrationLink.TenGigabit;
+    /// <summary>
+    /// False: plans are never executed by the scheduler itself, whatever the policy's automation (kvmsim replays carry
+    /// them out in trace time).
+    /// </summary>
+    public bool ExecutePlans { get; set; } = true;
 }

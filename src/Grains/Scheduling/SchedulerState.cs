@@ -12,7 +12,14 @@ public sealed class SchedulerState
     [Id(2)] public string? ExecutingPlan { get; set; }
     [Id(3)] public int ExecutingWave { get; set; }
     [Id(4)] public Dictionary<string, MigrationStatus> PlanMigrations { get; set; } = [];
-    /// <summary>The last report of every host ever seen: after a failover the new activation still knows a dead
-    /// host's guests (and reports them unreachable).</summary>
-    [Id(5)] public List<HostReport> Hosts { get; set; } = [];
+}
+
+/// <summary>
+/// The last report of every host ever seen: after a failover the new activation still knows a dead host's guests
+/// (and reports them unreachable). Kept apart from plans: it is fleet-sized and written on a timer, not per plan.
+/// </summary>
+[GenerateSerializer, Alias("kvm.SchedulerRoster")]
+public sealed class SchedulerRoster
+{
+    [Id(0)] public List<HostReport> Hosts { get; set; } = [];
 }

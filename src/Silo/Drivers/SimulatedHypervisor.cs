@@ -1,11 +1,9 @@
 using System.Collections.Concurrent;
-using System.Collections.Immutable;
 using System.Net;
 using System.Net.Sockets;
 using KvmCluster.Grains.Contracts;
 using KvmCluster.Grains.Ports;
 using KvmCluster.Policies.Model;
-using Microsoft.Extensions.Options;
 using Host = KvmCluster.Policies.Model.Host;
 
 namespace KvmCluster.Silo.Drivers;
@@ -16,7 +14,7 @@ namespace KvmCluster.Silo.Drivers;
 /// So a destination that dies mid-migration breaks the transfer exactly as it would with QEMU, and the source keeps
 /// the guest.
 /// </summary>
-public sealed class SimulatedHypervisor(IOptions<SimulatedDriverOptions> options) : IHypervisor, IAsyncDisposable
+public sealed class SimulatedHypervisor(string name, ISimulatedWorld world, SimulatedDriverOptions options) : IHypervisor, IAsyncDisposable
 {
     private enum RunState { Running, Paused, Incoming, Received }
     private sealed class SimGuest(Guest spec, RunState state)
@@ -30,37 +28,18 @@ public sealed class SimulatedHypervisor(IOptions<SimulatedDriverOptions> options
     private const byte Data = 1, End = 2, Ack = 3;
     private readonly ConcurrentDictionary<string, SimGuest> _guests = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
-    private SimulatedDriverOptions O => options.Value;
+    private SimulatedDriverOptions O => options;
 
     public string Kind => "simulated";
 
-    public Task<(Host Facts, string? Problem)> DiscoverAsync(CancellationToken cancellationToken)
-    {
-        var host = new Host
-        {
-            Name = "simulated",
-            Cpu = new HostCpu
-            {
-                Vendor = "GenuineIntel",
-                ModelName = "Simulated " + O.CpuModel,
-                Flags = ImmutableSortedSet.Create(StringComparer.Ordinal, "lm", "nx", "vmx", "sse4_2", "avx2", "pdpe1gb"),
-                QemuModels = ImmutableSortedSet.Create(StringComparer.Ordinal, "qemu64", "kvm64", O.CpuModel),
-                Threads = O.Threads,
-                Cores = O.Threads,
-                MhzPerThread = O.MhzPerThread,
-            },
-            MemoryMiB = O.MemoryMiB,
-        };
-        return Task.FromResult<(Host, string?)>((host, null));
-    }
+    public Task<(Host Facts, string? Problem)> DiscoverAsync(CancellationToken cancellationToken) =>
+        Task.FromResult<(Host, string?)>((world.Facts(name), null));
 
     public Task<IReadOnlyList<Guest>> InventoryAsync(CancellationToken cancellationToken)
     {
         // A paused source copy (migration switching over) and an incoming copy are not "running here".
-        var list = _guests.Values.Where(g => g.State == RunState.Running).Select(g => g.Spec with
-        {
-            Usage = new UsageHistory([g.Spec.VCpus * O.MhzPerThread * O.GuestLoad], [g.Spec.MemoryMiB * 0.8], [8.0]),
-        }).OrderBy(g => g.Name, StringComparer.Ordinal).ToList();
+        var list = _guests.Values.Where(g => g.State == RunState.Running).Select(g => g.Spec with { Usage = world.Usage(name, g.Spec) })
+            .OrderBy(g => g.Name, StringComparer.Ordinal).ToList();
         return Task.FromResult<IReadOnlyList<Guest>>(list);
     }
 

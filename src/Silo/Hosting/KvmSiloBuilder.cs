@@ -11,6 +11,7 @@ using KvmCluster.Silo.Power;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.Configuration;
+using Orleans.Runtime.Hosting;
 using Orleans.Serialization;
 using Orleans.Storage;
 using StackExchange.Redis;
@@ -21,18 +22,27 @@ namespace KvmCluster.Silo.Hosting;
 public static class KvmSiloBuilder
 {
     /// <summary>Grains, the hypervisor port, placement pinning and serialization; storage and clustering are separate.</summary>
-    public static ISiloBuilder AddKvmCluster(this ISiloBuilder silo, string hypervisor, SiloSettings settings)
+    public static ISiloBuilder AddKvmCluster(this ISiloBuilder silo, string hypervisor, SiloSettings settings) =>
+        silo.AddKvmCluster([hypervisor], settings);
+
+    /// <summary>A silo running several (simulated) hypervisors.</summary>
+    public static ISiloBuilder AddKvmCluster(this ISiloBuilder silo, IReadOnlyCollection<string> hypervisors, SiloSettings settings)
     {
-        silo.AddHypervisorPlacement(hypervisor);
+        if (hypervisors.Count > 1 && settings.Driver != "simulated")
+            throw new UsageException($"only the simulated driver runs several hypervisors in one silo (driver is {settings.Driver})");
+        silo.AddHypervisorPlacement(hypervisors);
         silo.Services.AddSerializer(s => s.AddPolicyTypes());
-        silo.Services.TryAddSingleton(TimeProvider.System);
+        silo.Services.TryAddSingleton(FleetClock.System);
         silo.Services.Configure<HostGrainOptions>(o => o.ReportInterval = TimeSpan.FromSeconds(settings.HostReportSeconds));
         silo.Services.Configure<SchedulerOptions>(o => o.PlanningInterval = TimeSpan.FromSeconds(settings.PlanningIntervalSeconds));
         silo.Services.AddOptions<MigrationGrainOptions>();
         silo.Services.AddOptions<SimulatedDriverOptions>();
         switch (settings.Driver)
         {
-            case "simulated": silo.Services.TryAddSingleton<IHypervisor, SimulatedHypervisor>(); break;
+            case "simulated":
+                silo.Services.TryAddSingleton<ISimulatedWorld, ConfiguredWorld>();
+                silo.Services.TryAddSingleton<IHypervisors, SimulatedFleet>();
+                break;
             default: throw new UsageException($"unknown driver '{settings.Driver}' (expected simulated or qemu)");
         }
         switch (settings.Power)
@@ -54,6 +64,17 @@ public static class KvmSiloBuilder
         return silo;
     }
 
+    /// <summary>
+    /// Grain state in this process's memory (embedded mode), stored with the Orleans serializer. Silos of one process
+    /// share one store through <paramref name="shared"/> (called once per silo; return the same instance).
+    /// </summary>
+    public static ISiloBuilder AddKvmMemoryState(this ISiloBuilder silo, Func<IServiceProvider, ProcessMemoryStorage>? shared = null)
+    {
+        silo.Services.AddGrainStorage(StorageNames.Store, (sp, _) => shared?.Invoke(sp) ?? ProcessMemoryStorage.Create(sp));
+        silo.UseInMemoryReminderService();
+        return silo;
+    }
+
     /// <summary>Embedded: one node on localhost, in-memory state. Redis: Redis membership, grain state and reminders.</summary>
     public static ISiloBuilder AddKvmClustering(this ISiloBuilder silo, SiloSettings settings)
     {
@@ -62,8 +83,7 @@ public static class KvmSiloBuilder
         if (string.IsNullOrWhiteSpace(settings.Redis))
         {
             silo.UseLocalhostClustering(settings.SiloPort, settings.GatewayPort, serviceId: settings.ServiceId, clusterId: settings.ClusterId);
-            silo.AddMemoryGrainStorage(StorageNames.Store);
-            silo.UseInMemoryReminderService();
+            silo.AddKvmMemoryState();
             return silo;
         }
         silo.ConfigureEndpoints(IPAddress.Parse(settings.AdvertisedAddress), settings.SiloPort, settings.GatewayPort, listenOnAnyHostAddress: false);

@@ -28,6 +28,7 @@ public static class SiloCommand
             (new("--power") { Description = "Power controller: none" }, "Power"),
             (new("--state-dir") { Description = "State directory (token, sockets, logs)" }, "StateDirectory"),
             (new("--planning-interval") { Description = "Seconds between planning rounds; 0 = on request only" }, "PlanningIntervalSeconds"),
+            (new("--simulated-hosts") { Description = "Simulated driver: run N hypervisors named HYPERVISOR-001… in this silo (1)" }, "SimulatedHosts"),
         };
         foreach (var (o, _) in options) cmd.Options.Add(o);
         cmd.SetAction(async (parse, ct) =>
@@ -61,7 +62,7 @@ public static class SiloCommand
         // One line per request is noise on a hypervisor; warnings and our own messages stay.
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning).AddFilter("Orleans", LogLevel.Warning).AddFilter("System.Net.Http", LogLevel.Warning).AddFilter("Polly", LogLevel.Warning);
         builder.Services.AddOpenApi();
-        builder.UseOrleans(silo => silo.AddKvmClustering(settings).AddKvmCluster(settings.Hypervisor, settings));
+        builder.UseOrleans(silo => silo.AddKvmClustering(settings).AddKvmCluster(settings.Hypervisors(), settings));
 
         var app = builder.Build();
         var token = app.Services.GetRequiredService<ApiToken>();
@@ -89,13 +90,17 @@ public static class SiloCommand
         await app.RunAsync(ct);
     }
 
-    /// <summary>Wakes this hypervisor's host grain so it reports to the scheduler (and keeps doing so on its timer).</summary>
+    /// <summary>Wakes this silo's host grains so they report to the scheduler (and keep doing so on their timers).</summary>
     private static async Task AnnounceHost(WebApplication app, SiloSettings settings)
     {
         var grains = app.Services.GetRequiredService<IGrainFactory>();
         for (var attempt = 0; attempt < 30 && !app.Lifetime.ApplicationStopping.IsCancellationRequested; attempt++)
         {
-            try { await grains.GetGrain<IHostGrain>(settings.Hypervisor).Refresh(); return; }
+            try
+            {
+                foreach (var hv in settings.Hypervisors()) await grains.GetGrain<IHostGrain>(hv).Refresh();
+                return;
+            }
             catch (Exception e)
             {
                 // Right after joining, this silo's metadata may not have reached the placing silo yet.
@@ -113,5 +118,7 @@ public static class SiloCommand
         if (!System.Net.IPAddress.TryParse(s.AdvertisedAddress, out _)) throw new UsageException($"--address: '{s.AdvertisedAddress}' is not an IP address");
         if (s.SiloPort is < 1 or > 65535 || s.GatewayPort is < 1 or > 65535) throw new UsageException("--silo-port/--gateway-port must be 1..65535");
         if (s.PlanningIntervalSeconds < 0) throw new UsageException("--planning-interval must be ≥ 0");
+        if (s.SimulatedHosts is < 1 or > 10_000) throw new UsageException("--simulated-hosts must be 1..10000");
+        if (s.SimulatedHosts > 1 && s.Driver != "simulated") throw new UsageException("--simulated-hosts needs --driver simulated");
     }
 }

@@ -29,4 +29,14 @@ public sealed class SiloSettings
     public double HostReportSeconds { get; set; } = 10;
     /// <summary>Notice a dead host in seconds rather than a minute (see README, Redis clustering).</summary>
     public bool FastFailureDetection { get; set; } = true;
+    /// <summary>
+    /// Simulated driver only: how many hypervisors this silo simulates. 1 = just <see cref="Hypervisor"/>; more = a
+    /// simulated fleet named {Hypervisor}-001, -002, … (to try policies, and for benchmarks).
+    /// </summary>
+    public int SimulatedHosts { get; set; } = 1;
+
+    /// <summary>The hypervisors this silo runs.</summary>
+    public IReadOnlyList<string> Hypervisors() => SimulatedHosts <= 1
+        ? [Hypervisor]
+        : [.. Enumerable.Range(1, SimulatedHosts).Select(i => $"{Hypervisor}-{i:D3}")];
 }
