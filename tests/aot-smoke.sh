@@ -23,5 +23,11 @@ for f in summary.json timeseries.csv power.png power.svg report.html; do [ -s "$
 grep -q '"vms":3' "$out/lab.json" || fail "lab run: $(cat "$out/lab.json")"
 "$out/bin/kvmsim" policy check policies/balanced.yaml | grep -q '^balancer: evenly-distributed' || fail "policy check"
 
+# The AOT build has no cluster: asking for a replay through one is a usage error that says where to go instead.
+"$out/bin/kvmsim" run --trace csv:samples/traces/sample.csv --datacenter samples/datacenters/lab.yaml \
+  --policy policies/power-saving.yaml --through-cluster >"$out/tc.out" 2>&1
+code=$?
+[ "$code" -eq 2 ] && grep -q "NativeAOT build" "$out/tc.out" || fail "--through-cluster in the AOT build: exit $code, $(cat "$out/tc.out")"
+
 rm -rf "$out"
 echo PASS

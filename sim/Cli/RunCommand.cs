@@ -15,7 +15,7 @@ namespace KvmCluster.Sim.Cli;
 /// </summary>
 public static class RunCommand
 {
-    public sealed record Options(string Trace, string Datacenter, string Policy, bool Compat, long Seed);
+    public sealed record Options(string Trace, string Datacenter, string Policy, bool Compat, long Seed, bool ThroughCluster = false, int Silos = 2);
 
     public static Option<string> TraceOption() => new("--trace") { Description = TraceSource.Help, Required = true };
     public static Option<string> DatacenterOption() => new("--datacenter") { Description = DatacenterSource.Help, DefaultValueFactory = _ => "cloudsim-planetlab" };
@@ -31,11 +31,16 @@ public static class RunCommand
         var seed = SeedOption();
         var json = new Option<string?>("--json") { Description = "Write the summary as JSON to this file" };
         var output = new Option<string?>("--out") { Description = "Write summary.json, timeseries.csv, plots (PNG, SVG) and report.html here" };
+        var through = new Option<bool>("--through-cluster") { Description = "Take every decision from an in-process KvmCluster (host grains on simulated drivers, the scheduler grain); planner-family policy files only" };
+        var silos = new Option<int>("--silos") { Description = "With --through-cluster: silos to spread the hosts over", DefaultValueFactory = _ => 2 };
+        var decisions = new Option<string?>("--decisions") { Description = "Write every placement and plan, one per line, to this file (planner-family policies)" };
         var cmd = new Command("run", "Replay a workload trace under a policy and report energy, migrations and SLA violations");
-        foreach (var o in new Option[] { trace, datacenter, policy, compat, seed, json, output }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { trace, datacenter, policy, compat, seed, json, output, through, silos, decisions }) cmd.Options.Add(o);
         cmd.SetAction(parse =>
         {
-            var result = Execute(new Options(parse.GetValue(trace)!, parse.GetValue(datacenter)!, parse.GetValue(policy)!, parse.GetValue(compat), parse.GetValue(seed)));
+            var (result, log) = ExecuteWithDecisions(new Options(parse.GetValue(trace)!, parse.GetValue(datacenter)!, parse.GetValue(policy)!, parse.GetValue(compat), parse.GetValue(seed),
+                parse.GetValue(through), parse.GetValue(silos)));
+            if (parse.GetValue(decisions) is { } decisionFile) WriteFile(decisionFile, string.Concat(log.Select(l => l + "\n")));
             if (parse.GetValue(json) is { } file) WriteFile(file, SummaryJson.ToJson(result.Summary) + "\n");
             if (parse.GetValue(output) is { } dir) RunOutput.Write(result, dir);
             if (Console.IsOutputRedirected) Console.Out.WriteLine(SummaryJson.ToJson(result.Summary, indented: false));
@@ -45,24 +50,31 @@ public static class RunCommand
         return cmd;
     }
 
-    public static SimResult Execute(Options o, Action<double>? progress = null)
+    public static SimResult Execute(Options o, Action<double>? progress = null) => ExecuteWithDecisions(o, progress).Result;
+
+    /// <summary>Runs the replay; also returns its decisions (placements and plans) in order.</summary>
+    public static (SimResult Result, IReadOnlyList<string> Decisions) ExecuteWithDecisions(Options o, Action<double>? progress = null)
     {
         var spec = DatacenterSource.Load(o.Datacenter);
         var policy = ResolvePolicy(o.Policy);
         var trace = TraceSource.Load(o.Trace);
         var options = OptionsFor(trace, o.Compat);
+        using var cluster = o.ThroughCluster ? ClusterReplay.For(o, policy, options) : null;
+        Simulation Create(Action<double>? report) => new(spec, trace, policy, options, o.Seed, report, cluster is null ? null : cluster.Decisions);
         if (progress is null && !Console.IsOutputRedirected && !Console.IsErrorRedirected)
         {
-            SimResult? result = null;
+            (SimResult, IReadOnlyList<string>)? outcome = null;
             AnsiConsole.Progress().AutoClear(true).Start(ctx =>
             {
-                var task = ctx.AddTask($"{policy.Name} on {trace.Name}", maxValue: 1);
-                result = new Simulation(spec, trace, policy, options, o.Seed, p => task.Value = p).Run(trace.Name);
+                var task = ctx.AddTask($"{policy.Name} on {trace.Name}{(cluster is null ? "" : " (through the cluster)")}", maxValue: 1);
+                var sim = Create(p => task.Value = p);
+                outcome = (sim.Run(trace.Name), sim.Decisions);
                 task.Value = 1;
             });
-            return result!;
+            return outcome!.Value;
         }
-        return new Simulation(spec, trace, policy, options, o.Seed, progress).Run(trace.Name);
+        var run = Create(progress);
+        return (run.Run(trace.Name), run.Decisions);
     }
 
     public static SimOptions OptionsFor(Trace trace, bool compat)

@@ -22,29 +22,7 @@ public static class SimFleetSnapshot
     public static FleetSnapshot Build(SimDatacenter dc, double interval)
     {
         var hosts = new Host[dc.Hosts.Length];
-        for (var h = 0; h < hosts.Length; h++)
-        {
-            var sh = dc.Hosts[h];
-            var t = sh.Type;
-            hosts[h] = new Host
-            {
-                Name = HostName(h),
-                Cpu = new HostCpu
-                {
-                    Vendor = "GenuineIntel",
-                    ModelName = t.Name,
-                    Flags = Flags,
-                    QemuModels = t.CpuModels.Count > 0 ? t.CpuModels.ToImmutableSortedSet(StringComparer.Ordinal).Add("qemu64") : AnyModel,
-                    Cores = t.Pes,
-                    Threads = t.Pes,
-                    MhzPerThread = t.MipsPerPe,
-                },
-                MemoryMiB = t.RamMiB,
-                Hugepages = t.Hugepages2M > 0 ? [new HugepagePool(HugepagePool.Size2M, t.Hugepages2M, sh.HugepagesFree)] : [],
-                Power = sh.Power == HostPower.Off ? PowerState.Standby : PowerState.On,
-                PowerModel = t.Power,
-            };
-        }
+        for (var h = 0; h < hosts.Length; h++) hosts[h] = Host(dc, h);
         var guests = new List<Guest>(dc.Vms.Length);
         foreach (var vm in dc.Vms)
         {
@@ -52,6 +30,31 @@ public static class SimFleetSnapshot
             guests.Add(Guest(vm, HostName(vm.Host)));
         }
         return new FleetSnapshot(hosts, guests) { SampleIntervalSeconds = interval };
+    }
+
+    /// <summary>The host record for host <paramref name="h"/> as it is now (power state, free hugepages).</summary>
+    public static Host Host(SimDatacenter dc, int h)
+    {
+        var sh = dc.Hosts[h];
+        var t = sh.Type;
+        return new Host
+        {
+            Name = HostName(h),
+            Cpu = new HostCpu
+            {
+                Vendor = "GenuineIntel",
+                ModelName = t.Name,
+                Flags = Flags,
+                QemuModels = t.CpuModels.Count > 0 ? t.CpuModels.ToImmutableSortedSet(StringComparer.Ordinal).Add("qemu64") : AnyModel,
+                Cores = t.Pes,
+                Threads = t.Pes,
+                MhzPerThread = t.MipsPerPe,
+            },
+            MemoryMiB = t.RamMiB,
+            Hugepages = t.Hugepages2M > 0 ? [new HugepagePool(HugepagePool.Size2M, t.Hugepages2M, sh.HugepagesFree)] : [],
+            Power = sh.Power == HostPower.Off ? PowerState.Standby : PowerState.On,
+            PowerModel = t.Power,
+        };
     }
 
     /// <summary>The guest record for a VM (on <paramref name="host"/>, or unplaced when null).</summary>

@@ -37,7 +37,9 @@ public sealed class Simulation
     private sealed record Departure(int Vm) : SimEvent;
     internal sealed record BootDone(int Host) : SimEvent;
 
-    public Simulation(DatacenterSpec spec, Trace trace, SimPolicy policy, SimOptions options, long seed, Action<double>? progress = null)
+    /// <param name="decisions">For planner-family policies: where placements and plans come from (default: the core directly).</param>
+    public Simulation(DatacenterSpec spec, Trace trace, SimPolicy policy, SimOptions options, long seed, Action<double>? progress = null,
+        Func<SimDatacenter, IDecisionSource>? decisions = null)
     {
         _policy = policy;
         _options = options;
@@ -56,10 +58,13 @@ public sealed class Simulation
         if (policy.Kind == SimPolicyKind.Adaptive)
             _optimizer = AdaptiveFactory.Create(policy.Policy.Adaptive, options.Interval, new Random(unchecked((int)seed)));
         if (policy.Kind == SimPolicyKind.Planner)
-            _planner = new PlanDriver(_dc, policy.Policy, options, _migrations);
+            _planner = new PlanDriver(_dc, _migrations, decisions?.Invoke(_dc) ?? new DirectDecisions(_dc, policy.Policy, options));
     }
 
     public SimDatacenter Datacenter => _dc;
+
+    /// <summary>Placements and plans in order (planner-family policies), to compare a replay through the cluster with a direct one.</summary>
+    public IReadOnlyList<string> Decisions => _planner?.Decisions ?? [];
 
     public SimResult Run(string traceName)
     {

@@ -58,7 +58,7 @@ public static class SyntheticFleet
                 ReservedMemoryMiB = 8192,
                 Hugepages = pools,
                 Labels = ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, [KeyValuePair.Create("zone", r.Next(2) == 0 ? "a" : "b")]),
-                PowerModel = new PowerModel(gen.Watts),
+                PowerModel = new PowerModel([.. gen.Watts]),
             });
         }
         return hosts.MoveToImmutable();

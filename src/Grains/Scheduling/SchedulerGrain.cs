@@ -132,7 +132,7 @@ public sealed class SchedulerGrain(
         return Task.FromResult<IReadOnlyList<GuestView>>(list);
     }
 
-    public Task<FleetSnapshot> Snapshot() => Task.FromResult(_fleet.Snapshot(300));
+    public Task<FleetSnapshot> Snapshot() => Task.FromResult(_fleet.Snapshot(options.Value.UsageSampleSeconds));
 
     public async Task<PlacementView> Place(Guest guest)
     {
@@ -210,7 +210,7 @@ public sealed class SchedulerGrain(
             RecentMigrations = [.. state.State.RecentMigrations.Select(m => new RecentMigration(m.Order.Guest, m.Order.From, m.Order.To, m.EndedAt ?? m.CreatedAt))],
             Link = options.Value.MigrationLink,
         };
-        var snapshot = _fleet.Snapshot(300);
+        var snapshot = _fleet.Snapshot(options.Value.UsageSampleSeconds);
         // Guests already moving are left out of this round's decisions: their hosts stay as they are.
         var plan = PlanViews.From(Rebalancer.Plan(snapshot, policy, context) with { CreatedAt = now });
         plan = plan with { Moves = [.. plan.Moves.Where(m => !_activeMigrations.ContainsKey(m.Guest))] };
@@ -319,7 +319,7 @@ public sealed class SchedulerGrain(
     private async Task<PlanView> StartWave(PlanView plan, int wave)
     {
         state.State.ExecutingWave = wave;
-        var snapshot = _fleet.Snapshot(300);
+        var snapshot = _fleet.Snapshot(options.Value.UsageSampleSeconds);
         var moves = plan.Moves.ToList();
         for (var i = 0; i < moves.Count; i++)
         {
@@ -386,7 +386,7 @@ public sealed class SchedulerGrain(
         var usageStale = _fleet.Reported != _engineReported && DateTime.UtcNow - _engineBuilt >= options.Value.PlacementUsageRefresh;
         if (_engine is null || _engineVersion != _fleet.Version || usageStale || !ReferenceEquals(_engine.Policy, _policy.Policy))
         {
-            _engine = new PlacementEngine(_fleet.Snapshot(300), _policy.Policy);
+            _engine = new PlacementEngine(_fleet.Snapshot(options.Value.UsageSampleSeconds), _policy.Policy);
             _engineVersion = _fleet.Version;
             _engineReported = _fleet.Reported;
             _engineBuilt = DateTime.UtcNow;

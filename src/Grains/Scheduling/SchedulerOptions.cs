@@ -15,6 +15,8 @@ public sealed class SchedulerOptions
     /// often (rebuilding on every report would cost a fleet-sized rebuild per report). Zero: always the latest.
     /// </summary>
     public TimeSpan PlacementUsageRefresh { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>Seconds between two usage samples in host reports (what the drivers sample at).</summary>
+    public double UsageSampleSeconds { get; set; } = 300;
     /// <summary>The migration network, for the cost model's predictions.</summary>
     public MigrationLink MigrationLink { get; set; } = MigrationLink.TenGigabit;
     /// <summary>

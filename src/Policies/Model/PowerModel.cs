@@ -13,9 +13,9 @@ public sealed record PowerModel
     public double StandbyWatts { get; init; }
     public double BootSeconds { get; init; } = 180;
 
-    public PowerModel(IEnumerable<double> watts)
+    public PowerModel(ImmutableArray<double> watts)
     {
-        Watts = watts.ToImmutableArray();
+        Watts = watts.IsDefault ? [] : watts;
         if (Watts.Length < 2) throw new ArgumentException("a power table needs at least two points (idle and full load)");
         for (var i = 0; i < Watts.Length; i++)
         {

@@ -105,17 +105,20 @@ public sealed class SimulatedHypervisor(string name, ISimulatedWorld world, Simu
         var seconds = g.Spec.MemoryMiB / bandwidth / O.TimeScale;
         // One chunk stands for a slice of guest memory; pace the chunks to the simulated bandwidth.
         var chunks = (int)Math.Clamp(g.Spec.MemoryMiB / 4, 4, 2048);
-        var pause = TimeSpan.FromSeconds(seconds / chunks);
+        var pause = seconds / chunks;
         var payload = new byte[ChunkBytes + 1];
         payload[0] = Data;
-        var lastReport = DateTime.UtcNow;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var lastReport = TimeSpan.Zero;
         for (var i = 0; i < chunks; i++)
         {
             await stream.WriteAsync(payload, linked.Token);
-            if (pause > TimeSpan.Zero) await Task.Delay(pause, linked.Token);
-            if (DateTime.UtcNow - lastReport > TimeSpan.FromMilliseconds(250) || i == chunks - 1)
+            // Pace to the simulated bandwidth; sleep only when ahead by a millisecond or more (timer granularity).
+            var ahead = TimeSpan.FromSeconds(pause * (i + 1)) - clock.Elapsed;
+            if (ahead >= TimeSpan.FromMilliseconds(1)) await Task.Delay(ahead, linked.Token);
+            if (clock.Elapsed - lastReport > TimeSpan.FromMilliseconds(250) || i == chunks - 1)
             {
-                lastReport = DateTime.UtcNow;
+                lastReport = clock.Elapsed;
                 var sent = g.Spec.MemoryMiB * (i + 1) / chunks;
                 await progress(new MigrationProgress(sent, g.Spec.MemoryMiB - sent, 8.0, order.DowntimeMs));
             }
