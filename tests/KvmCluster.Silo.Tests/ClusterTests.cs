@@ -128,4 +128,40 @@ public sealed class ClusterTests
         Assert.DoesNotContain(snapshot.Hosts, h => h.Name == "hv-1");
         Assert.DoesNotContain(snapshot.Guests, g => g.Name == "vm-x");
     }
+
+    [Fact]
+    public async Task A_migration_persisted_in_redis_completes_after_the_silo_running_it_and_the_scheduler_dies()
+    {
+        await using var fleet = await ThreeHypervisors.StartAsync(timeScale: 1);
+        // The scheduler (and the migration grains it starts, placed next to it) run on one silo; the guest moves
+        // between the other two, so killing the scheduler's silo leaves the transfer itself running.
+        var management = fleet.Client.GetGrain<IManagementGrain>(0);
+        await fleet.Scheduler.Hosts();
+        var schedulerSilo = await management.GetActivationAddress(fleet.Scheduler);
+        var doomed = fleet.Cluster.Silos.Single(s => s.SiloAddress.Equals(schedulerSilo));
+        var others = fleet.Cluster.Silos.Where(s => s != doomed).Select(s => ThreeHypervisors.HypervisorOf(s.Name)).Order().ToList();
+        var (source, destination) = (others[0], others[1]);
+        await fleet.Host(source).Launch(ThreeHypervisors.Guest("vm-r", memoryMiB: 2048));
+        await fleet.ReportAllAsync();
+        await fleet.ActivatePolicy("name: slow\nmigration:\n  bandwidthMiBps: 200\n"); // about 10 s at scale 1
+
+        var started = await fleet.Scheduler.Migrate("vm-r", destination);
+        var migration = fleet.Client.GetGrain<IMigrationGrain>(started.Id);
+        Assert.Equal(schedulerSilo, await management.GetActivationAddress(migration));
+        await ThreeHypervisors.Eventually(() => migration.Get(), m => m!.Progress is { TransferredMiB: > 0 });
+
+        await fleet.Cluster.KillSiloAsync(doomed);
+        await fleet.Cluster.StartAdditionalSiloAsync(); // the dead hypervisor's replacement
+
+        // Woken from Redis (by its reminder or by the source reporting the transfer's end) on a live silo, the
+        // migration finishes the switch: the guest runs on the destination only, and every record agrees.
+        var ended = await ThreeHypervisors.Eventually(() => migration.Get(), m => m!.Status is MigrationStatus.Completed or MigrationStatus.Failed,
+            TimeSpan.FromSeconds(60));
+        Assert.Equal(MigrationStatus.Completed, ended!.Status);
+        Assert.NotEqual(schedulerSilo, await management.GetActivationAddress(migration));
+        Assert.Equal([destination], await fleet.WhereRuns("vm-r"));
+        var guest = await ThreeHypervisors.Eventually(() => fleet.Client.GetGrain<IGuestGrain>("vm-r").Get(), g => g!.Host == destination);
+        Assert.Equal(GuestStatus.Running, guest!.Status);
+        await ThreeHypervisors.Eventually(() => fleet.Scheduler.Guests(), gs => gs.Any(g => g.Name == "vm-r" && g.Host == destination && g.Status == GuestStatus.Running));
+    }
 }

@@ -13,6 +13,7 @@ namespace KvmCluster.Grains.Migrations;
 /// in Switching, after the destination holds the whole guest. After a silo restart the reminder wakes the grain and
 /// it finishes the switch or ends the migration cleanly.
 /// </summary>
+[Orleans.Placement.PreferLocalPlacement] // next to the scheduler that starts it: its calls stay in one silo
 public sealed class MigrationGrain(
     [PersistentState("migration", StorageNames.Store)] IPersistentState<MigrationState> state,
     IOptions<MigrationGrainOptions> options,
