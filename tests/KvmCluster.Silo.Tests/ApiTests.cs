@@ -33,6 +33,10 @@ public sealed class ApiTests
             wrong.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "not-the-token");
             Assert.Equal(HttpStatusCode.Unauthorized, (await http.SendAsync(wrong)).StatusCode);
             Assert.Empty(JsonDocument.Parse(await http.GetStringAsync("/api/guests")).RootElement.EnumerateArray());
+            // Reads of the fleet are open; metrics and the dashboard are not.
+            Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("/metrics")).StatusCode);
+            Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("/dashboard/")).StatusCode);
+            Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("/dashboard/?access_token=not-the-token")).StatusCode);
 
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
             var created = await http.PostAsync("/api/guests", Json(guest));
@@ -46,6 +50,20 @@ public sealed class ApiTests
             await AssertProblem(await http.PostAsync("/api/policies", new StringContent("name: x\nbalancer: sideways\n", Encoding.UTF8, "application/yaml")), 400, "balancer");
             await AssertProblem(await http.GetAsync("/api/migrations/nope"), 404, null);
             await AssertProblem(await http.PostAsync("/api/plans/plan-000/execute", null), 404, null);
+
+            // Prometheus metrics: Orleans' instruments and ours (the placement above counted).
+            var metrics = await http.GetStringAsync("/metrics");
+            Assert.Contains("kvmcluster_placements_total{otel_scope_name=\"KvmCluster\"} 1", metrics);
+            Assert.Contains("orleans_app_requests_latency", metrics);
+            // The dashboard in a browser: the token once in the address, then a same-site cookie.
+            using (var browser = new HttpClient(new HttpClientHandler { CookieContainer = new CookieContainer() }) { BaseAddress = new Uri(api) })
+            {
+                var page = await browser.GetAsync($"/dashboard/?access_token={token}");
+                Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+                Assert.Contains("Orleans Dashboard", await page.Content.ReadAsStringAsync());
+                Assert.Equal(new Uri(api + "/dashboard/"), page.RequestMessage!.RequestUri); // the token left the address
+                Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync("/dashboard/")).StatusCode);
+            }
 
             var openapi = JsonDocument.Parse(await http.GetStringAsync("/openapi/v1.json")).RootElement;
             Assert.True(openapi.GetProperty("paths").TryGetProperty("/api/guests", out _));

@@ -140,6 +140,7 @@ public sealed class MigrationGrain(
         S.Reason = reason;
         S.EndedAt = clock.Now;
         await state.WriteStateAsync();
+        Telemetry.KvmMeters.Migrations.Add(1, new KeyValuePair<string, object?>("outcome", status.ToString().ToLowerInvariant()));
         _watchdog?.Dispose();
         _watchdog = null;
         try { await GrainFactory.GetGrain<IGuestGrain>(o.Guest).Locate(host, GuestStatus.Running, null); }

@@ -155,6 +155,7 @@ public sealed class SchedulerGrain(
         {
             var explained = engine.Place(guest with { Host = null }, PlaceOptions.Explained);
             var reasons = explained.Rejected.Take(10).Select(r => r.ToString()).ToList();
+            Telemetry.KvmMeters.PlacementsRefused.Add(1);
             throw new ClusterException(ProblemKind.Conflict, $"no host can run guest '{guest.Name}'" + (reasons.Count > 0 ? ": " + string.Join("; ", reasons) : ""));
         }
         var placed = guest with { Host = reservation.Host };
@@ -168,6 +169,7 @@ public sealed class SchedulerGrain(
             throw e as ClusterException ?? ClusterException.Unavailable($"host '{reservation.Host}' could not launch '{guest.Name}': {e.GetBaseException().Message}");
         }
         engine.Commit(reservation.Id);
+        Telemetry.KvmMeters.Placements.Add(1);
         _fleet.Launched(placed);
         _engineVersion = _fleet.Version; // the engine already holds this guest: no rebuild for it
         var why = new List<string> { $"best of {result.Feasible} feasible hosts with policy {_policy.Policy.Name} (score {result.Score:0.###})" };
@@ -210,10 +212,12 @@ public sealed class SchedulerGrain(
             RecentMigrations = [.. state.State.RecentMigrations.Select(m => new RecentMigration(m.Order.Guest, m.Order.From, m.Order.To, m.EndedAt ?? m.CreatedAt))],
             Link = options.Value.MigrationLink,
         };
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var snapshot = _fleet.Snapshot(options.Value.UsageSampleSeconds);
         // Guests already moving are left out of this round's decisions: their hosts stay as they are.
         var plan = PlanViews.From(Rebalancer.Plan(snapshot, policy, context) with { CreatedAt = now });
         plan = plan with { Moves = [.. plan.Moves.Where(m => !_activeMigrations.ContainsKey(m.Guest))] };
+        Telemetry.KvmMeters.PlanningDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
         var plans = state.State.Plans;
         for (var i = 0; i < plans.Count; i++)
             if (plans[i].StateOf() is PlanState.Recommended or PlanState.Approved) plans[i] = plans[i].WithState(PlanState.Superseded);

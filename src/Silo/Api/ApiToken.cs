@@ -24,11 +24,15 @@ public sealed class ApiToken
         if (!OperatingSystem.IsWindows()) System.IO.File.SetUnixFileMode(File, UnixFileMode.UserRead | UnixFileMode.UserWrite);
     }
 
+    /// <summary>Whether an Authorization header carries this token as a bearer token.</summary>
     public bool Accepts(string? authorization)
     {
         const string prefix = "Bearer ";
         if (authorization is null || !authorization.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)) return false;
-        var given = Encoding.UTF8.GetBytes(authorization[prefix.Length..].Trim());
-        return CryptographicOperations.FixedTimeEquals(given, Encoding.UTF8.GetBytes(Value));
+        return Matches(authorization[prefix.Length..].Trim());
     }
+
+    /// <summary>Constant-time comparison with the token.</summary>
+    public bool Matches(string? given) =>
+        given is not null && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(given), Encoding.UTF8.GetBytes(Value));
 }

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using KvmCluster.Grains.Contracts;
 using KvmCluster.Silo.Api;
+using OpenTelemetry.Metrics;
+using Orleans.Dashboard;
 
 namespace KvmCluster.Silo.Hosting;
 
@@ -28,6 +30,7 @@ public static class SiloCommand
             (new("--power") { Description = "Power controller: none" }, "Power"),
             (new("--state-dir") { Description = "State directory (token, sockets, logs)" }, "StateDirectory"),
             (new("--planning-interval") { Description = "Seconds between planning rounds; 0 = on request only" }, "PlanningIntervalSeconds"),
+            (new("--dashboard") { Description = "Serve the Orleans Dashboard at /dashboard (true)" }, "Dashboard"),
             (new("--simulated-hosts") { Description = "Simulated driver: run N hypervisors named HYPERVISOR-001… in this silo (1)" }, "SimulatedHosts"),
         };
         foreach (var (o, _) in options) cmd.Options.Add(o);
@@ -62,26 +65,23 @@ public static class SiloCommand
         // One line per request is noise on a hypervisor; warnings and our own messages stay.
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning).AddFilter("Orleans", LogLevel.Warning).AddFilter("System.Net.Http", LogLevel.Warning).AddFilter("Polly", LogLevel.Warning);
         builder.Services.AddOpenApi();
-        builder.UseOrleans(silo => silo.AddKvmClustering(settings).AddKvmCluster(settings.Hypervisors(), settings));
+        builder.UseOrleans(silo =>
+        {
+            silo.AddKvmClustering(settings).AddKvmCluster(settings.Hypervisors(), settings);
+            if (settings.Dashboard) silo.AddDashboard();
+        });
+        // Orleans' instruments (messaging, activations, reminders, …) and ours, for Prometheus at /metrics.
+        builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter("Microsoft.Orleans").AddMeter(Grains.Telemetry.KvmMeters.Name).AddPrometheusExporter());
 
         var app = builder.Build();
         var token = app.Services.GetRequiredService<ApiToken>();
         app.UseProblems();
-        app.Use(async (context, next) =>
-        {
-            // Reads are open on the bound address; anything that changes state needs the token (metrics and OpenAPI too).
-            var mutating = !HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method);
-            if (mutating && !token.Accepts(context.Request.Headers.Authorization))
-            {
-                context.Response.Headers.WWWAuthenticate = "Bearer";
-                await Results.Problem(statusCode: 401, title: "Unauthorized", detail: "this call changes state: send 'Authorization: Bearer <token>'").ExecuteAsync(context);
-                return;
-            }
-            await next(context);
-        });
+        app.UseAccessGuard(token);
         app.MapOpenApi();
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok", hypervisor = settings.Hypervisor }));
         app.MapKvmApi();
+        app.MapPrometheusScrapingEndpoint(AccessGuard.MetricsPath);
+        if (settings.Dashboard) app.MapOrleansDashboard(AccessGuard.DashboardPath);
         app.Lifetime.ApplicationStarted.Register(() => _ = AnnounceHost(app, settings));
         var log = app.Logger;
         log.LogInformation("kvmcluster silo for hypervisor {Hypervisor}: {Mode}, API {Url}{Token}", settings.Hypervisor,

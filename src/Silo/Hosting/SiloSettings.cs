@@ -34,6 +34,8 @@ public sealed class SiloSettings
     /// simulated fleet named {Hypervisor}-001, -002, … (to try policies, and for benchmarks).
     /// </summary>
     public int SimulatedHosts { get; set; } = 1;
+    /// <summary>Serve the Orleans Dashboard at /dashboard (behind the token).</summary>
+    public bool Dashboard { get; set; } = true;
 
     /// <summary>The hypervisors this silo runs.</summary>
     public IReadOnlyList<string> Hypervisors() => SimulatedHosts <= 1
