@@ -45,10 +45,13 @@ public static class KvmSiloBuilder
                 break;
             default: throw new UsageException($"unknown driver '{settings.Driver}' (expected simulated or qemu)");
         }
+        silo.Services.AddOptions<PowerOptions>();
         switch (settings.Power)
         {
             case "none": silo.Services.TryAddSingleton<IPowerController, NoPowerController>(); break;
-            default: throw new UsageException($"unknown power controller '{settings.Power}' (expected none)");
+            case "command": silo.Services.TryAddSingleton<IPowerController, CommandPowerController>(); break;
+            case "ipmitool": silo.Services.TryAddSingleton<IPowerController, IpmiPowerController>(); break;
+            default: throw new UsageException($"unknown power controller '{settings.Power}' (expected none, command or ipmitool)");
         }
         return silo;
     }

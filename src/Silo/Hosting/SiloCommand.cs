@@ -27,7 +27,7 @@ public static class SiloCommand
             (new("--api-url") { Description = "API listen URL (http://127.0.0.1:8080)" }, "ApiUrl"),
             (new("--api-token") { Description = "Bearer token for changes (default: random, in {state}/api-token)" }, "ApiToken"),
             (new("--driver") { Description = "Hypervisor driver: simulated (qemu: next release)" }, "Driver"),
-            (new("--power") { Description = "Power controller: none" }, "Power"),
+            (new("--power") { Description = "Power controller: none, command (KvmCluster:Power:Command) or ipmitool (KvmCluster:Power:Hosts)" }, "Power"),
             (new("--state-dir") { Description = "State directory (token, sockets, logs)" }, "StateDirectory"),
             (new("--planning-interval") { Description = "Seconds between planning rounds; 0 = on request only" }, "PlanningIntervalSeconds"),
             (new("--dashboard") { Description = "Serve the Orleans Dashboard at /dashboard (true)" }, "Dashboard"),
@@ -56,6 +56,11 @@ public static class SiloCommand
         builder.WebHost.UseUrls(settings.ApiUrl);
         builder.Services.AddSingleton(settings);
         builder.Services.Configure<Drivers.SimulatedDriverOptions>(builder.Configuration.GetSection("KvmCluster:Simulated"));
+        var power = new Power.PowerOptions();
+        try { builder.Configuration.GetSection("KvmCluster:Power").Bind(power); }
+        catch (InvalidOperationException e) { throw new UsageException("KvmCluster:Power: " + e.GetBaseException().Message); }
+        if (Power.PowerStatus.Problems(settings.Power, power).FirstOrDefault() is { } powerProblem) throw new UsageException(powerProblem);
+        builder.Services.Configure<Power.PowerOptions>(builder.Configuration.GetSection("KvmCluster:Power"));
         builder.Services.AddSingleton<ApiToken>();
         builder.Services.AddProblemDetails();
         builder.Services.ConfigureHttpJsonOptions(o =>
