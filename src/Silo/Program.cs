@@ -13,6 +13,7 @@ root.Subcommands.Add(KvmCluster.Silo.Bench.BenchCommand.Create());
 root.Options.Add(ClusterCommands.Api);
 root.Options.Add(ClusterCommands.Token);
 root.Options.Add(ClusterCommands.Json);
+root.Options.Add(ClusterCommands.Timeout);
 
 // No verb, or only silo flags: run the silo.
 if (args.Length == 0 || args[0].StartsWith("--", StringComparison.Ordinal) && args[0] is not ("--help" or "--version")) args = ["silo", .. args];

@@ -75,6 +75,22 @@ public sealed class ApiTests
             Assert.DoesNotContain("   at ", cli.Output);
             using var usage = new ExternalProcess("dotnet", [ExternalProcess.Kvmcluster, "maintenance", "hv-solo", "sideways"]);
             Assert.Equal(2, await usage.WaitAsync(TimeSpan.FromSeconds(60)));
+
+            // Several silos: an unreachable one is skipped. A silo that accepts but never answers hits --timeout.
+            var dead = $"http://127.0.0.1:{ExternalProcess.FreePort()}";
+            using var failover = new ExternalProcess("dotnet", [ExternalProcess.Kvmcluster, "guests", "--json", "--api", $"{dead},{api}"]);
+            Assert.Equal(0, await failover.WaitAsync(TimeSpan.FromSeconds(60)));
+            Assert.Contains("web-1", failover.Output);
+            var hung = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+            hung.Start();
+            try
+            {
+                using var slow = new ExternalProcess("dotnet", [ExternalProcess.Kvmcluster, "hosts", "--timeout", "1", "--api", $"http://127.0.0.1:{((IPEndPoint)hung.LocalEndpoint).Port}"]);
+                Assert.Equal(1, await slow.WaitAsync(TimeSpan.FromSeconds(60)));
+                Assert.Contains("did not answer within 1 s", slow.Output);
+                Assert.DoesNotContain("   at ", slow.Output);
+            }
+            finally { hung.Stop(); }
         }
         catch (Exception e) when (e is not Xunit.Sdk.XunitException)
         {

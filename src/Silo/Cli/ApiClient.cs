@@ -6,22 +6,34 @@ using KvmCluster.Silo.Hosting;
 
 namespace KvmCluster.Silo.Cli;
 
-/// <summary>The CLI's way to any silo: its REST API. Problem details come back as <see cref="ApiProblem"/>.</summary>
-public sealed class ApiClient(string baseUrl, string? token) : IDisposable
+/// <summary>
+/// The CLI's way to the cluster: any silo's REST API. Several silos may be given; when one cannot be reached (the
+/// request never left) the next is tried — a call that reached a silo is never repeated elsewhere, so a change is
+/// never applied twice. Every call has a timeout. Problem details come back as <see cref="ApiProblem"/>.
+/// </summary>
+public sealed class ApiClient(IReadOnlyList<Uri> silos, string? token, TimeSpan timeout) : IDisposable
 {
-    private readonly HttpClient _http = new() { BaseAddress = new Uri(baseUrl.TrimEnd('/') + "/"), Timeout = TimeSpan.FromSeconds(60) };
+    private readonly HttpClient _http = new() { Timeout = timeout };
+    private int _current;
 
-    public static ApiClient From(string? api, string? token)
+    public static ApiClient From(string? api, string? token, double timeoutSeconds = 60)
     {
-        var url = api ?? Environment.GetEnvironmentVariable("KVMCLUSTER_API") ?? "http://127.0.0.1:8080";
-        if (!Uri.TryCreate(url, UriKind.Absolute, out _)) throw new UsageException($"--api: '{url}' is not a URL");
+        var urls = api ?? Environment.GetEnvironmentVariable("KVMCLUSTER_API") ?? "http://127.0.0.1:8080";
+        var silos = new List<Uri>();
+        foreach (var url in urls.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")) throw new UsageException($"--api: '{url}' is not an http(s) URL");
+            silos.Add(new Uri(url.TrimEnd('/') + "/"));
+        }
+        if (silos.Count == 0) throw new UsageException("--api: no URL given");
+        if (!(timeoutSeconds > 0 && timeoutSeconds <= 3600)) throw new UsageException("--timeout must be between 0 and 3600 seconds");
         token ??= Environment.GetEnvironmentVariable("KVMCLUSTER_TOKEN");
         if (token is null)
         {
             var file = Path.Combine(new SiloSettings().StateDirectory, "api-token");
             if (File.Exists(file)) token = File.ReadAllText(file).Trim();
         }
-        return new ApiClient(url, token);
+        return new ApiClient(silos, token, TimeSpan.FromSeconds(timeoutSeconds));
     }
 
     public Task<JsonElement> Get(string path) => Send(HttpMethod.Get, path, null, null);
@@ -31,12 +43,24 @@ public sealed class ApiClient(string baseUrl, string? token) : IDisposable
 
     private async Task<JsonElement> Send(HttpMethod method, string path, string? body, string? mediaType)
     {
-        using var request = new HttpRequestMessage(method, path.TrimStart('/'));
-        if (token is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        if (body is not null) request.Content = new StringContent(body, Encoding.UTF8, mediaType!);
-        HttpResponseMessage response;
-        try { response = await _http.SendAsync(request); }
-        catch (HttpRequestException e) { throw new ApiProblem(0, "Unreachable", $"cannot reach {_http.BaseAddress}: {e.Message}", null); }
+        HttpResponseMessage? response = null;
+        var unreachable = new List<string>();
+        for (var tried = 0; response is null; tried++)
+        {
+            var silo = silos[_current];
+            using var request = new HttpRequestMessage(method, new Uri(silo, path.TrimStart('/')));
+            if (token is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            if (body is not null) request.Content = new StringContent(body, Encoding.UTF8, mediaType!);
+            try { response = await _http.SendAsync(request); }
+            catch (HttpRequestException e) when (e.HttpRequestError == HttpRequestError.ConnectionError)
+            {
+                unreachable.Add($"{silo}: {e.Message}");
+                if (tried + 1 >= silos.Count) throw new ApiProblem(0, "Unreachable", "no silo answered: " + string.Join("; ", unreachable), null);
+                _current = (_current + 1) % silos.Count;
+            }
+            catch (HttpRequestException e) { throw new ApiProblem(0, "Unreachable", $"{silo}: {e.Message}", null); }
+            catch (TaskCanceledException) { throw new ApiProblem(0, "Timed out", $"{silo} did not answer within {_http.Timeout.TotalSeconds:0} s (--timeout)", null); }
+        }
         using (response)
         {
             var text = await response.Content.ReadAsStringAsync();

@@ -7,7 +7,8 @@ namespace KvmCluster.Silo.Cli;
 /// <summary>The operator verbs: each talks to a silo's API (--api, default http://127.0.0.1:8080).</summary>
 public static class ClusterCommands
 {
-    public static readonly Option<string?> Api = new("--api") { Description = "A silo's API URL (env KVMCLUSTER_API)", Recursive = true };
+    public static readonly Option<string?> Api = new("--api") { Description = "Silo API URLs, comma-separated: the next is tried when one is unreachable (env KVMCLUSTER_API)", Recursive = true };
+    public static readonly Option<double> Timeout = new("--timeout") { Description = "Seconds to wait for a silo's answer", DefaultValueFactory = _ => 60, Recursive = true };
     public static readonly Option<string?> Token = new("--token") { Description = "API token (env KVMCLUSTER_TOKEN, else the local silo's token file)", Recursive = true };
     public static readonly Option<bool> Json = new("--json") { Description = "Print the API's JSON instead of a table", Recursive = true };
 
@@ -112,7 +113,7 @@ public static class ClusterCommands
         var cmd = new Command(name, description);
         cmd.SetAction(async (parse, ct) =>
         {
-            using var client = ApiClient.From(parse.GetValue(Api), parse.GetValue(Token));
+            using var client = ApiClient.From(parse.GetValue(Api), parse.GetValue(Token), parse.GetValue(Timeout));
             return await action(client, parse);
         });
         return cmd;
