@@ -24,6 +24,10 @@ public sealed record Guest
     /// <summary>Network the VFs must come from, or null for any.</summary>
     public string? SriovNetwork { get; init; }
     public ImmutableArray<GuestDisk> Disks { get; init; } = [];
+    /// <summary>virtio-net interfaces.</summary>
+    public int Nics { get; init; }
+    /// <summary>Boot from a kernel image rather than a disk (null: the first disk).</summary>
+    public GuestBoot? Boot { get; init; }
     public ImmutableSortedDictionary<string, string> Labels { get; init; } = ImmutableSortedDictionary<string, string>.Empty.WithComparers(StringComparer.Ordinal);
     public ImmutableArray<AffinityRule> Affinity { get; init; } = [];
     /// <summary>The host the guest runs on now, or null for a guest not yet placed.</summary>
@@ -53,6 +57,8 @@ public sealed record Guest
         }
         if (BalloonTargetMiB is { } b && (b < 1 || b > MemoryMiB)) yield return ("balloonTargetMiB", $"must be between 1 and memoryMiB ({MemoryMiB}), got {b}");
         if (SriovVfs < 0) yield return ("sriov.vfs", $"must be ≥ 0, got {SriovVfs}");
+        if (Nics is < 0 or > 8) yield return ("nics", $"must be 0..8, got {Nics}");
+        if (Boot is not null) foreach (var p in Boot.Problems()) yield return p;
         if (!Is64Bit && Cpu.Mode == CpuMode.Custom && Cpu.RequiredFlags.Contains("lm")) yield return ("cpu.flags", "+lm contradicts a 32-bit guest");
     }
 }

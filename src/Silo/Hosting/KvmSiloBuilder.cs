@@ -43,6 +43,11 @@ public static class KvmSiloBuilder
                 silo.Services.TryAddSingleton<ISimulatedWorld, ConfiguredWorld>();
                 silo.Services.TryAddSingleton<IHypervisors, SimulatedFleet>();
                 break;
+            case "qemu":
+                silo.Services.AddOptions<Drivers.Qemu.QemuOptions>();
+                silo.Services.TryAddSingleton(settings);
+                silo.Services.TryAddSingleton<IHypervisors, Drivers.Qemu.QemuHypervisors>();
+                break;
             default: throw new UsageException($"unknown driver '{settings.Driver}' (expected simulated or qemu)");
         }
         silo.Services.AddOptions<PowerOptions>();

@@ -26,7 +26,7 @@ public static class SiloCommand
             (new("--redis") { Description = "Redis connection string; none = embedded single node" }, "Redis"),
             (new("--api-url") { Description = "API listen URL (http://127.0.0.1:8080)" }, "ApiUrl"),
             (new("--api-token") { Description = "Bearer token for changes (default: random, in {state}/api-token)" }, "ApiToken"),
-            (new("--driver") { Description = "Hypervisor driver: simulated (qemu: next release)" }, "Driver"),
+            (new("--driver") { Description = "Hypervisor driver: simulated or qemu" }, "Driver"),
             (new("--power") { Description = "Power controller: none, command (KvmCluster:Power:Command) or ipmitool (KvmCluster:Power:Hosts)" }, "Power"),
             (new("--state-dir") { Description = "State directory (token, sockets, logs)" }, "StateDirectory"),
             (new("--planning-interval") { Description = "Seconds between planning rounds; 0 = on request only" }, "PlanningIntervalSeconds"),
@@ -56,6 +56,7 @@ public static class SiloCommand
         builder.WebHost.UseUrls(settings.ApiUrl);
         builder.Services.AddSingleton(settings);
         builder.Services.Configure<Drivers.SimulatedDriverOptions>(builder.Configuration.GetSection("KvmCluster:Simulated"));
+        builder.Services.Configure<Drivers.Qemu.QemuOptions>(builder.Configuration.GetSection("KvmCluster:Qemu"));
         var power = new Power.PowerOptions();
         try { builder.Configuration.GetSection("KvmCluster:Power").Bind(power); }
         catch (InvalidOperationException e) { throw new UsageException("KvmCluster:Power: " + e.GetBaseException().Message); }
@@ -123,6 +124,8 @@ public static class SiloCommand
         if (!System.Net.IPAddress.TryParse(s.AdvertisedAddress, out _)) throw new UsageException($"--address: '{s.AdvertisedAddress}' is not an IP address");
         if (s.SiloPort is < 1 or > 65535 || s.GatewayPort is < 1 or > 65535) throw new UsageException("--silo-port/--gateway-port must be 1..65535");
         if (s.PlanningIntervalSeconds < 0) throw new UsageException("--planning-interval must be ≥ 0");
+        // QMP sockets live there: a unix socket path has at most 107 bytes.
+        if (s.StateDirectory.Length > 60 || !Path.IsPathFullyQualified(s.StateDirectory)) throw new UsageException($"--state-dir: '{s.StateDirectory}' must be an absolute path of at most 60 characters");
         if (s.SimulatedHosts is < 1 or > 10_000) throw new UsageException("--simulated-hosts must be 1..10000");
         if (s.SimulatedHosts > 1 && s.Driver != "simulated") throw new UsageException("--simulated-hosts needs --driver simulated");
     }

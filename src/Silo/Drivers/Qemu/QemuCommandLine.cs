@@ -1,0 +1,111 @@
+using System.Text.RegularExpressions;
+using KvmCluster.Policies.Model;
+
+namespace KvmCluster.Silo.Drivers.Qemu;
+
+/// <summary>Where one guest's files live in the silo's state directory.</summary>
+public sealed record GuestFiles(string Qmp, string Serial, string Pid)
+{
+    public static GuestFiles For(string directory, string guest, bool incoming) =>
+        new(Path.Combine(directory, $"{guest}{(incoming ? ".in" : "")}.qmp"), Path.Combine(directory, $"{guest}{(incoming ? ".in" : "")}.serial"),
+            Path.Combine(directory, $"{guest}{(incoming ? ".in" : "")}.pid"));
+}
+
+/// <summary>
+/// A guest spec as QEMU's argv — an array, never a shell string. Every value that reaches it is checked here or by
+/// the spec (names, CPU model and flags, paths, the kernel command line), and values inside QEMU's comma-separated
+/// options have their commas doubled, as QEMU's option parser expects.
+/// </summary>
+public static partial class QemuCommandLine
+{
+    [GeneratedRegex("^[A-Za-z0-9._-]{1,64}$", RegexOptions.CultureInvariant)]
+    private static partial Regex CpuModel();
+
+    [GeneratedRegex("^[a-z0-9_.-]{1,32}$", RegexOptions.CultureInvariant)]
+    private static partial Regex CpuFlag();
+
+    /// <param name="accel">kvm or tcg.</param>
+    /// <param name="hugepageMount">The hugetlbfs mount for the guest's page size (hugepage guests only).</param>
+    public static IReadOnlyList<string> For(Guest guest, QemuOptions options, string accel, GuestFiles files, string? hugepageMount, bool incoming)
+    {
+        GuestName.Validate(guest.Name);
+        if (guest.Problems().FirstOrDefault() is { Field: { } field } problem && field.Length > 0) throw new ArgumentException($"{field}: {problem.Message}");
+        var args = new List<string>
+        {
+            "-name", $"guest={Escape(guest.Name)},debug-threads=on",
+            "-uuid", (guest.Uuid == Guid.Empty ? DeterministicUuid(guest.Name) : guest.Uuid).ToString(),
+            "-accel", accel is "kvm" or "tcg" ? accel : throw new ArgumentException($"accelerator '{accel}' is not kvm or tcg"),
+            "-cpu", Cpu(guest.Cpu),
+            "-smp", guest.VCpus.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "-m", $"{guest.MemoryMiB}M",
+            "-nodefaults", "-no-user-config", "-display", "none",
+            "-serial", "file:" + files.Serial,
+            "-qmp", $"unix:{Escape(files.Qmp)},server=on,wait=off",
+            "-pidfile", files.Pid,
+        };
+        var machine = $"{Escape(options.Machine)}";
+        if (guest.HugepageSizeKiB is { } size)
+        {
+            if (hugepageMount is null) throw new ArgumentException($"no hugetlbfs mount for {HugepagePool.DescribeSize(size)} pages");
+            args.AddRange(["-object", $"memory-backend-file,id=ram0,size={guest.MemoryMiB}M,mem-path={Escape(hugepageMount)},share=on,prealloc=on"]);
+            machine += ",memory-backend=ram0";
+        }
+        args.InsertRange(0, ["-machine", machine]);
+        // The balloon is always there: memory can be given back without a reboot.
+        args.AddRange(["-device", "virtio-balloon-pci,id=balloon0"]);
+        for (var i = 0; i < guest.Nics; i++)
+            args.AddRange(["-netdev", $"user,id=net{i}", "-device", $"virtio-net-pci,netdev=net{i},id=nic{i}"]);
+        for (var i = 0; i < guest.Disks.Length; i++)
+        {
+            var d = guest.Disks[i];
+            var file = d.Kind switch
+            {
+                DiskKind.Shared or DiskKind.Overlay when d.Image is { } image => CheckedPath(image, $"disks[{i}].image"),
+                _ => throw new ArgumentException($"disks[{i}]: the QEMU driver needs an image path for a {d.Kind} disk"),
+            };
+            args.AddRange(["-drive", $"file={Escape(file)},if=virtio,id=disk{i},cache=none,format=qcow2"]);
+        }
+        if (guest.Boot is { } boot)
+        {
+            args.AddRange(["-kernel", boot.Kernel]);
+            if (!string.IsNullOrEmpty(boot.Append)) args.AddRange(["-append", boot.Append]);
+        }
+        if (incoming) args.AddRange(["-incoming", "defer"]);
+        return args;
+    }
+
+    /// <summary>`model[,+flag,-flag],enforce`: QEMU refuses to start rather than silently drop a flag the host lacks.</summary>
+    public static string Cpu(GuestCpu cpu)
+    {
+        if (cpu.Mode == CpuMode.HostPassthrough) return "host";
+        var model = cpu.Model ?? "qemu64";
+        if (!CpuModel().IsMatch(model)) throw new ArgumentException($"cpu.model '{model}' is not a CPU model name");
+        var parts = new List<string> { model };
+        foreach (var f in cpu.Flags)
+        {
+            if (!CpuFlag().IsMatch(f.Flag)) throw new ArgumentException($"cpu.flags: '{f.Flag}' is not a CPU flag name");
+            parts.Add((f.Enabled ? "+" : "-") + f.Flag);
+        }
+        parts.Add("enforce");
+        return string.Join(',', parts);
+    }
+
+    /// <summary>Doubles commas: QEMU reads ",," inside an option value as one literal comma.</summary>
+    public static string Escape(string value) => value.Replace(",", ",,", StringComparison.Ordinal);
+
+    private static string CheckedPath(string path, string field)
+    {
+        if (!Path.IsPathFullyQualified(path) || path.Any(char.IsControl) || path.Contains("/../", StringComparison.Ordinal))
+            throw new ArgumentException($"{field}: '{path}' must be an absolute path");
+        return path;
+    }
+
+    /// <summary>A guest without a UUID keeps the same one across restarts and migrations: derived from its name.</summary>
+    public static Guid DeterministicUuid(string name)
+    {
+        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes("kvmcluster:" + name));
+        hash[6] = (byte)(hash[6] & 0x0F | 0x50); // version 5-style
+        hash[8] = (byte)(hash[8] & 0x3F | 0x80);
+        return new Guid(hash.AsSpan(0, 16), bigEndian: true);
+    }
+}

@@ -1,0 +1,19 @@
+namespace KvmCluster.Silo.Drivers.Qemu;
+
+/// <summary>Section KvmCluster:Qemu: how this silo runs QEMU.</summary>
+public sealed class QemuOptions
+{
+    public string Binary { get; set; } = "qemu-system-x86_64";
+    public string Machine { get; set; } = "q35";
+    /// <summary>auto (KVM when the CPU has vmx/svm and /dev/kvm is there, else TCG), kvm or tcg.</summary>
+    public string Accel { get; set; } = "auto";
+    /// <summary>Where hugetlbfs is mounted, per page size in KiB (2048, 1048576); missing ones are mounted under the state directory.</summary>
+    public Dictionary<string, string> HugepageMounts { get; set; } = [];
+    /// <summary>Address incoming migrations listen on (this hypervisor's migration network).</summary>
+    public string MigrationAddress { get; set; } = "127.0.0.1";
+    /// <summary>Stop the guests when the silo stops (tests). A real hypervisor keeps them running and adopts them again.</summary>
+    public bool StopGuestsOnShutdown { get; set; }
+    public double CommandTimeoutSeconds { get; set; } = 10;
+    /// <summary>How often a running migration's progress is read.</summary>
+    public int ProgressMilliseconds { get; set; } = 100;
+}
