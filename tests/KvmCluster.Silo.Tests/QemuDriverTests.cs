@@ -19,7 +19,7 @@ public sealed class QemuDriverTests : IAsyncLifetime
         return host;
     }
 
-    private string Serial(string host, string guest, bool incoming = false) => GuestFiles.For(Path.Combine(_dir.FullName, host, "qemu"), guest, incoming).Serial;
+    private string Serial(string host, string guest) => GuestFiles.For(Path.Combine(_dir.FullName, host, "qemu"), guest).Serial;
 
     private static Guest TestVm(string name, int buf = 32, int rate = 5) => new()
     {
@@ -63,8 +63,8 @@ public sealed class QemuDriverTests : IAsyncLifetime
 
         Assert.NotEmpty(progress);
         Assert.Contains(progress, p => p.TransferredMiB > 0);
-        var before = TestGuest.LastHeartbeat(Serial("hv-b", "vm-1", incoming: true));
-        await HeartbeatAfter(Serial("hv-b", "vm-1", incoming: true), before, TimeSpan.FromSeconds(20));
+        var before = TestGuest.LastHeartbeat(Serial("hv-b", "vm-1"));
+        await HeartbeatAfter(Serial("hv-b", "vm-1"), before, TimeSpan.FromSeconds(20));
         Assert.Empty(await a.InventoryAsync(CancellationToken.None));
         Assert.Equal(["vm-1"], (await b.InventoryAsync(CancellationToken.None)).Select(g => g.Name));
     }

@@ -3,12 +3,14 @@ using KvmCluster.Policies.Model;
 
 namespace KvmCluster.Silo.Drivers.Qemu;
 
-/// <summary>Where one guest's files live in the silo's state directory.</summary>
+/// <summary>
+/// Where one guest's files live in the silo's state directory. An arriving guest uses the same names (a guest never
+/// migrates to the host it runs on); the serial log is appended to, so it keeps the guest's history on this host.
+/// </summary>
 public sealed record GuestFiles(string Qmp, string Serial, string Pid)
 {
-    public static GuestFiles For(string directory, string guest, bool incoming) =>
-        new(Path.Combine(directory, $"{guest}{(incoming ? ".in" : "")}.qmp"), Path.Combine(directory, $"{guest}{(incoming ? ".in" : "")}.serial"),
-            Path.Combine(directory, $"{guest}{(incoming ? ".in" : "")}.pid"));
+    public static GuestFiles For(string directory, string guest) =>
+        new(Path.Combine(directory, guest + ".qmp"), Path.Combine(directory, guest + ".serial"), Path.Combine(directory, guest + ".pid"));
 }
 
 /// <summary>
@@ -39,7 +41,8 @@ public static partial class QemuCommandLine
             "-smp", guest.VCpus.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "-m", $"{guest.MemoryMiB}M",
             "-nodefaults", "-no-user-config", "-display", "none",
-            "-serial", "file:" + files.Serial,
+            "-chardev", $"file,id=serial0,path={Escape(files.Serial)},append=on",
+            "-serial", "chardev:serial0",
             "-qmp", $"unix:{Escape(files.Qmp)},server=on,wait=off",
             "-pidfile", files.Pid,
         };

@@ -51,7 +51,7 @@ public sealed class QemuHypervisor(string name, QemuOptions options, string stat
             System.IO.Directory.CreateDirectory(Directory);
             var kvm = LinuxHostFacts.Discover(name).KvmProblem is null;
             var accel = options.Accel switch { "auto" => kvm ? "kvm" : "tcg", "kvm" or "tcg" => options.Accel, _ => throw new ArgumentException($"KvmCluster:Qemu:Accel '{options.Accel}'") };
-            var files = GuestFiles.For(Directory, "probe", incoming: false);
+            var files = GuestFiles.For(Directory, "probe");
             try
             {
                 await using var qemu = await QemuProcess.StartAsync(options.Binary,
@@ -109,7 +109,7 @@ public sealed class QemuHypervisor(string name, QemuOptions options, string stat
 
     private async Task<QemuProcess> Start(Guest guest, bool incoming, CancellationToken cancellationToken)
     {
-        var files = GuestFiles.For(Directory, guest.Name, incoming);
+        var files = GuestFiles.For(Directory, guest.Name);
         IReadOnlyList<string> args;
         try { args = QemuCommandLine.For(guest, options, _accel!, files, HugepageMount(guest), incoming); }
         catch (ArgumentException e) { throw ClusterException.Invalid(e.Message); }
@@ -195,8 +195,14 @@ public sealed class QemuHypervisor(string name, QemuOptions options, string stat
     {
         if (!_vms.TryGetValue(guest, out var vm)) throw ClusterException.NotFound($"no incoming guest '{guest}' on this host");
         if (vm.Role == Role.Running) return; // already committed
-        var status = (await vm.Qemu.Qmp.ExecuteAsync("query-status", timeout: Timeout, cancellationToken: cancellationToken)).GetProperty("status").GetString();
-        if (status == "inmigrate") throw ClusterException.Conflict($"guest '{guest}' has not been fully received");
+        // The source finishing the stop-and-copy is a moment ahead of the destination having loaded everything.
+        var deadline = DateTime.UtcNow + Timeout;
+        string? status;
+        while ((status = (await vm.Qemu.Qmp.ExecuteAsync("query-status", timeout: Timeout, cancellationToken: cancellationToken)).GetProperty("status").GetString()) == "inmigrate")
+        {
+            if (vm.Qemu.HasExited || DateTime.UtcNow > deadline) throw ClusterException.Conflict($"guest '{guest}' has not been fully received");
+            await Task.Delay(20, cancellationToken);
+        }
         if (status != "running") await vm.Qemu.Qmp.ExecuteAsync("cont", timeout: Timeout, cancellationToken: cancellationToken);
         _vms[guest] = vm with { Role = Role.Running };
     }

@@ -41,8 +41,15 @@ public sealed class QemuProcess : IAsyncDisposable
             throw new QemuStartException(process.ExitCode, why.Length > 0 ? why : "(no message)");
         }
         try { qemu.Qmp = await connect; }
-        catch
+        catch (Exception)
         {
+            // QEMU may open its socket and then give up (a CPU model it cannot provide): its exit says why.
+            try { await process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(2)).Token); } catch (OperationCanceledException) { }
+            if (process.HasExited)
+            {
+                await Task.Delay(50, CancellationToken.None);
+                throw new QemuStartException(process.ExitCode, qemu.Errors is { Length: > 0 } e ? e : "(no message)");
+            }
             await qemu.KillAsync();
             throw;
         }
