@@ -61,4 +61,33 @@ public sealed class QemuClusterTests
         Assert.Equal(["db-1"], (await fleet.Host(from).Refresh()).Guests.Select(g => g.Name));
         Assert.Empty((await fleet.Host(to).Refresh()).Guests);
     }
+
+    [Theory]
+    // 128 MiB dirtied at 100 MiB/s over a 32 MiB/s link does not converge at 300 ms (QEMU expects ~4 s of downtime).
+    [InlineData("raise-downtime", "downtimeMs: 300\n  maxDowntimeMs: 5000\n  allowPostCopy: false", MigrationStatus.Completed, "downtime limit")]
+    [InlineData("post-copy", "downtimeMs: 300\n  maxDowntimeMs: 300\n  allowPostCopy: true", MigrationStatus.Completed, "post-copy")]
+    [InlineData("cancel", "downtimeMs: 300\n  maxDowntimeMs: 300\n  allowPostCopy: false", MigrationStatus.Cancelled, "cancelled")]
+    public async Task A_migration_that_does_not_converge_escalates_by_the_policy(string name, string escalation, MigrationStatus outcome, string reason)
+    {
+        await using var fleet = await QemuHypervisors2.StartAsync();
+        await fleet.ActivatePolicy($"name: {name}\nmigration:\n  bandwidthMiBps: 32\n  allowAutoConverge: false\n  {escalation}\n");
+        var placed = await fleet.Scheduler.Place(TestVm("hot-1", buf: 128, rate: 100) with { MemoryMiB = 256 });
+        var from = placed.Host!;
+        var to = from == "hv-0" ? "hv-1" : "hv-0";
+        await fleet.Heartbeat(from, "hot-1");
+
+        var started = await fleet.Scheduler.Migrate("hot-1", to);
+        var migration = fleet.Client.GetGrain<IMigrationGrain>(started.Id);
+        var ended = await ThreeHypervisors.Eventually(() => migration.Get(), m => m!.Status is MigrationStatus.Completed or MigrationStatus.Failed or MigrationStatus.Cancelled,
+            TimeSpan.FromSeconds(90));
+        Assert.Equal(outcome, ended!.Status);
+        var steps = await fleet.Client.GetGrain<IEventLogGrain>(Grains.Contracts.Cluster.Key).Query("hot-1", "migration-escalated", 0);
+        Assert.NotEmpty(steps);
+        Assert.Contains(steps, e => e.Message.Contains(reason, StringComparison.Ordinal));
+        var runsOn = outcome == MigrationStatus.Completed ? to : from;
+        var beat = TestGuest.LastHeartbeat(fleet.Serial(runsOn, "hot-1"));
+        await fleet.Heartbeat(runsOn, "hot-1", beat);
+        Assert.Equal(["hot-1"], (await fleet.Host(runsOn).Refresh()).Guests.Select(g => g.Name));
+        Assert.Empty((await fleet.Host(runsOn == from ? to : from).Refresh()).Guests);
+    }
 }

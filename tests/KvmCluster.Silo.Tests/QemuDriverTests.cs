@@ -52,11 +52,11 @@ public sealed class QemuDriverTests : IAsyncLifetime
         await HeartbeatAfter(Serial("hv-a", "vm-1"), 0, TimeSpan.FromSeconds(20));
         Assert.Equal(["vm-1"], (await a.InventoryAsync(CancellationToken.None)).Select(g => g.Name));
 
-        var endpoint = await b.PrepareIncomingAsync(TestVm("vm-1"), CancellationToken.None);
+        var order = new MigrationOrder("vm-1", "hv-a", "hv-b", null, 0, 300, []);
+        var endpoint = await b.PrepareIncomingAsync(TestVm("vm-1"), order, CancellationToken.None);
         Assert.Matches("^tcp:127.0.0.1:[0-9]+$", endpoint);
         Assert.Empty(await b.InventoryAsync(CancellationToken.None)); // arriving, not running
         var progress = new List<MigrationProgress>();
-        var order = new MigrationOrder("vm-1", "hv-a", "hv-b", null, 0, 300, []);
         await a.MigrateAsync("vm-1", endpoint, order, p => { progress.Add(p); return Task.CompletedTask; }, CancellationToken.None);
         await b.CommitIncomingAsync("vm-1", CancellationToken.None);
         await a.ReleaseOutgoingAsync("vm-1", CancellationToken.None);
@@ -77,9 +77,9 @@ public sealed class QemuDriverTests : IAsyncLifetime
         // 64 MiB dirtied at 100 MiB/s through an 8 MiB/s link: it never converges.
         await a.LaunchAsync(TestVm("vm-2", buf: 64, rate: 100), CancellationToken.None);
         await HeartbeatAfter(Serial("hv-a", "vm-2"), 0, TimeSpan.FromSeconds(20));
-        var endpoint = await b.PrepareIncomingAsync(TestVm("vm-2", buf: 64, rate: 100), CancellationToken.None);
-        using var cancel = new CancellationTokenSource();
         var order = new MigrationOrder("vm-2", "hv-a", "hv-b", null, 8, 300, []);
+        var endpoint = await b.PrepareIncomingAsync(TestVm("vm-2", buf: 64, rate: 100), order, CancellationToken.None);
+        using var cancel = new CancellationTokenSource();
         var migrating = a.MigrateAsync("vm-2", endpoint, order, p => { if (p.TransferredMiB > 16) cancel.Cancel(); return Task.CompletedTask; }, cancel.Token);
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => migrating);
         await b.AbortIncomingAsync("vm-2", CancellationToken.None);

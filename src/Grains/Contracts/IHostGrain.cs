@@ -12,9 +12,10 @@ public interface IHostGrain : IGrainWithStringKey
     [Alias("Launch")] Task Launch(Guest guest);
     [Alias("Stop")] Task Stop(string guest);
     /// <summary>Prepares an incoming guest (the destination side of a migration); returns where to send it.</summary>
-    [Alias("PrepareIncoming")] Task<string> PrepareIncoming(Guest guest, string migration);
+    [Alias("PrepareIncoming")] Task<string> PrepareIncoming(Guest guest, MigrationOrder order, string migration);
     [Alias("MigrateOut")] Task MigrateOut(string guest, string endpoint, MigrationOrder order, string migration);
     [Alias("CancelOutgoing")] Task CancelOutgoing(string guest);
+    [Alias("AdjustOutgoing")] Task AdjustOutgoing(string guest, MigrationAdjustment adjustment);
     /// <summary>Whether this host is sending the guest right now.</summary>
     [Alias("IsSending")] Task<bool> IsSending(string guest);
     /// <summary>The destination takes ownership: the guest runs here from now on.</summary>

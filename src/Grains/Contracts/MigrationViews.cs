@@ -21,7 +21,33 @@ public sealed record MigrationOrder(
     [property: Id(3)] string? Plan,
     [property: Id(4)] double BandwidthMiBps,
     [property: Id(5)] int DowntimeMs,
-    [property: Id(6)] IReadOnlyList<string> Reasons);
+    [property: Id(6)] IReadOnlyList<string> Reasons)
+{
+    /// <summary>The escalation schedule's ceiling for the downtime limit.</summary>
+    [Id(7)] public int MaxDowntimeMs { get; init; }
+    [Id(8)] public bool AutoConverge { get; init; }
+    [Id(9)] public bool PostCopy { get; init; }
+
+    public static MigrationOrder For(KvmCluster.Policies.Policy.MigrationSettings m, string guest, string from, string to, string? plan, IReadOnlyList<string> reasons) =>
+        new(guest, from, to, plan, m.BandwidthMiBps, m.DowntimeMs, reasons)
+        {
+            MaxDowntimeMs = Math.Max(m.DowntimeMs, m.MaxDowntimeMs),
+            AutoConverge = m.AllowAutoConverge,
+            PostCopy = m.AllowPostCopy,
+        };
+
+    public KvmCluster.Policies.Policy.MigrationSettings Settings => new()
+    {
+        BandwidthMiBps = BandwidthMiBps, DowntimeMs = DowntimeMs, MaxDowntimeMs = Math.Max(DowntimeMs, MaxDowntimeMs),
+        AllowAutoConverge = AutoConverge, AllowPostCopy = PostCopy,
+    };
+}
+
+/// <summary>A change to a running migration: a new downtime limit, or the switch to post-copy.</summary>
+[GenerateSerializer, Immutable, Alias("kvm.MigrationAdjustment")]
+public sealed record MigrationAdjustment(
+    [property: Id(0)] int? DowntimeMs,
+    [property: Id(1)] bool StartPostCopy);
 
 [GenerateSerializer, Immutable, Alias("kvm.MigrationProgress")]
 public sealed record MigrationProgress(

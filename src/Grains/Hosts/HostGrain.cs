@@ -62,10 +62,16 @@ public sealed class HostGrain(
 
     public Task Stop(string guest) => hypervisor.StopAsync(guest, CancellationToken.None);
 
-    public async Task<string> PrepareIncoming(Guest guest, string migration)
+    public async Task<string> PrepareIncoming(Guest guest, MigrationOrder order, string migration)
     {
         await EnsureUsable();
-        return await hypervisor.PrepareIncomingAsync(guest with { Host = this.GetPrimaryKeyString() }, CancellationToken.None);
+        return await hypervisor.PrepareIncomingAsync(guest with { Host = this.GetPrimaryKeyString() }, order, CancellationToken.None);
+    }
+
+    public Task AdjustOutgoing(string guest, MigrationAdjustment adjustment)
+    {
+        if (!_outgoing.ContainsKey(guest)) throw ClusterException.NotFound($"guest '{guest}' is not migrating from this host");
+        return hypervisor.AdjustMigrationAsync(guest, adjustment, CancellationToken.None);
     }
 
     public Task MigrateOut(string guest, string endpoint, MigrationOrder order, string migration)

@@ -23,6 +23,7 @@ public sealed class MigrationGrain(
     private const string Reminder = "watchdog";
     private IGrainTimer? _watchdog;
     private int _lostTransferChecks;
+    private KvmCluster.Policies.Migration.EscalationState? _escalation;
     private string Id => this.GetPrimaryKeyString();
     private MigrationState S => state.State;
 
@@ -57,7 +58,7 @@ public sealed class MigrationGrain(
         try
         {
             if (await guestGrain.Get() is null) await guestGrain.Define(guest);
-            S.Endpoint = await Host(order.To).PrepareIncoming(guest, Id);
+            S.Endpoint = await Host(order.To).PrepareIncoming(guest, order, Id);
             S.Status = MigrationStatus.Reserved;
             await state.WriteStateAsync();
             await guestGrain.Locate(order.From, GuestStatus.Migrating, Id);
@@ -90,17 +91,41 @@ public sealed class MigrationGrain(
         return View();
     }
 
-    public Task Report(MigrationProgress progress)
+    public async Task Report(MigrationProgress progress)
     {
         S.Progress = progress; // kept in memory; written with the next state change
-        return Task.CompletedTask;
+        if (S.Status != MigrationStatus.Migrating) return;
+        var settings = S.Order!.Settings;
+        _escalation ??= KvmCluster.Policies.Migration.EscalationState.Start(settings);
+        var decision = KvmCluster.Policies.Migration.MigrationEscalation.Next(settings, _escalation, (clock.Now - S.CreatedAt).TotalSeconds, progress.RemainingMiB, options.Value.EscalationWindow.TotalSeconds);
+        _escalation = decision.State;
+        if (decision.Step == KvmCluster.Policies.Migration.EscalationStep.None) return;
+        await Record("migration-escalated", $"migration {Id}: {decision.Reason}", [decision.Reason]);
+        try
+        {
+            switch (decision.Step)
+            {
+                case KvmCluster.Policies.Migration.EscalationStep.RaiseDowntime:
+                    await Host(S.Order.From).AdjustOutgoing(S.Order.Guest, new MigrationAdjustment(decision.State.DowntimeMs, false));
+                    break;
+                case KvmCluster.Policies.Migration.EscalationStep.StartPostCopy:
+                    await Host(S.Order.From).AdjustOutgoing(S.Order.Guest, new MigrationAdjustment(null, true));
+                    break;
+                case KvmCluster.Policies.Migration.EscalationStep.Cancel:
+                    S.Reason = decision.Reason;
+                    await Host(S.Order.From).CancelOutgoing(S.Order.Guest);
+                    break;
+            }
+        }
+        catch (Exception e) { log.LogWarning("escalation step {Step} of {Migration} not applied: {Error}", decision.Step, Id, Describe(e)); }
     }
 
     public async Task TransferEnded(string? failure)
     {
         if (S.Status != MigrationStatus.Migrating) return; // already ended (idempotent)
         if (failure is null) { S.Status = MigrationStatus.Switching; await state.WriteStateAsync(); await Switch(); }
-        else await Fail(failure, failure == "cancelled" ? MigrationStatus.Cancelled : MigrationStatus.Failed);
+        else if (failure == "cancelled") await Fail(S.Reason ?? "cancelled", MigrationStatus.Cancelled); // the escalation schedule's reason, if it cancelled
+        else await Fail(failure, MigrationStatus.Failed);
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)

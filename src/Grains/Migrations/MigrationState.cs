@@ -27,4 +27,6 @@ public sealed class MigrationGrainOptions
     public TimeSpan MinimumTimeout { get; set; } = TimeSpan.FromMinutes(2);
     /// <summary>Reminder that wakes an unfinished migration after a silo restart.</summary>
     public TimeSpan ReminderPeriod { get; set; } = TimeSpan.FromMinutes(1);
+    /// <summary>The escalation schedule looks at a migration's progress this often (see MigrationEscalation).</summary>
+    public TimeSpan EscalationWindow { get; set; } = TimeSpan.FromSeconds(3);
 }

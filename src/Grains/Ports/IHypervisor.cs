@@ -23,13 +23,16 @@ public interface IHypervisor
     Task StopAsync(string guest, CancellationToken cancellationToken);
 
     /// <summary>Starts a paused incoming copy of the guest; returns the endpoint the source sends to.</summary>
-    Task<string> PrepareIncomingAsync(Guest guest, CancellationToken cancellationToken);
+    Task<string> PrepareIncomingAsync(Guest guest, MigrationOrder order, CancellationToken cancellationToken);
 
     /// <summary>
     /// Sends a running guest to an incoming endpoint; returns when the destination has all of it (the source is
     /// paused then), throws if the transfer fails (the source keeps running).
     /// </summary>
     Task MigrateAsync(string guest, string endpoint, MigrationOrder order, Func<MigrationProgress, Task> progress, CancellationToken cancellationToken);
+
+    /// <summary>Changes a running outgoing migration (the escalation schedule's steps).</summary>
+    Task AdjustMigrationAsync(string guest, MigrationAdjustment adjustment, CancellationToken cancellationToken);
 
     /// <summary>Runs the completely received incoming guest.</summary>
     Task CommitIncomingAsync(string guest, CancellationToken cancellationToken);

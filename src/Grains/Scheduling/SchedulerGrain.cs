@@ -281,7 +281,7 @@ public sealed class SchedulerGrain(
             reasons.Add($"operator request to {to}");
         }
         var id = $"{guestName}-{clock.Now:yyyyMMddHHmmssfff}";
-        return await StartMigration(id, new MigrationOrder(guestName, guest.Host!, to, null, _policy.Policy.Migration.BandwidthMiBps, _policy.Policy.Migration.DowntimeMs, reasons), guest);
+        return await StartMigration(id, MigrationOrder.For(_policy.Policy.Migration, guestName, guest.Host!, to, null, reasons), guest);
     }
 
     public async Task MigrationEnded(MigrationView migration)
@@ -337,8 +337,7 @@ public sealed class SchedulerGrain(
                 state.State.PlanMigrations[id] = MigrationStatus.Failed;
                 continue;
             }
-            var policy = _policy.Policy.Migration;
-            await StartMigration(id, new MigrationOrder(m.Guest, m.From, m.To, plan.Id, policy.BandwidthMiBps, policy.DowntimeMs, m.Reasons), guest);
+            await StartMigration(id, MigrationOrder.For(_policy.Policy.Migration, m.Guest, m.From, m.To, plan.Id, m.Reasons), guest);
         }
         plan = plan with { Moves = moves };
         Replace(plan);

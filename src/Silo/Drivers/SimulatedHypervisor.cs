@@ -57,7 +57,9 @@ public sealed class SimulatedHypervisor(string name, ISimulatedWorld world, Simu
         return Task.CompletedTask;
     }
 
-    public Task<string> PrepareIncomingAsync(Guest guest, CancellationToken cancellationToken)
+    public Task AdjustMigrationAsync(string guest, MigrationAdjustment adjustment, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task<string> PrepareIncomingAsync(Guest guest, MigrationOrder order, CancellationToken cancellationToken)
     {
         var incoming = new SimGuest(guest, RunState.Incoming);
         if (!_guests.TryAdd(guest.Name, incoming)) throw ClusterException.Conflict($"guest '{guest.Name}' already exists on this host");

@@ -132,12 +132,14 @@ public sealed class QemuHypervisor(string name, QemuOptions options, string stat
         await vm.Qemu.DisposeAsync();
     }
 
-    public async Task<string> PrepareIncomingAsync(Guest guest, CancellationToken cancellationToken)
+    public async Task<string> PrepareIncomingAsync(Guest guest, MigrationOrder order, CancellationToken cancellationToken)
     {
         await EnsureUsable(cancellationToken);
         if (_vms.ContainsKey(guest.Name)) throw ClusterException.Conflict($"guest '{guest.Name}' already exists on this host");
         var qemu = await Start(guest, incoming: true, cancellationToken);
         if (!_vms.TryAdd(guest.Name, new Vm(guest, qemu, Role.Incoming))) { await qemu.KillAsync(); throw ClusterException.Conflict($"guest '{guest.Name}' is already arriving"); }
+        // Post-copy has to be enabled on both sides before the migration starts.
+        if (order.PostCopy) await SetCapabilities(qemu.Qmp, ("postcopy-ram", true));
         await qemu.Qmp.ExecuteAsync("migrate-incoming", new { uri = $"tcp:{options.MigrationAddress}:0" }, Timeout, cancellationToken);
         var state = await qemu.Qmp.ExecuteAsync("query-migrate", timeout: Timeout, cancellationToken: cancellationToken);
         // QEMU chose the port; it reports it as a string.
@@ -150,6 +152,7 @@ public sealed class QemuHypervisor(string name, QemuOptions options, string stat
         if (!_vms.TryGetValue(guest, out var vm) || vm.Role != Role.Running) throw ClusterException.NotFound($"no running guest '{guest}' on this host");
         if (!endpoint.StartsWith("tcp:", StringComparison.Ordinal)) throw ClusterException.Invalid($"bad migration endpoint '{endpoint}'", "endpoint");
         var qmp = vm.Qemu.Qmp;
+        await SetCapabilities(qmp, ("auto-converge", order.AutoConverge), ("postcopy-ram", order.PostCopy));
         await qmp.ExecuteAsync("migrate-set-parameters", new Dictionary<string, object>
         {
             ["max-bandwidth"] = order.BandwidthMiBps > 0 ? (long)(order.BandwidthMiBps * 1024 * 1024) : 128L * 1024 * 1024,
@@ -179,6 +182,17 @@ public sealed class QemuHypervisor(string name, QemuOptions options, string stat
             try { await qmp.ExecuteAsync("migrate_cancel", timeout: Timeout); } catch (QmpException e) { log.LogWarning("migrate_cancel of {Guest}: {Error}", guest, e.Message); }
             throw;
         }
+    }
+
+    private Task SetCapabilities(QmpClient qmp, params (string Name, bool On)[] capabilities) =>
+        qmp.ExecuteAsync("migrate-set-capabilities", new { capabilities = capabilities.Select(c => new { capability = c.Name, state = c.On }).ToArray() }, Timeout);
+
+    public async Task AdjustMigrationAsync(string guest, MigrationAdjustment adjustment, CancellationToken cancellationToken)
+    {
+        if (!_vms.TryGetValue(guest, out var vm) || vm.Role != Role.Running) throw ClusterException.NotFound($"no running guest '{guest}' on this host");
+        if (adjustment.DowntimeMs is { } ms)
+            await vm.Qemu.Qmp.ExecuteAsync("migrate-set-parameters", new Dictionary<string, object> { ["downtime-limit"] = (long)ms }, Timeout, cancellationToken);
+        if (adjustment.StartPostCopy) await vm.Qemu.Qmp.ExecuteAsync("migrate-start-postcopy", timeout: Timeout, cancellationToken: cancellationToken);
     }
 
     private static MigrationProgress Progress(JsonElement ram, JsonElement state, MigrationOrder order)

@@ -1,0 +1,45 @@
+using KvmCluster.Policies.Migration;
+using KvmCluster.Policies.Policy;
+
+namespace KvmCluster.Policies.Tests;
+
+public sealed class MigrationEscalationTests
+{
+    private static readonly MigrationSettings Settings = new() { DowntimeMs = 300, MaxDowntimeMs = 1200, AllowPostCopy = true };
+
+    [Fact]
+    public void A_converging_migration_is_left_alone()
+    {
+        var s = EscalationState.Start(Settings);
+        var d = MigrationEscalation.Next(Settings, s, 3, remainingMiB: 100);
+        Assert.Equal(EscalationStep.None, d.Step); // first look only records where it stands
+        d = MigrationEscalation.Next(Settings, d.State, 6, remainingMiB: 60);
+        Assert.Equal(EscalationStep.None, d.Step);
+        Assert.Equal("converging", d.Reason);
+        Assert.Equal(EscalationStep.None, MigrationEscalation.Next(Settings, d.State, 7, remainingMiB: 60).Step); // inside the window
+    }
+
+    [Fact]
+    public void A_stalled_migration_raises_the_downtime_in_three_steps_then_goes_post_copy()
+    {
+        var d = MigrationEscalation.Next(Settings, EscalationState.Start(Settings), 3, 100);
+        var steps = new List<(EscalationStep, int)>();
+        for (var t = 6; t <= 18; t += 3)
+        {
+            d = MigrationEscalation.Next(Settings, d.State, t, 100);
+            steps.Add((d.Step, d.State.DowntimeMs));
+        }
+        Assert.Equal([(EscalationStep.RaiseDowntime, 600), (EscalationStep.RaiseDowntime, 900), (EscalationStep.RaiseDowntime, 1200),
+            (EscalationStep.StartPostCopy, 1200), (EscalationStep.None, 1200)], steps);
+    }
+
+    [Fact]
+    public void Without_post_copy_a_stalled_migration_at_the_ceiling_is_cancelled()
+    {
+        var settings = Settings with { MaxDowntimeMs = 300, AllowPostCopy = false };
+        var d = MigrationEscalation.Next(settings, EscalationState.Start(settings), 3, 100);
+        d = MigrationEscalation.Next(settings, d.State, 6, 95);
+        Assert.Equal(EscalationStep.Cancel, d.Step);
+        Assert.Contains("post-copy is not allowed", d.Reason);
+    }
+}
