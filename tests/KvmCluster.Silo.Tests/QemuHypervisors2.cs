@@ -37,7 +37,7 @@ public sealed class QemuHypervisors2 : IAsyncDisposable
             silo.AddKvmMemoryState(sp => store ??= ProcessMemoryStorage.Create(sp));
             silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
             silo.AddKvmCluster(hv, settings);
-            silo.Services.Configure<QemuOptions>(o => { o.Binary = qemu; o.Accel = "tcg"; o.StopGuestsOnShutdown = true; });
+            silo.Services.Configure<QemuOptions>(o => { o.Binary = qemu; o.Accel = "tcg"; o.StopGuestsOnShutdown = true; o.SharedMounts = [state.FullName]; });
             silo.Services.Configure<MigrationGrainOptions>(o => { o.WatchdogInterval = TimeSpan.FromMilliseconds(300); o.ReminderPeriod = TimeSpan.FromSeconds(1); });
         });
         builder.ConfigureClient(client => client.Services.AddSerializer(s => s.AddPolicyTypes()));

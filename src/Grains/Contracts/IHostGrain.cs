@@ -11,6 +11,7 @@ public interface IHostGrain : IGrainWithStringKey
     [Alias("Silo")] Task<string> Silo();
     [Alias("Launch")] Task Launch(Guest guest);
     [Alias("Stop")] Task Stop(string guest);
+    [Alias("Control")] Task<GuestControlResult> Control(string guest, GuestControl control);
     /// <summary>Prepares an incoming guest (the destination side of a migration); returns where to send it.</summary>
     [Alias("PrepareIncoming")] Task<string> PrepareIncoming(Guest guest, MigrationOrder order, string migration);
     [Alias("MigrateOut")] Task MigrateOut(string guest, string endpoint, MigrationOrder order, string migration);

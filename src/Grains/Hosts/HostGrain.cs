@@ -62,6 +62,15 @@ public sealed class HostGrain(
 
     public Task Stop(string guest) => hypervisor.StopAsync(guest, CancellationToken.None);
 
+    public async Task<GuestControlResult> Control(string guest, GuestControl control)
+    {
+        foreach (var (field, message) in control.Problems()) throw ClusterException.Invalid(message, field);
+        if (_outgoing.ContainsKey(guest)) throw ClusterException.Conflict($"guest '{guest}' is migrating; try again when it has arrived");
+        var result = await hypervisor.ControlAsync(guest, control, CancellationToken.None);
+        if (control.Action is GuestAction.DeviceAdd or GuestAction.DeviceDel or GuestAction.Balloon) await Refresh(); // the spec changed
+        return result;
+    }
+
     public async Task<string> PrepareIncoming(Guest guest, MigrationOrder order, string migration)
     {
         await EnsureUsable();

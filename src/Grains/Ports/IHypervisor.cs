@@ -31,6 +31,9 @@ public interface IHypervisor
     /// </summary>
     Task MigrateAsync(string guest, string endpoint, MigrationOrder order, Func<MigrationProgress, Task> progress, CancellationToken cancellationToken);
 
+    /// <summary>An operation on a running guest.</summary>
+    Task<GuestControlResult> ControlAsync(string guest, GuestControl control, CancellationToken cancellationToken);
+
     /// <summary>Changes a running outgoing migration (the escalation schedule's steps).</summary>
     Task AdjustMigrationAsync(string guest, MigrationAdjustment adjustment, CancellationToken cancellationToken);
 

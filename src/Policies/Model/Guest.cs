@@ -26,6 +26,8 @@ public sealed record Guest
     public ImmutableArray<GuestDisk> Disks { get; init; } = [];
     /// <summary>virtio-net interfaces.</summary>
     public int Nics { get; init; }
+    /// <summary>Devices hot-plugged while it ran.</summary>
+    public ImmutableArray<GuestDevice> Devices { get; init; } = [];
     /// <summary>Boot from a kernel image rather than a disk (null: the first disk).</summary>
     public GuestBoot? Boot { get; init; }
     public ImmutableSortedDictionary<string, string> Labels { get; init; } = ImmutableSortedDictionary<string, string>.Empty.WithComparers(StringComparer.Ordinal);

@@ -42,6 +42,17 @@ public static class ApiEndpoints
             return Results.Created($"/api/guests/{placed.Guest}", placed);
         });
 
+        api.MapPost("/guests/{name}/actions", async (string name, HttpRequest request, IGrainFactory g) =>
+        {
+            var control = await Read<GuestControl>(request);
+            foreach (var (field, message) in control.Problems()) return Problems.BadBody(message, field);
+            // Straight to the guest's host: a snapshot may take a minute and must not hold up the scheduler.
+            var guest = (await Scheduler(g).Guests().WaitAsync(CallTimeout)).FirstOrDefault(x => x.Name == name)
+                ?? throw ClusterException.NotFound($"no running guest named '{name}'");
+            if (guest.Status == GuestStatus.Unreachable) throw ClusterException.Unavailable($"guest '{name}' is on {guest.Host}, which is unreachable");
+            return Results.Ok(await g.GetGrain<IHostGrain>(guest.Host!).Control(name, control).WaitAsync(TimeSpan.FromSeconds(90)));
+        });
+
         api.MapGet("/policies", async (IGrainFactory g) => await Policies(g).List());
         api.MapGet("/policies/active", async (IGrainFactory g) => await Policies(g).Active() is { } p ? Results.Ok(p) : Problems.For(ClusterException.NotFound("no policy is active")));
         api.MapGet("/policies/{name}", async (string name, IGrainFactory g) => await Policies(g).Show(name));

@@ -57,6 +57,13 @@ public sealed class SimulatedHypervisor(string name, ISimulatedWorld world, Simu
         return Task.CompletedTask;
     }
 
+    public Task<GuestControlResult> ControlAsync(string guest, GuestControl control, CancellationToken cancellationToken)
+    {
+        if (!_guests.TryGetValue(guest, out var g) || g.State != RunState.Running) throw ClusterException.NotFound($"no running guest '{guest}' on this host");
+        if (control.Action != GuestAction.Status) throw ClusterException.Invalid($"the simulated driver does not {control.Action} guests (use --driver qemu)", "action");
+        return Task.FromResult(new GuestControlResult(guest, "running", g.Spec.MemoryMiB, [], []));
+    }
+
     public Task AdjustMigrationAsync(string guest, MigrationAdjustment adjustment, CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task<string> PrepareIncomingAsync(Guest guest, MigrationOrder order, CancellationToken cancellationToken)

@@ -54,8 +54,10 @@ public static partial class QemuCommandLine
             machine += ",memory-backend=ram0";
         }
         args.InsertRange(0, ["-machine", machine]);
-        // The balloon is always there: memory can be given back without a reboot.
-        args.AddRange(["-device", "virtio-balloon-pci,id=balloon0"]);
+        // The balloon and a virtio-serial bus are always there: memory can be given back and ports hot-plugged
+        // without a reboot, and both sides of a migration have the same devices.
+        args.AddRange(["-device", "virtio-balloon-pci,id=balloon0", "-device", "virtio-serial-pci,id=vser0"]);
+        foreach (var d in guest.Devices) args.AddRange(Device(d));
         for (var i = 0; i < guest.Nics; i++)
             args.AddRange(["-netdev", $"user,id=net{i}", "-device", $"virtio-net-pci,netdev=net{i},id=nic{i}"]);
         for (var i = 0; i < guest.Disks.Length; i++)
@@ -75,6 +77,17 @@ public static partial class QemuCommandLine
         }
         if (incoming) args.AddRange(["-incoming", "defer"]);
         return args;
+    }
+
+    /// <summary>A hot-plugged device as cold-plug arguments (a migration's destination starts with it).</summary>
+    public static IEnumerable<string> Device(GuestDevice d)
+    {
+        GuestName.Validate(d.Id);
+        return d.Driver switch
+        {
+            "virtserialport" => ["-chardev", $"null,id=cd-{d.Id}", "-device", $"virtserialport,id={d.Id},chardev=cd-{d.Id},bus=vser0.0"],
+            _ => throw new ArgumentException($"device {d.Id}: type '{d.Driver}' cannot be hot-plugged"),
+        };
     }
 
     /// <summary>`model[,+flag,-flag],enforce`: QEMU refuses to start rather than silently drop a flag the host lacks.</summary>

@@ -9,6 +9,8 @@ public sealed class QemuOptions
     public string Accel { get; set; } = "auto";
     /// <summary>Where hugetlbfs is mounted, per page size in KiB (2048, 1048576); missing ones are mounted under the state directory.</summary>
     public Dictionary<string, string> HugepageMounts { get; set; } = [];
+    /// <summary>Directories on storage every hypervisor shares (besides the network filesystems found in /proc/mounts).</summary>
+    public List<string> SharedMounts { get; set; } = [];
     /// <summary>Address incoming migrations listen on (this hypervisor's migration network).</summary>
     public string MigrationAddress { get; set; } = "127.0.0.1";
     /// <summary>Stop the guests when the silo stops (tests). A real hypervisor keeps them running and adopts them again.</summary>

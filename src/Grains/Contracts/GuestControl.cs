@@ -1,0 +1,56 @@
+using KvmCluster.Policies.Model;
+
+namespace KvmCluster.Grains.Contracts;
+
+/// <summary>Day-to-day operations on a running guest (QEMU's stop/cont, system_powerdown/reset, balloon, device_add/del, savevm/loadvm/delvm).</summary>
+public enum GuestAction
+{
+    Status,
+    Stop,
+    Cont,
+    Powerdown,
+    Reset,
+    Balloon,
+    DeviceAdd,
+    DeviceDel,
+    SnapshotSave,
+    SnapshotLoad,
+    SnapshotDelete,
+}
+
+/// <summary>One operation; <see cref="Value"/> is the balloon target (MiB), <see cref="Name"/> the device id or snapshot name, <see cref="Driver"/> the device type.</summary>
+[GenerateSerializer, Immutable, Alias("kvm.GuestControl")]
+public sealed record GuestControl(
+    [property: Id(0)] GuestAction Action,
+    [property: Id(1)] long? Value = null,
+    [property: Id(2)] string? Name = null,
+    [property: Id(3)] string? Driver = null)
+{
+    /// <summary>Devices that can be hot-plugged: they need no guest cooperation to come and go.</summary>
+    public static readonly IReadOnlyList<string> HotplugDrivers = ["virtserialport"];
+
+    public IEnumerable<(string Field, string Message)> Problems()
+    {
+        switch (Action)
+        {
+            case GuestAction.Balloon when Value is null or < 1:
+                yield return ("value", "the balloon target in MiB is required (≥ 1)");
+                break;
+            case GuestAction.DeviceAdd when Driver is null || !HotplugDrivers.Contains(Driver):
+                yield return ("driver", $"device type must be one of {string.Join(", ", HotplugDrivers)}");
+                break;
+        }
+        if (Action is GuestAction.DeviceAdd or GuestAction.DeviceDel or GuestAction.SnapshotSave or GuestAction.SnapshotLoad or GuestAction.SnapshotDelete
+            && GuestName.Problem(Name) is { } p)
+            yield return ("name", p.Replace("guest name", "name", StringComparison.Ordinal));
+    }
+}
+
+/// <summary>What the guest looks like after the operation (QEMU's run state, balloon, hot-plugged devices, snapshots).</summary>
+[GenerateSerializer, Immutable, Alias("kvm.GuestControlResult")]
+public sealed record GuestControlResult(
+    [property: Id(0)] string Guest,
+    [property: Id(1)] string RunState,
+    [property: Id(2)] long? BalloonActualMiB,
+    [property: Id(3)] IReadOnlyList<string> Devices,
+    [property: Id(4)] IReadOnlyList<string> Snapshots);
