@@ -4,6 +4,7 @@ using KvmCluster.Policies.Model;
 namespace KvmCluster.Silo.Tests;
 
 /// <summary>Guests on real QEMU, placed and migrated through the cluster.</summary>
+[Collection("qemu")]
 public sealed class QemuClusterTests
 {
     private static Guest TestVm(string name, int buf = 32, int rate = 5) => new()

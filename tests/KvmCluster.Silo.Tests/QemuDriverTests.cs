@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace KvmCluster.Silo.Tests;
 
 /// <summary>The QEMU driver on real QEMU (TCG here): two "hypervisors" on this machine, each with its own state directory.</summary>
+[Collection("qemu")]
 public sealed class QemuDriverTests : IAsyncLifetime
 {
     private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("kvq-");

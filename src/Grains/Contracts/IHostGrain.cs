@@ -27,6 +27,8 @@ public interface IHostGrain : IGrainWithStringKey
     /// <summary>The source resumes a guest whose migration failed or was cancelled.</summary>
     [Alias("ResumeOutgoing")] Task ResumeOutgoing(string guest, string migration);
     [Alias("SetMaintenance")] Task SetMaintenance(bool on);
+    /// <summary>Hugepage pool and KSM settings; returns the report with the new facts.</summary>
+    [Alias("Tune")] Task<HostReport> Tune(HostTuning tuning);
 }
 
 [Alias("kvm.IGuestGrain")]

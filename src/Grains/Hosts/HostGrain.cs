@@ -135,6 +135,13 @@ public sealed class HostGrain(
         await Refresh();
     }
 
+    public async Task<HostReport> Tune(HostTuning tuning)
+    {
+        foreach (var (field, message) in tuning.Problems()) throw ClusterException.Invalid(message, field);
+        await hypervisor.TuneAsync(tuning, CancellationToken.None);
+        return await Refresh();
+    }
+
     public async Task SetMaintenance(bool on)
     {
         state.State.Maintenance = on;

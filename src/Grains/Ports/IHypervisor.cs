@@ -31,6 +31,9 @@ public interface IHypervisor
     /// </summary>
     Task MigrateAsync(string guest, string endpoint, MigrationOrder order, Func<MigrationProgress, Task> progress, CancellationToken cancellationToken);
 
+    /// <summary>Host memory settings: the hugepage pool of a size, KSM.</summary>
+    Task TuneAsync(HostTuning tuning, CancellationToken cancellationToken);
+
     /// <summary>An operation on a running guest.</summary>
     Task<GuestControlResult> ControlAsync(string guest, GuestControl control, CancellationToken cancellationToken);
 

@@ -29,6 +29,14 @@ public static class ApiEndpoints
             return Results.Ok(await Scheduler(g).SetMaintenance(name, body.On).WaitAsync(CallTimeout));
         });
 
+        api.MapPost("/hosts/{name}/tuning", async (string name, HttpRequest request, IGrainFactory g) =>
+        {
+            var tuning = await Read<HostTuning>(request);
+            foreach (var (field, message) in tuning.Problems()) return Problems.BadBody(message, field);
+            if (!(await Scheduler(g).Hosts().WaitAsync(CallTimeout)).Any(h => h.Name == name && h.Reachable)) throw ClusterException.NotFound($"no reachable host named '{name}'");
+            return Results.Ok(await g.GetGrain<IHostGrain>(name).Tune(tuning).WaitAsync(CallTimeout));
+        });
+
         api.MapGet("/guests", async (IGrainFactory g) => await Scheduler(g).Guests().WaitAsync(CallTimeout));
         api.MapGet("/guests/{name}", async (string name, IGrainFactory g) =>
             (await Scheduler(g).Guests().WaitAsync(CallTimeout)).FirstOrDefault(x => x.Name == name) is { } v ? Results.Ok(v)

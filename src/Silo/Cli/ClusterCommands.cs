@@ -99,6 +99,40 @@ public static class ClusterCommands
         guestCmd.Options.Add(driver);
         yield return guestCmd;
 
+        var tunedHost = new Argument<string>("host");
+        var hugepages = new Option<string?>("--hugepages") { Description = "Reserve a hugepage pool: SIZE_KIB=PAGES, e.g. 2048=512" };
+        var ksm = new Option<string?>("--ksm") { Description = "KSM on or off" };
+        ksm.AcceptOnlyFromAmong("on", "off");
+        var ksmScan = new Option<int?>("--ksm-pages-to-scan") { Description = "KSM pages_to_scan" };
+        var ksmSleep = new Option<int?>("--ksm-sleep-ms") { Description = "KSM sleep_millisecs" };
+        var tune = Verb("tune", "Reserve hugepages and set KSM on a host", async (c, p) =>
+        {
+            int? size = null; long? pages = null;
+            if (p.GetValue(hugepages) is { } hp)
+            {
+                var parts = hp.Split('=');
+                if (parts.Length != 2 || !int.TryParse(parts[0], out var s) || !long.TryParse(parts[1], out var n))
+                    throw new Hosting.UsageException($"--hugepages '{hp}': expected SIZE_KIB=PAGES, e.g. 2048=512");
+                (size, pages) = (s, n);
+            }
+            var ksmValue = p.GetValue(ksm);
+            var r = await c.Post($"api/hosts/{Uri.EscapeDataString(p.GetValue(tunedHost)!)}/tuning", new
+            {
+                hugepageSizeKiB = size, hugepagePages = pages, ksmRun = ksmValue is null ? (bool?)null : ksmValue == "on",
+                ksmPagesToScan = p.GetValue(ksmScan), ksmSleepMillisecs = p.GetValue(ksmSleep),
+            });
+            if (Raw(p, r)) return 0;
+            var host = r.GetProperty("host");
+            foreach (var pool in host.GetProperty("hugepages").EnumerateArray())
+                AnsiConsole.MarkupLine($"hugepages {Esc(pool, "pageSizeKiB")} KiB: {Esc(pool, "free")} free of {Esc(pool, "total")}");
+            var k = host.GetProperty("ksm");
+            AnsiConsole.MarkupLine($"KSM {(k.GetProperty("enabled").GetBoolean() ? "on" : "off")}, {Esc(k, "pagesSharing")} pages sharing");
+            return 0;
+        });
+        tune.Arguments.Add(tunedHost);
+        foreach (var o in new Option[] { hugepages, ksm, ksmScan, ksmSleep }) tune.Options.Add(o);
+        yield return tune;
+
         var hostArg = new Argument<string>("host");
         var onOff = new Argument<string>("state") { Description = "on or off" };
         onOff.AcceptOnlyFromAmong("on", "off");

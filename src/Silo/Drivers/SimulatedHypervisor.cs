@@ -57,6 +57,9 @@ public sealed class SimulatedHypervisor(string name, ISimulatedWorld world, Simu
         return Task.CompletedTask;
     }
 
+    public Task TuneAsync(HostTuning tuning, CancellationToken cancellationToken) =>
+        throw ClusterException.Invalid("the simulated driver has no hugepage pools or KSM to tune (use --driver qemu)", "driver");
+
     public Task<GuestControlResult> ControlAsync(string guest, GuestControl control, CancellationToken cancellationToken)
     {
         if (!_guests.TryGetValue(guest, out var g) || g.State != RunState.Running) throw ClusterException.NotFound($"no running guest '{guest}' on this host");

@@ -24,6 +24,7 @@ public sealed class QemuHypervisor(string name, QemuOptions options, string stat
     }
 
     private readonly ConcurrentDictionary<string, Vm> _vms = new(StringComparer.Ordinal);
+    private readonly ConcurrentBag<string> _mounted = [];
     private readonly SemaphoreSlim _probe = new(1, 1);
     private string? _accel;
     private ImmutableSortedSet<string>? _models;
@@ -114,6 +115,8 @@ public sealed class QemuHypervisor(string name, QemuOptions options, string stat
         try { args = QemuCommandLine.For(guest, options, _accel!, files, HugepageMount(guest), incoming); }
         catch (ArgumentException e) { throw ClusterException.Invalid(e.Message); }
         if (guest.Boot is { } boot && !File.Exists(boot.Kernel)) throw ClusterException.Invalid($"kernel {boot.Kernel} does not exist on {name}", "boot.kernel");
+        if (guest.HugepageSizeKiB is { } size && !options.HugepageMounts.ContainsKey(size.ToString(System.Globalization.CultureInfo.InvariantCulture)))
+            if (await HostMemoryTuning.EnsureHugetlbfsAsync(HugepageMount(guest)!, size)) _mounted.Add(HugepageMount(guest)!);
         try { return await QemuProcess.StartAsync(options.Binary, args, files, Timeout, cancellationToken); }
         catch (QemuStartException e) { throw ClusterException.Conflict($"QEMU refused to start guest '{guest.Name}' on {name}: {e.Stderr}"); }
     }
@@ -190,6 +193,8 @@ public sealed class QemuHypervisor(string name, QemuOptions options, string stat
             throw;
         }
     }
+
+    public Task TuneAsync(HostTuning tuning, CancellationToken cancellationToken) => HostMemoryTuning.ApplyAsync(tuning);
 
     public async Task<GuestControlResult> ControlAsync(string guest, GuestControl control, CancellationToken cancellationToken)
     {
@@ -359,5 +364,7 @@ public sealed class QemuHypervisor(string name, QemuOptions options, string stat
             if (options.StopGuestsOnShutdown) await vm.Qemu.KillAsync();
             await vm.Qemu.DisposeAsync();
         }
+        // Mounts this driver made go with the guests it stops (a real hypervisor keeps both).
+        if (options.StopGuestsOnShutdown) foreach (var m in _mounted) await HostMemoryTuning.UnmountAsync(m);
     }
 }
