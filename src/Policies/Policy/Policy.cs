@@ -75,7 +75,7 @@ public sealed record MigrationSettings
     public int MaxOutboundPerHost { get; init; } = 2;
     public int MaxInboundPerHost { get; init; } = 2;
     public int MaxConcurrent { get; init; } = 5;
-    /// <summary>max-bandwidth per migration in MiB/s; 0 means QEMU's default (128 MiB/s).</summary>
+    /// <summary>max-bandwidth per migration in MiB/s; 0 means no cap (as fast as the migration network goes).</summary>
     public double BandwidthMiBps { get; init; }
     /// <summary>Initial downtime-limit in ms (QEMU default 300).</summary>
     public int DowntimeMs { get; init; } = 300;

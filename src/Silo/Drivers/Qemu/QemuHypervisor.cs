@@ -10,6 +10,9 @@ using Host = KvmCluster.Policies.Model.Host;
 
 namespace KvmCluster.Silo.Drivers.Qemu;
 
+/// <summary>A completed migration as QEMU measured it: total time and downtime (ms), RAM sent (MiB).</summary>
+public sealed record MigrationStats(double TotalMs, double DowntimeMs, double TransferredMiB);
+
 /// <summary>
 /// This hypervisor's guests as QEMU processes driven over QMP. A migration goes QEMU to QEMU: the destination starts
 /// an identical QEMU with `-incoming defer` and listens; the source migrates to it with the order's bandwidth and
@@ -158,7 +161,8 @@ public sealed class QemuHypervisor(string name, QemuOptions options, string stat
         await SetCapabilities(qmp, ("auto-converge", order.AutoConverge), ("postcopy-ram", order.PostCopy));
         await qmp.ExecuteAsync("migrate-set-parameters", new Dictionary<string, object>
         {
-            ["max-bandwidth"] = order.BandwidthMiBps > 0 ? (long)(order.BandwidthMiBps * 1024 * 1024) : 128L * 1024 * 1024,
+            // 0 = no cap: the link's speed, as the cost model assumes (QEMU's own default would be 128 MiB/s).
+            ["max-bandwidth"] = order.BandwidthMiBps > 0 ? (long)(order.BandwidthMiBps * 1024 * 1024) : 1L << 40,
             ["downtime-limit"] = order.DowntimeMs > 0 ? (long)order.DowntimeMs : 300L,
         }, Timeout, cancellationToken);
         await qmp.ExecuteAsync("migrate", new { uri = endpoint }, Timeout, cancellationToken);
@@ -172,7 +176,9 @@ public sealed class QemuHypervisor(string name, QemuOptions options, string stat
                 if (s.TryGetProperty("ram", out var ram)) await progress(Progress(ram, s, order));
                 switch (status)
                 {
-                    case "completed": return; // the source is paused (postmigrate); the destination runs
+                    case "completed": // the source is paused (postmigrate); the destination runs
+                        Measured[guest] = new MigrationStats(Get(s, "total-time"), Get(s, "downtime"), s.TryGetProperty("ram", out var r) ? Get(r, "transferred") / (1024 * 1024) : 0);
+                        return;
                     case "failed":
                         throw new InvalidOperationException("QEMU: migration failed" + (s.TryGetProperty("error-desc", out var why) ? ": " + why.GetString() : ""));
                     case "cancelled": throw new OperationCanceledException("QEMU: migration cancelled");
@@ -288,6 +294,11 @@ public sealed class QemuHypervisor(string name, QemuOptions options, string stat
         }
         throw ClusterException.Conflict($"device '{id}' was not removed within {Timeout.TotalSeconds:0} s (the guest did not release it)");
     }
+
+    private static double Get(JsonElement e, string property) => e.TryGetProperty(property, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : 0;
+
+    /// <summary>What QEMU measured for each guest's last completed outgoing migration.</summary>
+    public ConcurrentDictionary<string, MigrationStats> Measured { get; } = new(StringComparer.Ordinal);
 
     private Task SetCapabilities(QmpClient qmp, params (string Name, bool On)[] capabilities) =>
         qmp.ExecuteAsync("migrate-set-capabilities", new { capabilities = capabilities.Select(c => new { capability = c.Name, state = c.On }).ToArray() }, Timeout);

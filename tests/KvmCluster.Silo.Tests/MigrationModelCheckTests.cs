@@ -1,0 +1,32 @@
+using KvmCluster.Policies.Migration;
+using KvmCluster.Silo.Bench;
+using Xunit.Abstractions;
+
+namespace KvmCluster.Silo.Tests;
+
+/// <summary>The cost model against real QEMU migrations of the test guest (TCG, loopback): within 25 % on converging cases.</summary>
+[Collection("qemu")]
+public sealed class MigrationModelCheckTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task The_cost_model_predicts_measured_migrations_within_25_percent()
+    {
+        var dir = Directory.CreateTempSubdirectory("kvm-model-");
+        try
+        {
+            var rows = await MigrationModelCheck.RunAsync(TestGuest.Qemu, TestGuest.Kernel, dir.FullName, MigrationModelCheck.Matrix);
+            output.WriteLine(MigrationModelCheck.Table(rows));
+            Assert.Equal(MigrationModelCheck.Matrix.Count, rows.Count);
+            // Asserted where a bandwidth cap paces the migration (what operators configure). Uncapped on loopback,
+            // QEMU's own bandwidth estimate decides when to stop the guest, and the same case measured 106–706 ms
+            // between runs here: those rows are reported (README), not asserted.
+            foreach (var r in rows.Where(r => r.Predicted.Outcome == MigrationOutcome.Converges && r.Case.BandwidthMiBps > 0))
+            {
+                Assert.True(Math.Abs(r.TimeError) <= 0.25, $"{r.Case}: total {r.Measured.TotalMs:0} ms measured, {r.Predicted.TotalSeconds * 1000:0} ms predicted\n" + MigrationModelCheck.Table(rows));
+                Assert.True(Math.Abs(r.BytesError) <= 0.25, $"{r.Case}: {r.Measured.TransferredMiB:0} MiB measured, {r.Predicted.TransferredMiB:0} MiB predicted");
+            }
+            Assert.Equal(3, rows.Count(r => r.Predicted.Outcome == MigrationOutcome.Converges && r.Case.BandwidthMiBps > 0));
+        }
+        finally { dir.Delete(recursive: true); }
+    }
+}
