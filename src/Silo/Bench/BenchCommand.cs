@@ -28,6 +28,8 @@ public static class BenchCommand
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
         var json = new Option<string?>("--json") { Description = "Also write the results to this file" };
         foreach (var o in new Option[] { hosts, guests, parallel, rounds, seed, json }) cmd.Options.Add(o);
+        cmd.Subcommands.Add(Migration());
+        cmd.Subcommands.Add(Model());
         cmd.SetAction(async (parse, ct) =>
         {
             var (h, g, p, r) = (parse.GetValue(hosts), parse.GetValue(guests), parse.GetValue(parallel), parse.GetValue(rounds));
@@ -36,6 +38,42 @@ public static class BenchCommand
             var text = JsonSerializer.Serialize(result, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true });
             Console.WriteLine(text);
             if (parse.GetValue(json) is { } file) await File.WriteAllTextAsync(file, text + "\n", ct);
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static readonly Option<string> Kernel = new("--kernel") { Description = "The test guest (tests/guest/build.sh builds it)", Required = true };
+    private static readonly Option<string> Qemu = new("--qemu") { Description = "QEMU binary", DefaultValueFactory = _ => "qemu-system-x86_64" };
+
+    /// <summary>`bench migration`: a 128 MiB guest migrated directly over QMP and through the cluster.</summary>
+    private static Command Migration()
+    {
+        var rounds = new Option<int>("--rounds") { DefaultValueFactory = _ => 7 };
+        var cmd = new Command("migration", "Live migration through the cluster versus directly over QMP (real QEMU)") { Kernel, Qemu, rounds };
+        cmd.SetAction(async (parse, ct) =>
+        {
+            var kernel = Path.GetFullPath(parse.GetValue(Kernel)!);
+            if (!File.Exists(kernel)) throw new UsageException($"--kernel: {kernel} does not exist (build it with tests/guest/build.sh)");
+            var dir = Directory.CreateTempSubdirectory("kvb-");
+            try { Console.WriteLine(JsonSerializer.Serialize(await MigrationOverheadBench.RunAsync(parse.GetValue(Qemu)!, kernel, dir.FullName, parse.GetValue(rounds)), new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true })); }
+            finally { dir.Delete(recursive: true); }
+            return 0;
+        });
+        return cmd;
+    }
+
+    /// <summary>`bench model`: the cost model against measured QEMU migrations (a Markdown table).</summary>
+    private static Command Model()
+    {
+        var cmd = new Command("model", "Measured QEMU migrations next to the cost model's predictions (real QEMU)") { Kernel, Qemu };
+        cmd.SetAction(async (parse, ct) =>
+        {
+            var kernel = Path.GetFullPath(parse.GetValue(Kernel)!);
+            if (!File.Exists(kernel)) throw new UsageException($"--kernel: {kernel} does not exist (build it with tests/guest/build.sh)");
+            var dir = Directory.CreateTempSubdirectory("kvm-");
+            try { Console.Write(MigrationModelCheck.Table(await MigrationModelCheck.RunAsync(parse.GetValue(Qemu)!, kernel, dir.FullName, MigrationModelCheck.Matrix))); }
+            finally { dir.Delete(recursive: true); }
             return 0;
         });
         return cmd;

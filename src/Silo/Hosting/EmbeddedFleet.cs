@@ -43,12 +43,15 @@ public sealed class EmbeddedFleet : IAsyncDisposable
                 var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
                 builder.Logging.SetMinimumLevel(LogLevel.Warning).AddFilter("Orleans", LogLevel.Error);
                 configure?.Invoke(builder.Services);
+                // A QEMU silo runs one hypervisor, named in its own settings, with its own state directory.
+                var mySettings = settings.Driver == "qemu" ? settings.For(mine.Single()) : settings;
+                builder.Services.AddSingleton(mySettings);
                 builder.UseOrleans(silo =>
                 {
                     silo.UseLocalhostClustering(siloPort, gatewayPort, primary, serviceId: "embedded", clusterId: clusterId);
                     // One store for all silos of the process: a grain that moves between them keeps its state.
                     silo.AddKvmMemoryState(sp => storage ??= ProcessMemoryStorage.Create(sp));
-                    silo.AddKvmCluster(mine, settings);
+                    silo.AddKvmCluster(mine, mySettings);
                 });
                 var host = builder.Build();
                 await host.StartAsync(cancellationToken);

@@ -37,6 +37,15 @@ public sealed class SiloSettings
     /// <summary>Serve the Orleans Dashboard at /dashboard (behind the token).</summary>
     public bool Dashboard { get; set; } = true;
 
+    /// <summary>These settings for another hypervisor on this machine (its own state directory below this one's).</summary>
+    public SiloSettings For(string hypervisor)
+    {
+        var copy = (SiloSettings)MemberwiseClone();
+        copy.Hypervisor = hypervisor;
+        copy.StateDirectory = Path.Combine(StateDirectory, hypervisor);
+        return copy;
+    }
+
     /// <summary>The hypervisors this silo runs.</summary>
     public IReadOnlyList<string> Hypervisors() => SimulatedHosts <= 1
         ? [Hypervisor]
