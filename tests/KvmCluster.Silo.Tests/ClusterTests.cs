@@ -164,4 +164,17 @@ public sealed class ClusterTests
         Assert.Equal(GuestStatus.Running, guest!.Status);
         await ThreeHypervisors.Eventually(() => fleet.Scheduler.Guests(), gs => gs.Any(g => g.Name == "vm-r" && g.Host == destination && g.Status == GuestStatus.Running));
     }
+
+    [Fact]
+    public async Task A_guest_can_be_migrated_right_after_it_was_placed_before_its_host_reports_it()
+    {
+        await using var fleet = await ThreeHypervisors.StartAsync();
+        var placed = await fleet.Scheduler.Place(ThreeHypervisors.Guest("fresh-1"));
+        // No report in between: the scheduler knows the guest only from its own placement.
+        var to = placed.Host == "hv-0" ? "hv-1" : "hv-0";
+        var started = await fleet.Scheduler.Migrate("fresh-1", to);
+        var ended = await ThreeHypervisors.Eventually(() => fleet.Client.GetGrain<IMigrationGrain>(started.Id).Get(), m => m!.Status is MigrationStatus.Completed or MigrationStatus.Failed);
+        Assert.Equal(MigrationStatus.Completed, ended!.Status);
+        Assert.Equal([to], await fleet.WhereRuns("fresh-1"));
+    }
 }

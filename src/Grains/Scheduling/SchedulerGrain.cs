@@ -264,6 +264,12 @@ public sealed class SchedulerGrain(
     public async Task<MigrationView> Migrate(string guestName, string? to)
     {
         var engine = await Engine();
+        // A guest placed since the engine was built lives only in its committed state, not in its snapshot: rebuild.
+        if (engine.State.Snapshot.FindGuest(guestName) is null && _fleet.HasGuest(guestName) && _placing == 0)
+        {
+            _engine = null;
+            engine = await Engine();
+        }
         var guest = engine.State.Snapshot.FindGuest(guestName) ?? throw ClusterException.NotFound($"no reachable guest named '{guestName}'");
         if (_activeMigrations.TryGetValue(guestName, out var active)) throw ClusterException.Conflict($"guest '{guestName}' is already migrating ({active})");
         var reasons = new List<string>();

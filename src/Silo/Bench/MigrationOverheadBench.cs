@@ -41,7 +41,7 @@ public static class MigrationOverheadBench
         }
 
         var cluster = new List<double>();
-        var settings = new SiloSettings { Driver = "qemu", StateDirectory = Path.Combine(stateDirectory, "cluster"), PlanningIntervalSeconds = 0, HostReportSeconds = 1 };
+        var settings = new SiloSettings { Driver = "qemu", StateDirectory = Path.Combine(stateDirectory, "cluster"), PlanningIntervalSeconds = 0 }; // hosts report every 10 s, as by default
         await using (var fleet = await EmbeddedFleet.StartAsync(["hv-a", "hv-b"], 2, settings, s => s.Configure<QemuOptions>(o => { o.Binary = qemu; o.Accel = "tcg"; o.StopGuestsOnShutdown = true; })))
         {
             await fleet.ReportAllAsync();

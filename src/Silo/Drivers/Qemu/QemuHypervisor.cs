@@ -32,6 +32,7 @@ public sealed class QemuHypervisor(string name, QemuOptions options, string stat
     private string? _accel;
     private ImmutableSortedSet<string>? _models;
     private string? _problem;
+    private double _mhzPerThread = 1000;
     private TimeSpan Timeout => TimeSpan.FromSeconds(options.CommandTimeoutSeconds);
     private string Directory => Path.Combine(stateDirectory, "qemu");
 
@@ -41,6 +42,7 @@ public sealed class QemuHypervisor(string name, QemuOptions options, string stat
     {
         await ProbeAsync(cancellationToken);
         var facts = LinuxHostFacts.Discover(name, "/", _models);
+        _mhzPerThread = facts.Host.Cpu.MhzPerThread;
         return (facts.Host with { Name = name, Storage = SharedStorage.Discover(options.SharedMounts, stateDirectory) }, _problem);
     }
 
@@ -99,8 +101,7 @@ public sealed class QemuHypervisor(string name, QemuOptions options, string stat
         vm.LastCpu = (seconds, now);
         if (lastAt == default) return UsageHistory.Empty;
         var busy = (seconds - lastSeconds) / Math.Max(0.001, (now - lastAt).TotalSeconds);
-        var mhz = LinuxHostFacts.Discover(name).Host.Cpu.MhzPerThread;
-        return new UsageHistory([busy * mhz], [vm.Spec.MemoryMiB], []);
+        return new UsageHistory([busy * _mhzPerThread], [vm.Spec.MemoryMiB], []);
     }
 
     public async Task LaunchAsync(Guest guest, CancellationToken cancellationToken)
