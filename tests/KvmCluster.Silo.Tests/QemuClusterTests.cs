@@ -113,8 +113,12 @@ public sealed class QemuClusterTests
         Assert.Equal("running", (await host.Control("app-1", new GuestControl(GuestAction.Cont))).RunState);
         await fleet.Heartbeat(from, "app-1", frozen);
 
+        // The test guest's balloon driver hands pages over: QEMU then reports the guest's memory smaller.
         await host.Control("app-1", new GuestControl(GuestAction.Balloon, Value: 96));
         Assert.Equal(96, (await host.Refresh()).Guests.Single().BalloonTargetMiB);
+        await ThreeHypervisors.Eventually(() => host.Control("app-1", new GuestControl(GuestAction.Status)), r => r.BalloonActualMiB == 96);
+        await host.Control("app-1", new GuestControl(GuestAction.Balloon, Value: 128));
+        await ThreeHypervisors.Eventually(() => host.Control("app-1", new GuestControl(GuestAction.Status)), r => r.BalloonActualMiB == 128);
         var tooBig = await Assert.ThrowsAsync<ClusterException>(() => host.Control("app-1", new GuestControl(GuestAction.Balloon, Value: 4096)));
         Assert.Equal("value", tooBig.Field);
 

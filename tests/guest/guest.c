@@ -4,6 +4,9 @@
  * 4 KiB page, paced by the PIT at 100 Hz, halting in between so an idle guest costs no host CPU) and prints
  * "heartbeat N" on COM1 every second. A new heartbeat on the destination's serial log proves a migration worked.
  *
+ * It also drives QEMU's virtio-balloon (legacy PCI interface): when the host asks for N pages it hands over the
+ * top N pages of its RAM (which it never touches) and reports them, so the host sees the guest's memory shrink.
+ *
  * Kernel command line (-append): "buf=MiB rate=MiB/s seed=N". Build: see build.sh.
  */
 typedef unsigned char u8;
@@ -20,6 +23,11 @@ __attribute__((section(".multiboot"), used)) static const u32 multiboot_header[3
 
 static inline void outb(u16 port, u8 v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
 static inline u8 inb(u16 port) { u8 v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+static inline void outw(u16 port, u16 v) { __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port)); }
+static inline u16 inw(u16 port) { u16 v; __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+static inline void outl(u16 port, u32 v) { __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }
+static inline u32 inl(u16 port) { u32 v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+#define barrier() __asm__ volatile("" ::: "memory")
 
 static void serial_init(void)
 {
@@ -70,6 +78,74 @@ static void interrupts_init(void)
     __asm__ volatile("sti");
 }
 
+/* ---- virtio-balloon, legacy PCI (ports: features 0x00/0x04, queue pfn 0x08, size 0x0C, select 0x0E, notify 0x10,
+ * status 0x12, config 0x14: num_pages, 0x18: actual) ---- */
+#define RING_BASE 0x00800000u /* 8 MiB: two queues of rings, and the page-number array */
+struct desc { u32 addr_lo, addr_hi, len; u16 flags, next; };
+struct vq { volatile struct desc *desc; volatile u16 *avail; volatile u16 *used; u16 size, seen; };
+static u16 balloon_io;
+static struct vq queues[2];
+static u32 top_pfn, given;
+
+static u32 pci_read(u32 dev, u32 off) { outl(0xCF8, 0x80000000u | (dev << 11) | (off & 0xFC)); return inl(0xCFC); }
+static void pci_write(u32 dev, u32 off, u32 v) { outl(0xCF8, 0x80000000u | (dev << 11) | (off & 0xFC)); outl(0xCFC, v); }
+
+static void balloon_init(u32 mem_upper_kib)
+{
+    for (u32 dev = 0; dev < 32; dev++)
+    {
+        if (pci_read(dev, 0) != ((0x1002u << 16) | 0x1AF4u)) continue; /* legacy virtio balloon */
+        balloon_io = (u16)(pci_read(dev, 0x10) & ~3u);
+        pci_write(dev, 0x04, pci_read(dev, 0x04) | 0x5); /* I/O space, bus master */
+        break;
+    }
+    if (!balloon_io) { puts("no balloon\n"); return; }
+    top_pfn = (1024 + mem_upper_kib) / 4; /* first page above RAM */
+    outb(balloon_io + 0x12, 0); outb(balloon_io + 0x12, 1 | 2); /* reset, acknowledge, driver */
+    outl(balloon_io + 0x04, 0);
+    for (u16 q = 0; q < 2; q++)
+    {
+        outw(balloon_io + 0x0E, q);
+        u16 size = inw(balloon_io + 0x0C);
+        u32 base = RING_BASE + q * 0x10000u;
+        for (u32 i = 0; i < 0x10000u / 4; i++) ((volatile u32 *)base)[i] = 0;
+        queues[q].desc = (volatile struct desc *)base;
+        queues[q].avail = (volatile u16 *)(base + 16 * size);
+        queues[q].used = (volatile u16 *)(base + ((16 * size + 6 + 2 * size + 4095) & ~4095u));
+        queues[q].size = size;
+        outl(balloon_io + 0x08, base >> 12);
+    }
+    outb(balloon_io + 0x12, 1 | 2 | 4); /* driver ok */
+    puts("balloon ready\n");
+}
+
+/* Sends n page numbers (u32 each) on queue q and waits for the host to take them. */
+static void balloon_send(int q, u32 *pfns, u32 n)
+{
+    struct vq *v = &queues[q];
+    v->desc[0].addr_lo = (u32)pfns; v->desc[0].addr_hi = 0; v->desc[0].len = n * 4; v->desc[0].flags = 0; v->desc[0].next = 0;
+    u16 idx = v->avail[1];
+    v->avail[2 + idx % v->size] = 0;
+    barrier();
+    v->avail[1] = (u16)(idx + 1);
+    barrier();
+    outw(balloon_io + 0x10, (u16)q);
+    while (v->used[1] == v->seen) barrier();
+    v->seen = v->used[1];
+}
+
+static void balloon_tick(void)
+{
+    if (!balloon_io) return;
+    u32 target = inl(balloon_io + 0x14);
+    if (target == given) return;
+    static u32 pfns[256];
+    u32 n = 0;
+    if (target > given) { while (n < 256 && given + n < target) { pfns[n] = top_pfn - 1 - (given + n); n++; } balloon_send(0, pfns, n); given += n; }
+    else { while (n < 256 && given - n > target) { pfns[n] = top_pfn - given + n; n++; } balloon_send(1, pfns, n); given -= n; }
+    outl(balloon_io + 0x18, given);
+}
+
 void kmain(u32 magic, u32 *info)
 {
     serial_init();
@@ -80,6 +156,7 @@ void kmain(u32 magic, u32 *info)
     u32 x = seed * 2654435761u + 1;
     for (u32 i = 0; i < pages * (PAGE / 4); i++) { x = x * 1664525u + 1013904223u; mem[i] = x; }
     puts("ready buf="); putu(buf); puts(" rate="); putu(rate); puts(" seed="); putu(seed); puts("\n");
+    balloon_init((magic == 0x2BADB002u && (info[0] & 1)) ? info[2] : 0);
     interrupts_init();
     u32 per_tick = rate * (1024 * 1024 / PAGE) / HZ, next = 0, seen = 0, beats = 0;
     for (;;)
@@ -89,6 +166,7 @@ void kmain(u32 magic, u32 *info)
         {
             seen++;
             for (u32 i = 0; i < per_tick && pages; i++) { mem[next * (PAGE / 4)] ^= seen; next = (next + 1) % pages; }
+            if (seen % 10 == 0) balloon_tick();
             if (seen % HZ == 0) { puts("heartbeat "); putu(++beats); puts("\n"); }
         }
     }
