@@ -8,8 +8,9 @@ cd "$(dirname "$0")"
 # System packages the tests use. Keep this list in step with the tests.
 # gcc, libc6-dev, zlib1g-dev: linking the NativeAOT build of kvmsim (tests/aot-smoke.sh).
 # redis-server: the cluster tests start their own servers on loopback ports (grain state, reminders, clustering).
-# qemu-system-x86: the QEMU driver's tests run real QEMU (TCG on this machine kind); gcc also builds their test guest.
-packages=(gcc libc6-dev zlib1g-dev redis-server qemu-system-x86)
+# qemu-system-x86, qemu-utils: the QEMU driver's tests run real QEMU (TCG on this machine kind) and make qcow2 disks
+# with qemu-img; gcc also builds their test guest.
+packages=(gcc libc6-dev zlib1g-dev redis-server qemu-system-x86 qemu-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
