@@ -48,6 +48,7 @@ public sealed class QemuDriverTests : IAsyncLifetime
         var (facts, problem) = await a.DiscoverAsync(CancellationToken.None);
         Assert.Null(problem);
         Assert.Contains("qemu64", facts.Cpu.QemuModels);
+        Assert.Matches(@"^qemu [0-9]+\.[0-9]+\.[0-9]+ \(tcg\)$", a.Kind);
 
         await a.LaunchAsync(TestVm("vm-1"), CancellationToken.None);
         await HeartbeatAfter(Serial("hv-a", "vm-1"), 0, TimeSpan.FromSeconds(20));

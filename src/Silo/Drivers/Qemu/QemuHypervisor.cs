@@ -36,7 +36,9 @@ public sealed class QemuHypervisor(string name, QemuOptions options, string stat
     private TimeSpan Timeout => TimeSpan.FromSeconds(options.CommandTimeoutSeconds);
     private string Directory => Path.Combine(stateDirectory, "qemu");
 
-    public string Kind => "qemu";
+    /// <summary>"qemu 7.2.0 (tcg)" once probed: the host's report says which QEMU and accelerator run its guests.</summary>
+    public string Kind => _version is null ? "qemu" : $"qemu {_version} ({_accel})";
+    private string? _version;
 
     public async Task<(Host Facts, string? Problem)> DiscoverAsync(CancellationToken cancellationToken)
     {
@@ -68,6 +70,7 @@ public sealed class QemuHypervisor(string name, QemuOptions options, string stat
                     .Where(d => !d.TryGetProperty("unavailable-features", out var u) || u.GetArrayLength() == 0)
                     .Select(d => d.GetProperty("name").GetString()!)];
                 log.LogInformation("QEMU {Version} with {Accel}: {Count} CPU models usable", qemu.Qmp.Version, accel, _models.Count);
+                _version = qemu.Qmp.Version;
                 await qemu.StopAsync(TimeSpan.FromSeconds(2));
                 _accel = accel;
             }
