@@ -93,6 +93,29 @@ public sealed class QemuDriverTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_restarted_silo_adopts_the_guests_its_predecessor_left_running()
+    {
+        var options = new QemuOptions { Binary = TestGuest.Qemu, Accel = "tcg", StopGuestsOnShutdown = false };
+        var state = Path.Combine(_dir.FullName, "hv-r");
+        var before = new QemuHypervisor("hv-r", options, state, NullLogger.Instance);
+        await before.LaunchAsync(TestVm("vm-5"), CancellationToken.None);
+        await HeartbeatAfter(Serial("hv-r", "vm-5"), 0, TimeSpan.FromSeconds(20));
+        await before.DisposeAsync(); // the silo stops; the guest does not
+
+        var after = Host("hv-r");
+        var (_, problem) = await after.DiscoverAsync(CancellationToken.None);
+        Assert.Null(problem);
+        var adopted = await after.InventoryAsync(CancellationToken.None);
+        Assert.Equal(["vm-5"], adopted.Select(g => g.Name));
+        Assert.Equal(128, adopted.Single().MemoryMiB);
+        var beat = TestGuest.LastHeartbeat(Serial("hv-r", "vm-5"));
+        await HeartbeatAfter(Serial("hv-r", "vm-5"), beat, TimeSpan.FromSeconds(20)); // it never stopped
+        Assert.Equal("running", (await after.ControlAsync("vm-5", new GuestControl(GuestAction.Status), CancellationToken.None)).RunState);
+        await after.StopAsync("vm-5", CancellationToken.None);
+        Assert.False(File.Exists(Path.Combine(state, "qemu", "vm-5.spec.json")));
+    }
+
+    [Fact]
     public async Task QEMU_refusing_to_start_is_reported_with_its_own_words()
     {
         var a = Host("hv-a");

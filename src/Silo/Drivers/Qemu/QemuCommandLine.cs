@@ -9,6 +9,9 @@ namespace KvmCluster.Silo.Drivers.Qemu;
 /// </summary>
 public sealed record GuestFiles(string Qmp, string Serial, string Pid)
 {
+    /// <summary>The guest's spec as this host runs it, so a restarted silo can adopt the running QEMU.</summary>
+    public string Spec => Path.ChangeExtension(Pid, ".spec.json");
+
     public static GuestFiles For(string directory, string guest) =>
         new(Path.Combine(directory, guest + ".qmp"), Path.Combine(directory, guest + ".serial"), Path.Combine(directory, guest + ".pid"));
 }

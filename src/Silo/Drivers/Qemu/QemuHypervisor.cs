@@ -71,6 +71,7 @@ public sealed class QemuHypervisor(string name, QemuOptions options, string stat
                     .Select(d => d.GetProperty("name").GetString()!)];
                 log.LogInformation("QEMU {Version} with {Accel}: {Count} CPU models usable", qemu.Qmp.Version, accel, _models.Count);
                 _version = qemu.Qmp.Version;
+                await AdoptAsync();
                 await qemu.StopAsync(TimeSpan.FromSeconds(2));
                 _accel = accel;
             }
@@ -81,6 +82,38 @@ public sealed class QemuHypervisor(string name, QemuOptions options, string stat
             }
         }
         finally { _probe.Release(); }
+    }
+
+    private static Task SaveSpec(Guest spec, GuestFiles files) =>
+        File.WriteAllTextAsync(files.Spec, JsonSerializer.Serialize(spec, Grains.Serialization.PolicyTypesSerialization.Options));
+
+    /// <summary>
+    /// Guests outlive their silo (a hypervisor agent restarts without taking its guests down): a new silo takes over
+    /// every QEMU a spec and pid file name that is still running and answers on its QMP socket, and cleans up the rest.
+    /// </summary>
+    private async Task AdoptAsync()
+    {
+        foreach (var specFile in System.IO.Directory.EnumerateFiles(Directory, "*.spec.json"))
+        {
+            var name = Path.GetFileName(specFile)[..^".spec.json".Length];
+            if (GuestName.Problem(name) is not null || _vms.ContainsKey(name)) continue;
+            var files = GuestFiles.For(Directory, name);
+            var qemu = await QemuProcess.AttachAsync(files, Timeout);
+            Guest? spec = null;
+            try { spec = JsonSerializer.Deserialize<Guest>(await File.ReadAllTextAsync(specFile), Grains.Serialization.PolicyTypesSerialization.Options); }
+            catch (JsonException e) { log.LogWarning("spec of {Guest} unreadable: {Error}", name, e.Message); }
+            var status = qemu is null ? null : (await qemu.Qmp.ExecuteAsync("query-status", timeout: Timeout)).GetProperty("status").GetString();
+            // An incoming copy whose migration the restart interrupted is not a guest: the source still runs it.
+            if (qemu is null || spec is null || status is "inmigrate" or "postmigrate" or "shutdown" or "guest-panicked")
+            {
+                if (qemu is not null) await qemu.KillAsync();
+                File.Delete(specFile);
+                log.LogInformation("guest {Guest} not adopted (QEMU {State})", name, status ?? "not running");
+                continue;
+            }
+            _vms[name] = new Vm(spec, qemu, Role.Running);
+            log.LogInformation("adopted guest {Guest} (QEMU pid {Pid}, {State})", name, qemu.Process.Id, status);
+        }
     }
 
     public Task<IReadOnlyList<Guest>> InventoryAsync(CancellationToken cancellationToken)
@@ -113,6 +146,7 @@ public sealed class QemuHypervisor(string name, QemuOptions options, string stat
         if (_vms.ContainsKey(guest.Name)) throw ClusterException.Conflict($"guest '{guest.Name}' already exists on this host");
         var qemu = await Start(guest, incoming: false, cancellationToken);
         if (!_vms.TryAdd(guest.Name, new Vm(guest, qemu, Role.Running))) { await qemu.KillAsync(); throw ClusterException.Conflict($"guest '{guest.Name}' already exists on this host"); }
+        await SaveSpec(guest, qemu.Files);
     }
 
     private async Task<QemuProcess> Start(Guest guest, bool incoming, CancellationToken cancellationToken)
@@ -209,94 +243,14 @@ public sealed class QemuHypervisor(string name, QemuOptions options, string stat
     public async Task<GuestControlResult> ControlAsync(string guest, GuestControl control, CancellationToken cancellationToken)
     {
         if (!_vms.TryGetValue(guest, out var vm) || vm.Role != Role.Running || vm.Qemu.HasExited) throw ClusterException.NotFound($"no running guest '{guest}' on this host");
-        var qmp = vm.Qemu.Qmp;
-        Task<JsonElement> Run(string command, object? arguments = null) => qmp.ExecuteAsync(command, arguments, Timeout, cancellationToken);
-        try
+        var operations = new QemuGuestOperations(vm.Qemu.Qmp, Timeout);
+        var spec = await operations.ApplyAsync(vm.Spec, control, cancellationToken);
+        if (spec != vm.Spec)
         {
-            switch (control.Action)
-            {
-                case GuestAction.Stop: await Run("stop"); break;
-                case GuestAction.Cont: await Run("cont"); break;
-                case GuestAction.Powerdown: await Run("system_powerdown"); break;
-                case GuestAction.Reset: await Run("system_reset"); break;
-                case GuestAction.Balloon:
-                    if (vm.Spec.HugepageSizeKiB is not null) throw ClusterException.Conflict($"guest '{guest}' is hugepage-backed and cannot be ballooned");
-                    if (control.Value > vm.Spec.MemoryMiB) throw ClusterException.Invalid($"balloon target {control.Value} MiB is more than the guest's {vm.Spec.MemoryMiB} MiB", "value");
-                    await Run("balloon", new { value = control.Value!.Value * 1024 * 1024 });
-                    vm = _vms[guest] = vm with { Spec = vm.Spec with { BalloonTargetMiB = control.Value } };
-                    break;
-                case GuestAction.DeviceAdd:
-                    if (vm.Spec.Devices.Any(d => d.Id == control.Name)) throw ClusterException.Conflict($"guest '{guest}' already has a device '{control.Name}'");
-                    await Run("chardev-add", new { id = $"cd-{control.Name}", backend = new { type = "null", data = new { } } });
-                    await Run("device_add", new Dictionary<string, object> { ["driver"] = control.Driver!, ["id"] = control.Name!, ["chardev"] = $"cd-{control.Name}", ["bus"] = "vser0.0" });
-                    vm = _vms[guest] = vm with { Spec = vm.Spec with { Devices = vm.Spec.Devices.Add(new GuestDevice(control.Name!, control.Driver!)) } };
-                    break;
-                case GuestAction.DeviceDel:
-                    if (vm.Spec.Devices.FirstOrDefault(d => d.Id == control.Name) is not { } device) throw ClusterException.NotFound($"guest '{guest}' has no hot-plugged device '{control.Name}'");
-                    await Run("device_del", new { id = control.Name });
-                    await WaitUntilGone(qmp, control.Name!, cancellationToken);
-                    await RemoveChardev(qmp, $"cd-{control.Name}", cancellationToken);
-                    vm = _vms[guest] = vm with { Spec = vm.Spec with { Devices = vm.Spec.Devices.Remove(device) } };
-                    break;
-                case GuestAction.SnapshotSave: await Hmp(qmp, $"savevm {control.Name}", cancellationToken); break;
-                case GuestAction.SnapshotLoad:
-                    var wasRunning = (await Run("query-status")).GetProperty("running").GetBoolean();
-                    try { await Hmp(qmp, $"loadvm {control.Name}", cancellationToken); }
-                    catch (QmpException) when (wasRunning)
-                    {
-                        // QEMU 7.2 stops the guest for loadvm and leaves it stopped (run state restore-vm) when the
-                        // load fails; a later migration of it then aborts the source QEMU ("invalid runstate
-                        // transition: 'restore-vm' -> 'finish-migrate'"). Measured; so resume it.
-                        await Run("cont");
-                        throw;
-                    }
-                    break;
-                case GuestAction.SnapshotDelete: await Hmp(qmp, $"delvm {control.Name}", cancellationToken); break;
-            }
+            _vms[guest] = vm with { Spec = spec };
+            await SaveSpec(spec, vm.Qemu.Files);
         }
-        catch (QmpException e) { throw ClusterException.Conflict($"QEMU refused {control.Action} on '{guest}': {e.ErrorClass}: {e.Description}"); }
-        var status = (await Run("query-status")).GetProperty("status").GetString() ?? "?";
-        long? actual = null;
-        try { actual = (long)((await Run("query-balloon")).GetProperty("actual").GetDouble() / 1024 / 1024); }
-        catch (QmpException) { /* no balloon (or not yet ready) */ }
-        return new GuestControlResult(guest, status, actual, [.. vm.Spec.Devices.Select(d => $"{d.Id} ({d.Driver})")], await Snapshots(qmp, cancellationToken));
-    }
-
-    /// <summary>savevm/loadvm/delvm exist only as monitor commands; they report failure as text, not as a QMP error.</summary>
-    private async Task Hmp(QmpClient qmp, string command, CancellationToken cancellationToken)
-    {
-        var output = (await qmp.ExecuteAsync("human-monitor-command", new Dictionary<string, object> { ["command-line"] = command }, TimeSpan.FromSeconds(60), cancellationToken)).GetString();
-        if (!string.IsNullOrWhiteSpace(output)) throw new QmpException(command.Split(' ')[0], "GenericError", output.Trim());
-    }
-
-    private async Task<IReadOnlyList<string>> Snapshots(QmpClient qmp, CancellationToken cancellationToken)
-    {
-        var output = (await qmp.ExecuteAsync("human-monitor-command", new Dictionary<string, object> { ["command-line"] = "info snapshots" }, Timeout, cancellationToken)).GetString() ?? "";
-        // Lines after the header: "--  NAME  SIZE DATE ..."; the second column is the tag.
-        return [.. output.Split('\n').Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-            .Where(f => f.Length >= 3 && f[0] is "--" or [>= '0' and <= '9', ..] && f[1] != "TAG").Select(f => f[1])];
-    }
-
-    /// <summary>The port lets go of its chardev a moment after it leaves the device tree.</summary>
-    private async Task RemoveChardev(QmpClient qmp, string id, CancellationToken cancellationToken)
-    {
-        for (var deadline = DateTime.UtcNow + Timeout; ; await Task.Delay(20, cancellationToken))
-        {
-            try { await qmp.ExecuteAsync("chardev-remove", new { id }, Timeout, cancellationToken); return; }
-            catch (QmpException e) when (e.Description.Contains("busy", StringComparison.Ordinal) && DateTime.UtcNow < deadline) { }
-        }
-    }
-
-    private async Task WaitUntilGone(QmpClient qmp, string id, CancellationToken cancellationToken)
-    {
-        var deadline = DateTime.UtcNow + Timeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            var peripherals = await qmp.ExecuteAsync("qom-list", new { path = "/machine/peripheral" }, Timeout, cancellationToken);
-            if (!peripherals.EnumerateArray().Any(p => p.GetProperty("name").GetString() == id)) return;
-            await Task.Delay(20, cancellationToken);
-        }
-        throw ClusterException.Conflict($"device '{id}' was not removed within {Timeout.TotalSeconds:0} s (the guest did not release it)");
+        return await operations.ResultAsync(spec, cancellationToken);
     }
 
     private static double Get(JsonElement e, string property) => e.TryGetProperty(property, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : 0;
@@ -339,6 +293,7 @@ public sealed class QemuHypervisor(string name, QemuOptions options, string stat
         }
         if (status != "running") await vm.Qemu.Qmp.ExecuteAsync("cont", timeout: Timeout, cancellationToken: cancellationToken);
         _vms[guest] = vm with { Role = Role.Running };
+        await SaveSpec(vm.Spec, vm.Qemu.Files);
     }
 
     public async Task AbortIncomingAsync(string guest, CancellationToken cancellationToken)

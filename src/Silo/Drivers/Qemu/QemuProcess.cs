@@ -56,6 +56,21 @@ public sealed class QemuProcess : IAsyncDisposable
         return qemu;
     }
 
+    /// <summary>Reconnects to a QEMU a previous silo started (its pid file names it; it must still be QEMU).</summary>
+    public static async Task<QemuProcess?> AttachAsync(GuestFiles files, TimeSpan timeout)
+    {
+        if (!File.Exists(files.Pid) || !int.TryParse((await File.ReadAllTextAsync(files.Pid)).Trim(), out var pid)) return null;
+        Process process;
+        try { process = Process.GetProcessById(pid); }
+        catch (ArgumentException) { return null; } // gone
+        var cmdline = File.Exists($"/proc/{pid}/cmdline") ? await File.ReadAllTextAsync($"/proc/{pid}/cmdline") : "";
+        if (!cmdline.Contains("qemu", StringComparison.Ordinal) || !cmdline.Contains(files.Qmp, StringComparison.Ordinal)) { process.Dispose(); return null; }
+        var qemu = new QemuProcess(process, files);
+        try { qemu.Qmp = await QmpClient.ConnectAsync(files.Qmp, timeout, CancellationToken.None); }
+        catch (Exception e) when (e is TimeoutException or QmpException or System.Net.Sockets.SocketException) { process.Dispose(); return null; }
+        return qemu;
+    }
+
     /// <summary>Asks QEMU to quit, kills it if it does not, and removes its socket and pid files.</summary>
     public async Task StopAsync(TimeSpan grace)
     {
@@ -75,7 +90,7 @@ public sealed class QemuProcess : IAsyncDisposable
             try { await Process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(5)).Token); } catch (OperationCanceledException) { }
         }
         if (Qmp is not null) await Qmp.DisposeAsync();
-        foreach (var f in new[] { Files.Qmp, Files.Pid }) try { File.Delete(f); } catch (IOException) { }
+        foreach (var f in new[] { Files.Qmp, Files.Pid, Files.Spec }) try { File.Delete(f); } catch (IOException) { }
     }
 
     public async ValueTask DisposeAsync()
