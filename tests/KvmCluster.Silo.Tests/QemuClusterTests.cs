@@ -142,4 +142,28 @@ public sealed class QemuClusterTests
         Assert.Empty(unplugged.Devices);
         Assert.Empty((await fleet.Host(to).Refresh()).Guests.Single().Devices);
     }
+
+    [Fact]
+    public async Task A_guest_whose_QEMU_dies_is_reported_lost_and_its_name_can_be_used_again()
+    {
+        await using var fleet = await QemuHypervisors2.StartAsync();
+        var at = (await fleet.Scheduler.Place(TestVm("crash-1"))).Host!;
+        await fleet.Heartbeat(at, "crash-1");
+        await fleet.Host(at).Refresh();
+        var pid = int.Parse((await File.ReadAllTextAsync(fleet.PidFile(at, "crash-1"))).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        System.Diagnostics.Process.GetProcessById(pid).Kill();
+
+        var lost = await ThreeHypervisors.Eventually(() => fleet.Client.GetGrain<IEventLogGrain>(Grains.Contracts.Cluster.Key).Query("crash-1", "guest-lost", 0), e => e.Count > 0);
+        Assert.Contains($"on {at}", lost.Single().Message);
+        var record = await fleet.Client.GetGrain<IGuestGrain>("crash-1").Get();
+        Assert.Equal(GuestStatus.Failed, record!.Status);
+        await ThreeHypervisors.Eventually(() => fleet.Scheduler.Guests(), gs => gs.All(g => g.Name != "crash-1"));
+        // The name is free again: the same guest starts afresh.
+        var again = await fleet.Scheduler.Place(TestVm("crash-1"));
+        await fleet.Heartbeat(again.Host!, "crash-1", again.Host == at ? TestGuest.LastHeartbeat(fleet.Serial(at, "crash-1")) : 0);
+        // Stopping a guest on purpose is not a loss.
+        await fleet.Host(again.Host!).Stop("crash-1");
+        await fleet.Host(again.Host!).Refresh();
+        Assert.Single(await fleet.Client.GetGrain<IEventLogGrain>(Grains.Contracts.Cluster.Key).Query(null, "guest-lost", 0));
+    }
 }

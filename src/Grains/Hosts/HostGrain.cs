@@ -1,4 +1,5 @@
 using KvmCluster.Grains.Contracts;
+using KvmCluster.Grains.Events;
 using KvmCluster.Grains.Placement;
 using KvmCluster.Grains.Ports;
 using KvmCluster.Policies.Model;
@@ -29,6 +30,9 @@ public sealed class HostGrain(
     ILogger<HostGrain> log) : Grain, IHostGrain
 {
     private readonly Dictionary<string, CancellationTokenSource> _outgoing = new(StringComparer.Ordinal);
+    private HashSet<string> _seen = new(StringComparer.Ordinal);
+    // Guests this host let go on purpose (stopped, migrated away): their absence is not a loss.
+    private readonly HashSet<string> _letGo = new(StringComparer.Ordinal);
     private IHypervisor? _hypervisor;
     private Host? _facts;
     private string? _problem;
@@ -46,10 +50,30 @@ public sealed class HostGrain(
     {
         await Discover();
         var guests = _problem is null ? await hypervisor.InventoryAsync(CancellationToken.None) : [];
+        await NoticeLostGuests(guests);
         var host = _facts! with { Name = this.GetPrimaryKeyString(), Maintenance = state.State.Maintenance };
         var report = new HostReport(host, guests, hypervisor.Kind, _problem, clock.Now, silo.SiloAddress.ToParsableString());
         await GrainFactory.GetGrain<ISchedulerGrain>(Cluster.Key).ReportHost(report);
         return report;
+    }
+
+    /// <summary>
+    /// Supervision: a guest that leaves the inventory without being stopped or migrated away died (its QEMU exited).
+    /// Its record says so and the event log has it; the scheduler sees it gone with this report.
+    /// </summary>
+    private async Task NoticeLostGuests(IReadOnlyList<Guest> guests)
+    {
+        var now = guests.Select(g => g.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var lost in _seen.Where(n => !now.Contains(n) && !_letGo.Contains(n) && !_outgoing.ContainsKey(n)).ToList())
+        {
+            var where = this.GetPrimaryKeyString();
+            log.LogWarning("guest {Guest} is gone from {Host} without being stopped", lost, where);
+            await GrainFactory.Record(Events.Events.New(clock.Now, "guest-lost", lost, $"guest {lost} stopped running on {where} (its process exited)"));
+            try { await GrainFactory.GetGrain<IGuestGrain>(lost).Locate(null, GuestStatus.Failed, null); }
+            catch (Exception e) { log.LogWarning(e, "record of lost guest {Guest} not updated", lost); }
+        }
+        _letGo.IntersectWith(now);
+        _seen = now;
     }
 
     public Task<string> Silo() => Task.FromResult(silo.SiloAddress.ToParsableString());
@@ -60,7 +84,11 @@ public sealed class HostGrain(
         await hypervisor.LaunchAsync(guest with { Host = this.GetPrimaryKeyString() }, CancellationToken.None);
     }
 
-    public Task Stop(string guest) => hypervisor.StopAsync(guest, CancellationToken.None);
+    public Task Stop(string guest)
+    {
+        _letGo.Add(guest);
+        return hypervisor.StopAsync(guest, CancellationToken.None);
+    }
 
     public async Task<GuestControlResult> Control(string guest, GuestControl control)
     {
@@ -124,6 +152,7 @@ public sealed class HostGrain(
     public async Task ReleaseOutgoing(string guest, string migration)
     {
         Forget(guest);
+        _letGo.Add(guest);
         await hypervisor.ReleaseOutgoingAsync(guest, CancellationToken.None);
         await Refresh();
     }

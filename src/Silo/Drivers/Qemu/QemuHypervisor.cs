@@ -119,8 +119,15 @@ public sealed class QemuHypervisor(string name, QemuOptions options, string stat
     public Task<IReadOnlyList<Guest>> InventoryAsync(CancellationToken cancellationToken)
     {
         var list = new List<Guest>();
-        foreach (var vm in _vms.Values)
+        foreach (var (name, vm) in _vms)
         {
+            if (vm.Role == Role.Running && vm.Qemu.HasExited && _vms.TryRemove(name, out _))
+            {
+                // Its QEMU died: forget it (the host grain reports the loss), keep its serial log for the post-mortem.
+                log.LogWarning("QEMU of guest {Guest} exited (code {Code}): {Errors}", name, vm.Qemu.Process.ExitCode, vm.Qemu.Errors);
+                _ = vm.Qemu.KillAsync();
+                continue;
+            }
             if (vm.Role != Role.Running || vm.Qemu.HasExited) continue;
             list.Add(vm.Spec with { Usage = Usage(vm) });
         }
