@@ -18,7 +18,7 @@ public sealed record MigrationStats(double TotalMs, double DowntimeMs, double Tr
 /// an identical QEMU with `-incoming defer` and listens; the source migrates to it with the order's bandwidth and
 /// downtime limits and reports progress; any failure or cancel leaves the source running.
 /// </summary>
-public sealed class QemuHypervisor(string name, QemuOptions options, string stateDirectory, ILogger log) : IHypervisor, IAsyncDisposable
+public sealed partial class QemuHypervisor(string name, QemuOptions options, string stateDirectory, ILogger log) : IHypervisor, IAsyncDisposable
 {
     private enum Role { Running, Incoming }
     private sealed record Vm(Guest Spec, QemuProcess Qemu, Role Role)
@@ -183,68 +183,6 @@ public sealed class QemuHypervisor(string name, QemuOptions options, string stat
         await vm.Qemu.DisposeAsync();
     }
 
-    public async Task<string> PrepareIncomingAsync(Guest guest, MigrationOrder order, CancellationToken cancellationToken)
-    {
-        await EnsureUsable(cancellationToken);
-        if (_vms.ContainsKey(guest.Name)) throw ClusterException.Conflict($"guest '{guest.Name}' already exists on this host");
-        var qemu = await Start(guest, incoming: true, cancellationToken);
-        if (!_vms.TryAdd(guest.Name, new Vm(guest, qemu, Role.Incoming))) { await qemu.KillAsync(); throw ClusterException.Conflict($"guest '{guest.Name}' is already arriving"); }
-        // Post-copy has to be enabled on both sides before the migration starts.
-        if (order.PostCopy) await SetCapabilities(qemu.Qmp, ("postcopy-ram", true));
-        await qemu.Qmp.ExecuteAsync("migrate-incoming", new { uri = $"tcp:{options.MigrationAddress}:0" }, Timeout, cancellationToken);
-        var state = await qemu.Qmp.ExecuteAsync("query-migrate", timeout: Timeout, cancellationToken: cancellationToken);
-        // QEMU chose the port; it reports it as a string.
-        var port = state.GetProperty("socket-address")[0].GetProperty("port").GetString();
-        return $"tcp:{options.MigrationAddress}:{port}";
-    }
-
-    public async Task MigrateAsync(string guest, string endpoint, MigrationOrder order, Func<MigrationProgress, Task> progress, CancellationToken cancellationToken)
-    {
-        if (!_vms.TryGetValue(guest, out var vm) || vm.Role != Role.Running) throw ClusterException.NotFound($"no running guest '{guest}' on this host");
-        if (!endpoint.StartsWith("tcp:", StringComparison.Ordinal)) throw ClusterException.Invalid($"bad migration endpoint '{endpoint}'", "endpoint");
-        var qmp = vm.Qemu.Qmp;
-        await SetCapabilities(qmp, ("auto-converge", order.AutoConverge), ("postcopy-ram", order.PostCopy));
-        await qmp.ExecuteAsync("migrate-set-parameters", new Dictionary<string, object>
-        {
-            // 0 = no cap: the link's speed, as the cost model assumes (QEMU's own default would be 128 MiB/s).
-            ["max-bandwidth"] = order.BandwidthMiBps > 0 ? (long)(order.BandwidthMiBps * 1024 * 1024) : 1L << 40,
-            ["downtime-limit"] = order.DowntimeMs > 0 ? (long)order.DowntimeMs : 300L,
-        }, Timeout, cancellationToken);
-        await qmp.ExecuteAsync("migrate", new { uri = endpoint }, Timeout, cancellationToken);
-        try
-        {
-            while (true)
-            {
-                await Task.Delay(options.ProgressMilliseconds, cancellationToken);
-                var s = await qmp.ExecuteAsync("query-migrate", timeout: Timeout, cancellationToken: cancellationToken);
-                var status = s.TryGetProperty("status", out var st) ? st.GetString() : null;
-                if (s.TryGetProperty("ram", out var ram)) await progress(Progress(ram, s, order));
-                switch (status)
-                {
-                    case "completed": // the source is paused (postmigrate); the destination runs
-                        Measured[guest] = new MigrationStats(Get(s, "total-time"), Get(s, "downtime"), s.TryGetProperty("ram", out var r) ? Get(r, "transferred") / (1024 * 1024) : 0);
-                        return;
-                    case "failed":
-                        throw new InvalidOperationException("QEMU: migration failed" + (s.TryGetProperty("error-desc", out var why) ? ": " + why.GetString() : ""));
-                    case "cancelled": throw new OperationCanceledException("QEMU: migration cancelled");
-                }
-            }
-        }
-        catch (QmpException e) when (e.ErrorClass == "Disconnected")
-        {
-            await Task.Delay(100, CancellationToken.None);
-            throw new InvalidOperationException(vm.Qemu.HasExited
-                ? $"the source QEMU exited during the migration (code {vm.Qemu.Process.ExitCode}): {vm.Qemu.Errors}"
-                : $"lost the QMP connection to the source QEMU: {e.Description}");
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // Cancel: QEMU stops sending and keeps running the source.
-            try { await qmp.ExecuteAsync("migrate_cancel", timeout: Timeout); } catch (QmpException e) { log.LogWarning("migrate_cancel of {Guest}: {Error}", guest, e.Message); }
-            throw;
-        }
-    }
-
     public Task TuneAsync(HostTuning tuning, CancellationToken cancellationToken) => HostMemoryTuning.ApplyAsync(tuning);
 
     public async Task<GuestControlResult> ControlAsync(string guest, GuestControl control, CancellationToken cancellationToken)
@@ -258,74 +196,6 @@ public sealed class QemuHypervisor(string name, QemuOptions options, string stat
             await SaveSpec(spec, vm.Qemu.Files);
         }
         return await operations.ResultAsync(spec, cancellationToken);
-    }
-
-    private static double Get(JsonElement e, string property) => e.TryGetProperty(property, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : 0;
-
-    /// <summary>What QEMU measured for each guest's last completed outgoing migration.</summary>
-    public ConcurrentDictionary<string, MigrationStats> Measured { get; } = new(StringComparer.Ordinal);
-
-    private Task SetCapabilities(QmpClient qmp, params (string Name, bool On)[] capabilities) =>
-        qmp.ExecuteAsync("migrate-set-capabilities", new { capabilities = capabilities.Select(c => new { capability = c.Name, state = c.On }).ToArray() }, Timeout);
-
-    public async Task AdjustMigrationAsync(string guest, MigrationAdjustment adjustment, CancellationToken cancellationToken)
-    {
-        if (!_vms.TryGetValue(guest, out var vm) || vm.Role != Role.Running) throw ClusterException.NotFound($"no running guest '{guest}' on this host");
-        if (adjustment.DowntimeMs is { } ms)
-            await vm.Qemu.Qmp.ExecuteAsync("migrate-set-parameters", new Dictionary<string, object> { ["downtime-limit"] = (long)ms }, Timeout, cancellationToken);
-        if (adjustment.StartPostCopy) await vm.Qemu.Qmp.ExecuteAsync("migrate-start-postcopy", timeout: Timeout, cancellationToken: cancellationToken);
-    }
-
-    private static MigrationProgress Progress(JsonElement ram, JsonElement state, MigrationOrder order)
-    {
-        const double MiB = 1024 * 1024;
-        double Get(JsonElement e, string p) => e.TryGetProperty(p, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : 0;
-        var dirtyPagesPerSecond = Get(ram, "dirty-pages-rate");
-        var pageSize = Get(ram, "page-size") is > 0 and var ps ? ps : 4096;
-        return new MigrationProgress((long)(Get(ram, "transferred") / MiB), (long)(Get(ram, "remaining") / MiB), dirtyPagesPerSecond * pageSize / MiB,
-            state.TryGetProperty("expected-downtime", out _) ? (int)Get(state, "expected-downtime") : order.DowntimeMs);
-    }
-
-    public async Task CommitIncomingAsync(string guest, CancellationToken cancellationToken)
-    {
-        if (!_vms.TryGetValue(guest, out var vm)) throw ClusterException.NotFound($"no incoming guest '{guest}' on this host");
-        if (vm.Role == Role.Running) return; // already committed
-        // The source finishing the stop-and-copy is a moment ahead of the destination having loaded everything.
-        var deadline = DateTime.UtcNow + Timeout;
-        string? status;
-        while ((status = (await vm.Qemu.Qmp.ExecuteAsync("query-status", timeout: Timeout, cancellationToken: cancellationToken)).GetProperty("status").GetString()) == "inmigrate")
-        {
-            if (vm.Qemu.HasExited || DateTime.UtcNow > deadline) throw ClusterException.Conflict($"guest '{guest}' has not been fully received");
-            await Task.Delay(20, cancellationToken);
-        }
-        if (status != "running") await vm.Qemu.Qmp.ExecuteAsync("cont", timeout: Timeout, cancellationToken: cancellationToken);
-        _vms[guest] = vm with { Role = Role.Running };
-        await SaveSpec(vm.Spec, vm.Qemu.Files);
-    }
-
-    public async Task AbortIncomingAsync(string guest, CancellationToken cancellationToken)
-    {
-        if (_vms.TryGetValue(guest, out var vm) && vm.Role == Role.Incoming && _vms.TryRemove(guest, out _))
-        {
-            await vm.Qemu.KillAsync();
-            await vm.Qemu.DisposeAsync();
-        }
-    }
-
-    public async Task ReleaseOutgoingAsync(string guest, CancellationToken cancellationToken)
-    {
-        if (_vms.TryRemove(guest, out var vm))
-        {
-            await vm.Qemu.StopAsync(TimeSpan.FromSeconds(5));
-            await vm.Qemu.DisposeAsync();
-        }
-    }
-
-    public async Task ResumeOutgoingAsync(string guest, CancellationToken cancellationToken)
-    {
-        if (!_vms.TryGetValue(guest, out var vm) || vm.Qemu.HasExited) return;
-        var status = (await vm.Qemu.Qmp.ExecuteAsync("query-status", timeout: Timeout, cancellationToken: cancellationToken)).GetProperty("status").GetString();
-        if (status is "postmigrate" or "paused" or "finish-migrate") await vm.Qemu.Qmp.ExecuteAsync("cont", timeout: Timeout, cancellationToken: cancellationToken);
     }
 
     private async Task EnsureUsable(CancellationToken cancellationToken)

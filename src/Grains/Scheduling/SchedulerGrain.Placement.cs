@@ -1,0 +1,86 @@
+using KvmCluster.Grains.Contracts;
+using KvmCluster.Grains.Ports;
+using KvmCluster.Policies.Balancing;
+using KvmCluster.Policies.Documents;
+using KvmCluster.Policies.Model;
+using KvmCluster.Policies.Placement;
+using KvmCluster.Policies.Planning;
+using Microsoft.Extensions.Logging;
+using Orleans.Concurrency;
+using Orleans.Serialization.Invocation;
+using Microsoft.Extensions.Options;
+using PolicyModel = KvmCluster.Policies.Policy;
+
+namespace KvmCluster.Grains.Scheduling;
+
+/// <summary>Placing new guests: the active policy chooses, the host launches, the guest record follows.</summary>
+public sealed partial class SchedulerGrain
+{
+    public async Task<PlacementView> Place(Guest guest)
+    {
+        foreach (var (field, message) in guest.Problems()) throw ClusterException.Invalid(message, field);
+        // Checked and claimed before the first await: two interleaved placements of one name must not both pass.
+        if (_fleet.HasGuest(guest.Name) || !_naming.Add(guest.Name))
+            throw ClusterException.Conflict($"guest '{guest.Name}' already exists");
+        _placing++;
+        try { return await PlaceOne(guest); }
+        finally { _placing--; _naming.Remove(guest.Name); }
+    }
+
+    private async Task<PlacementView> PlaceOne(Guest guest)
+    {
+        // While other placements are in flight their reservations live in the current engine: keep it.
+        var engine = _placing > 1 && _engine is { } current ? current : await Engine();
+        var now = clock.Now;
+        var (result, reservation) = engine.PlaceAndReserve(guest with { Host = null }, now, options.Value.ReservationTtl, PlaceOptions.Fast);
+        if (reservation is null)
+        {
+            var explained = engine.Place(guest with { Host = null }, PlaceOptions.Explained);
+            var reasons = explained.Rejected.Take(10).Select(r => r.ToString()).ToList();
+            Telemetry.KvmMeters.PlacementsRefused.Add(1);
+            throw new ClusterException(ProblemKind.Conflict, $"no host can run guest '{guest.Name}'" + (reasons.Count > 0 ? ": " + string.Join("; ", reasons) : ""));
+        }
+        var placed = guest with { Host = reservation.Host };
+        try
+        {
+            await HostGrain(reservation.Host).Launch(placed);
+        }
+        catch (Exception e)
+        {
+            engine.Release(reservation.Id);
+            throw e as ClusterException ?? ClusterException.Unavailable($"host '{reservation.Host}' could not launch '{guest.Name}': {e.GetBaseException().Message}");
+        }
+        engine.Commit(reservation.Id);
+        Telemetry.KvmMeters.Placements.Add(1);
+        _fleet.Launched(placed);
+        _engineVersion = _fleet.Version; // the engine already holds this guest: no rebuild for it
+        var why = new List<string> { $"best of {result.Feasible} feasible hosts with policy {_policy.Policy.Name} (score {result.Score:0.###})" };
+        _ = RecordGuest(placed);
+        // Placement events go out in batches (a burst of placements costs a few calls to the event log, not one each).
+        _placedEvents.Add(Events.Events.New(now, "guest-placed", guest.Name, $"guest {guest.Name} placed on {reservation.Host}", why));
+        if (_placedEvents.Count >= 256) FlushPlacedEvents();
+        return new PlacementView(guest.Name, reservation.Host, result.Score, why);
+    }
+
+    private void FlushPlacedEvents()
+    {
+        if (_placedEvents.Count == 0) return;
+        var batch = _placedEvents;
+        _placedEvents = [];
+        _ = GrainFactory.GetGrain<IEventLogGrain>(Cluster.Key).Append(batch);
+    }
+
+    /// <summary>Grain references are cached: resolving one costs a reflection lookup in this Orleans version.</summary>
+    private IHostGrain HostGrain(string host)
+    {
+        if (!_hostGrains.TryGetValue(host, out var grain)) _hostGrains[host] = grain = GrainFactory.GetGrain<IHostGrain>(host);
+        return grain;
+    }
+
+    /// <summary>The guest's own record follows in the background: placement does not wait for its storage write.</summary>
+    private async Task RecordGuest(Guest placed)
+    {
+        try { await GrainFactory.GetGrain<IGuestGrain>(placed.Name).Placed(placed); }
+        catch (Exception e) { log.LogWarning(e, "guest record of {Guest} not written", placed.Name); }
+    }
+}
