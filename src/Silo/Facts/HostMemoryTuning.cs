@@ -41,7 +41,7 @@ public static class HostMemoryTuning
     public static async Task<bool> EnsureHugetlbfsAsync(string directory, int pageSizeKiB)
     {
         var full = Path.GetFullPath(directory).TrimEnd('/');
-        if (File.ReadLines("/proc/mounts").Select(l => l.Split(' ')).Any(f => f.Length > 2 && f[1] == full && f[2] == "hugetlbfs")) return false;
+        if (Mount.Read().Any(m => m.Path == full && m.Type == "hugetlbfs")) return false;
         Directory.CreateDirectory(full);
         var size = pageSizeKiB == 1048576 ? "1G" : "2M";
         var r = await ProcessRunner.RunAsync("mount", ["-t", "hugetlbfs", "-o", $"pagesize={size}", "none", full], TimeSpan.FromSeconds(10), CancellationToken.None);

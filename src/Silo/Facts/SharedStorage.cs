@@ -15,18 +15,10 @@ public static class SharedStorage
     public static HostStorage Discover(IEnumerable<string> declared, string stateDirectory, string mountsFile = "/proc/mounts")
     {
         var mounts = ImmutableSortedDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
-        if (File.Exists(mountsFile))
-            foreach (var line in File.ReadLines(mountsFile))
-            {
-                var f = line.Split(' ');
-                if (f.Length >= 3 && Shared.Contains(f[2])) mounts[Unescape(f[1])] = Unescape(f[0]);
-            }
+        foreach (var m in Mount.Read(mountsFile).Where(m => Shared.Contains(m.Type))) mounts[m.Path] = m.Source;
         foreach (var path in declared) mounts[path.TrimEnd('/')] = "declared shared";
         long free = 0;
         try { free = new DriveInfo(Path.GetFullPath(stateDirectory)).AvailableFreeSpace / (1024L * 1024 * 1024); } catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException) { }
         return new HostStorage { Mounts = mounts.ToImmutable(), LocalFreeGiB = free };
     }
-
-    /// <summary>/proc/mounts writes spaces and tabs as octal escapes.</summary>
-    private static string Unescape(string s) => s.Replace("\\040", " ", StringComparison.Ordinal).Replace("\\011", "\t", StringComparison.Ordinal);
 }

@@ -10,6 +10,9 @@ using Host = KvmCluster.Policies.Model.Host;
 
 namespace KvmCluster.Silo.Drivers.Qemu;
 
+/// <summary>A completed migration as QEMU measured it: total time and downtime (ms), RAM sent (MiB).</summary>
+public sealed record MigrationStats(double TotalMs, double DowntimeMs, double TransferredMiB);
+
 /// <summary>Live migration, QEMU to QEMU: the destination's incoming copy, the source's transfer, the switch-over or the way back.</summary>
 public sealed partial class QemuHypervisor
 {
@@ -94,7 +97,6 @@ public sealed partial class QemuHypervisor
     private static MigrationProgress Progress(JsonElement ram, JsonElement state, MigrationOrder order)
     {
         const double MiB = 1024 * 1024;
-        double Get(JsonElement e, string p) => e.TryGetProperty(p, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : 0;
         var dirtyPagesPerSecond = Get(ram, "dirty-pages-rate");
         var pageSize = Get(ram, "page-size") is > 0 and var ps ? ps : 4096;
         return new MigrationProgress((long)(Get(ram, "transferred") / MiB), (long)(Get(ram, "remaining") / MiB), dirtyPagesPerSecond * pageSize / MiB,

@@ -10,9 +10,6 @@ using Host = KvmCluster.Policies.Model.Host;
 
 namespace KvmCluster.Silo.Drivers.Qemu;
 
-/// <summary>A completed migration as QEMU measured it: total time and downtime (ms), RAM sent (MiB).</summary>
-public sealed record MigrationStats(double TotalMs, double DowntimeMs, double TransferredMiB);
-
 /// <summary>
 /// This hypervisor's guests as QEMU processes driven over QMP. A migration goes QEMU to QEMU: the destination starts
 /// an identical QEMU with `-incoming defer` and listens; the source migrates to it with the order's bandwidth and
@@ -135,7 +132,7 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
         return Task.FromResult<IReadOnlyList<Guest>>(list);
     }
 
-    /// <summary>CPU time since the last look, from /proc/PID/stat, in MHz of this host's threads.</summary>
+    /// <summary>The QEMU process's CPU time since the last look, in MHz of this host's threads.</summary>
     private UsageHistory Usage(Vm vm)
     {
         var now = DateTime.UtcNow;
@@ -159,12 +156,14 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
     private async Task<QemuProcess> Start(Guest guest, bool incoming, CancellationToken cancellationToken)
     {
         var files = GuestFiles.For(Directory, guest.Name);
+        var mount = HugepageMount(guest);
         IReadOnlyList<string> args;
-        try { args = QemuCommandLine.For(guest, options, _accel!, files, HugepageMount(guest), incoming); }
+        try { args = QemuCommandLine.For(guest, options, _accel!, files, mount, incoming); }
         catch (ArgumentException e) { throw ClusterException.Invalid(e.Message); }
         if (guest.Boot is { } boot && !File.Exists(boot.Kernel)) throw ClusterException.Invalid($"kernel {boot.Kernel} does not exist on {name}", "boot.kernel");
-        if (guest.HugepageSizeKiB is { } size && !options.HugepageMounts.ContainsKey(size.ToString(System.Globalization.CultureInfo.InvariantCulture)))
-            if (await HostMemoryTuning.EnsureHugetlbfsAsync(HugepageMount(guest)!, size)) _mounted.Add(HugepageMount(guest)!);
+        if (guest.HugepageSizeKiB is { } size && mount is not null && !options.HugepageMounts.ContainsKey(size.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            && await HostMemoryTuning.EnsureHugetlbfsAsync(mount, size))
+            _mounted.Add(mount);
         try { return await QemuProcess.StartAsync(options.Binary, args, files, Timeout, cancellationToken); }
         catch (QemuStartException e) { throw ClusterException.Conflict($"QEMU refused to start guest '{guest.Name}' on {name}: {e.Stderr}"); }
     }
