@@ -35,7 +35,7 @@ public class FleetDocumentTests
             hugepages: 2M
             pci: ["10de:1db6"]
             sriov: { vfs: 1, network: physnet1 }
-            disks: [ { shared: /var/lib/kvm/shared, export: "nfs1:/export/vm" }, { overlay: debian-12.qcow2 }, { local: 20 } ]
+            disks: [ { shared: /var/lib/kvm/shared, export: "nfs1:/export/vm", image: /var/lib/kvm/shared/web-01.qcow2 }, { overlay: debian-12.qcow2 }, { local: 20 } ]
             labels: { app: web }
             affinity: [ { notGuest: app=web, hard: true }, { host: rack=r1, hard: false, weight: 2 } ]
             host: hv-01
@@ -61,6 +61,7 @@ public class FleetDocumentTests
         Assert.True(g.Cpu.WantsNested);
         Assert.Equal(4096, g.HugepageCount);
         Assert.Equal(3, g.Disks.Length);
+        Assert.Equal("/var/lib/kvm/shared/web-01.qcow2", g.Disks[0].Image);
         Assert.Equal(2, g.Affinity.Length);
         Assert.True(g.Affinity[0].Anti && g.Affinity[0].Hard && g.Affinity[0].Scope == AffinityScope.Guest);
         Assert.Equal(200, g.Usage.LastCpuMhz);
@@ -72,6 +73,7 @@ public class FleetDocumentTests
     [InlineData("    hugepages: 2M", "    hugepages: 4M", "guests[0].hugepages", "is not 2M or 1G")]
     [InlineData("    cpu: Skylake-Server,+vmx,-hle", "    cpu: Skylake-Server,vmx", "guests[0].cpu", "must start with '+' or '-'")]
     [InlineData("    power: on", "    power: sleeping", "hosts[0].power", "is not one of: on, standby, off")]
+    [InlineData("image: /var/lib/kvm/shared/web-01.qcow2", "image: /srv/other/web-01.qcow2", "guests[0].disks[0].image", "is not under the disk's mount /var/lib/kvm/shared")]
     [InlineData("    memoryMiB: 393216", "    memoryMiB: 393216\n    colour: blue", "hosts[0].colour", "unknown key")]
     [InlineData("    pci: [\"10de:1db6\"]", "    pci: [\"nvidia\"]", "guests[0].pci", "not a vendor:device id")]
     [InlineData("    host: hv-01", "    host: hv-99", "", "runs on unknown host 'hv-99'")]

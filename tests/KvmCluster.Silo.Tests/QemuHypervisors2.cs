@@ -37,7 +37,7 @@ public sealed class QemuHypervisors2 : IAsyncDisposable
             silo.AddKvmMemoryState(sp => store ??= ProcessMemoryStorage.Create(sp));
             silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
             silo.AddKvmCluster(hv, settings);
-            silo.Services.Configure<QemuOptions>(o => { o.Binary = qemu; o.Accel = "tcg"; o.StopGuestsOnShutdown = true; o.SharedMounts = [state.FullName]; });
+            silo.Services.Configure<QemuOptions>(o => { o.Binary = qemu; o.Accel = "tcg"; o.StopGuestsOnShutdown = true; o.SharedMounts = [state.FullName]; o.ImageDirectories = [Path.Combine(state.FullName, "images")]; });
             silo.Services.Configure<MigrationGrainOptions>(o => { o.WatchdogInterval = TimeSpan.FromMilliseconds(300); o.ReminderPeriod = TimeSpan.FromSeconds(1); });
         });
         builder.ConfigureClient(client => client.Services.AddSerializer(s => s.AddPolicyTypes()));
@@ -51,6 +51,12 @@ public sealed class QemuHypervisors2 : IAsyncDisposable
 
     public ISchedulerGrain Scheduler => Client.GetGrain<ISchedulerGrain>(Grains.Contracts.Cluster.Key);
     public IHostGrain Host(string name) => Client.GetGrain<IHostGrain>(name);
+
+    /// <summary>The backing images directory: the same path on both hypervisors, as on a real fleet.</summary>
+    public string Images => Directory.CreateDirectory(Path.Combine(State.FullName, "images")).FullName;
+
+    /// <summary>A host's image of a guest's local or overlay disk.</summary>
+    public string Disk(string host, string guest, int index) => GuestFiles.For(Path.Combine(State.FullName, host, "qemu"), guest).Disk(index);
 
     public string Serial(string host, string guest) => GuestFiles.For(Path.Combine(State.FullName, host, "qemu"), guest).Serial;
     public string PidFile(string host, string guest) => GuestFiles.For(Path.Combine(State.FullName, host, "qemu"), guest).Pid;

@@ -7,7 +7,11 @@
  * It also drives QEMU's virtio-balloon (legacy PCI interface): when the host asks for N pages it hands over the
  * top N pages of its RAM (which it never touches) and reports them, so the host sees the guest's memory shrink.
  *
- * Kernel command line (-append): "buf=MiB rate=MiB/s seed=N". Build: see build.sh.
+ * With disk=1 it writes to every virtio-blk disk (legacy PCI, up to two): "heartbeat N" in sector N before it prints
+ * heartbeat N, and at boot fill=MiB of seeded data from sector 65536 (32 MiB) on. So a disk that migrated has every
+ * heartbeat the guest printed, in order, whichever host wrote it.
+ *
+ * Kernel command line (-append): "buf=MiB rate=MiB/s seed=N disk=0|1 fill=MiB". Build: see build.sh.
  */
 typedef unsigned char u8;
 typedef unsigned short u16;
@@ -146,6 +150,85 @@ static void balloon_tick(void)
     outl(balloon_io + 0x18, given);
 }
 
+/* ---- virtio-blk, legacy PCI (queue 0; requests: header, data, status), polled ---- */
+#define BLK_RINGS (RING_BASE + 0x20000u)  /* one 64 KiB ring area per disk */
+#define BLK_DATA (RING_BASE + 0x40000u)   /* a 64 KiB data buffer, then header and status */
+#define MAX_DISKS 2
+static u16 blk_io[MAX_DISKS];
+static struct vq blk_q[MAX_DISKS];
+static u32 disks;
+
+static void blk_init(void)
+{
+    for (u32 dev = 0; dev < 32 && disks < MAX_DISKS; dev++)
+    {
+        if (pci_read(dev, 0) != ((0x1001u << 16) | 0x1AF4u)) continue; /* legacy virtio-blk */
+        u16 io = (u16)(pci_read(dev, 0x10) & ~3u);
+        pci_write(dev, 0x04, pci_read(dev, 0x04) | 0x5);
+        outb(io + 0x12, 0); outb(io + 0x12, 1 | 2);
+        outl(io + 0x04, 0);
+        outw(io + 0x0E, 0);
+        u16 size = inw(io + 0x0C);
+        u32 base = BLK_RINGS + disks * 0x10000u;
+        for (u32 i = 0; i < 0x10000u / 4; i++) ((volatile u32 *)base)[i] = 0;
+        blk_q[disks].desc = (volatile struct desc *)base;
+        blk_q[disks].avail = (volatile u16 *)(base + 16 * size);
+        blk_q[disks].used = (volatile u16 *)(base + ((16 * size + 6 + 2 * size + 4095) & ~4095u));
+        blk_q[disks].size = size;
+        outl(io + 0x08, base >> 12);
+        outb(io + 0x12, 1 | 2 | 4);
+        blk_io[disks++] = io;
+    }
+    puts("disks "); putu(disks); puts("\n");
+}
+
+/* Writes len bytes (a multiple of 512, at most 64 KiB) from BLK_DATA to sector on disk d; 0 when the device says OK. */
+static u8 blk_write(u32 d, u32 sector, u32 len)
+{
+    volatile u32 *hdr = (volatile u32 *)(BLK_DATA + 0x10000u);
+    volatile u8 *status = (volatile u8 *)(BLK_DATA + 0x10010u);
+    hdr[0] = 1; hdr[1] = 0; hdr[2] = sector; hdr[3] = 0; /* VIRTIO_BLK_T_OUT */
+    *status = 0xFF;
+    struct vq *v = &blk_q[d];
+    v->desc[0].addr_lo = (u32)hdr; v->desc[0].addr_hi = 0; v->desc[0].len = 16; v->desc[0].flags = 1; v->desc[0].next = 1;
+    v->desc[1].addr_lo = BLK_DATA; v->desc[1].addr_hi = 0; v->desc[1].len = len; v->desc[1].flags = 1; v->desc[1].next = 2;
+    v->desc[2].addr_lo = (u32)status; v->desc[2].addr_hi = 0; v->desc[2].len = 1; v->desc[2].flags = 2; v->desc[2].next = 0;
+    u16 idx = v->avail[1];
+    v->avail[2 + idx % v->size] = 0;
+    barrier();
+    v->avail[1] = (u16)(idx + 1);
+    barrier();
+    outw(blk_io[d] + 0x10, 0);
+    while (v->used[1] == v->seen) barrier();
+    v->seen = v->used[1];
+    return *status;
+}
+
+static void blk_heartbeat(u32 beat)
+{
+    volatile char *b = (volatile char *)BLK_DATA;
+    const char *text = "heartbeat ";
+    u32 n = 0;
+    while (text[n]) { b[n] = text[n]; n++; }
+    char digits[11]; int i = 10; digits[i] = 0; u32 v = beat;
+    do { digits[--i] = (char)('0' + v % 10); v /= 10; } while (v);
+    while (digits[i]) b[n++] = digits[i++];
+    b[n++] = '\n';
+    while (n < 512) b[n++] = 0;
+    for (u32 d = 0; d < disks; d++) if (blk_write(d, beat, 512)) { puts("disk write failed\n"); }
+}
+
+static void blk_fill(u32 mib, u32 seed)
+{
+    u32 x = seed * 40503u + 7;
+    for (u32 chunk = 0; chunk < mib * 16; chunk++)
+    {
+        for (u32 i = 0; i < 0x10000u / 4; i++) { x = x * 1664525u + 1013904223u; ((volatile u32 *)BLK_DATA)[i] = x; }
+        for (u32 d = 0; d < disks; d++) blk_write(d, 65536 + chunk * 128, 0x10000u);
+    }
+    puts("filled "); putu(mib); puts(" MiB\n");
+}
+
 void kmain(u32 magic, u32 *info)
 {
     serial_init();
@@ -157,6 +240,8 @@ void kmain(u32 magic, u32 *info)
     for (u32 i = 0; i < pages * (PAGE / 4); i++) { x = x * 1664525u + 1013904223u; mem[i] = x; }
     puts("ready buf="); putu(buf); puts(" rate="); putu(rate); puts(" seed="); putu(seed); puts("\n");
     balloon_init((magic == 0x2BADB002u && (info[0] & 1)) ? info[2] : 0);
+    u32 disk = arg(cmdline, "disk", 0);
+    if (disk) { blk_init(); blk_fill(arg(cmdline, "fill", 0), seed); }
     interrupts_init();
     u32 per_tick = rate * (1024 * 1024 / PAGE) / HZ, next = 0, seen = 0, beats = 0;
     for (;;)
@@ -167,7 +252,7 @@ void kmain(u32 magic, u32 *info)
             seen++;
             for (u32 i = 0; i < per_tick && pages; i++) { mem[next * (PAGE / 4)] ^= seen; next = (next + 1) % pages; }
             if (seen % 10 == 0) balloon_tick();
-            if (seen % HZ == 0) { puts("heartbeat "); putu(++beats); puts("\n"); }
+            if (seen % HZ == 0) { ++beats; if (disks) blk_heartbeat(beats); puts("heartbeat "); putu(beats); puts("\n"); }
         }
     }
 }

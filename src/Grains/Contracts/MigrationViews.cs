@@ -54,7 +54,11 @@ public sealed record MigrationProgress(
     [property: Id(0)] long TransferredMiB,
     [property: Id(1)] long RemainingMiB,
     [property: Id(2)] double DirtyMiBps,
-    [property: Id(3)] int ExpectedDowntimeMs);
+    [property: Id(3)] int ExpectedDowntimeMs)
+{
+    /// <summary>Still copying the guest's local disks (its memory follows): not a stalled memory transfer.</summary>
+    [Id(4)] public bool CopyingDisks { get; init; }
+}
 
 [GenerateSerializer, Immutable, Alias("kvm.MigrationView")]
 public sealed record MigrationView(

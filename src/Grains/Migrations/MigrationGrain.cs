@@ -94,7 +94,7 @@ public sealed class MigrationGrain(
     public async Task Report(MigrationProgress progress)
     {
         S.Progress = progress; // kept in memory; written with the next state change
-        if (S.Status != MigrationStatus.Migrating) return;
+        if (S.Status != MigrationStatus.Migrating || progress.CopyingDisks) return; // the escalation schedule is for memory
         var settings = S.Order!.Settings;
         _escalation ??= KvmCluster.Policies.Migration.EscalationState.Start(settings);
         var decision = KvmCluster.Policies.Migration.MigrationEscalation.Next(settings, _escalation, (clock.Now - S.CreatedAt).TotalSeconds, progress.RemainingMiB, options.Value.EscalationWindow.TotalSeconds);

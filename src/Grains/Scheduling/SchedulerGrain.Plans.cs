@@ -101,7 +101,7 @@ public sealed partial class SchedulerGrain
             reasons.Add($"operator request to {to}");
         }
         var id = $"{guestName}-{clock.Now:yyyyMMddHHmmssfff}";
-        return await StartMigration(id, MigrationOrder.For(_policy.Policy.Migration, guestName, guest.Host!, to, null, reasons), guest);
+        return await StartMigration(id, MigrationOrder.For(_policy.Policy.Migration.For(guest), guestName, guest.Host!, to, null, reasons), guest);
     }
 
     public async Task MigrationEnded(MigrationView migration)
@@ -149,7 +149,7 @@ public sealed partial class SchedulerGrain
                 state.State.PlanMigrations[id] = MigrationStatus.Failed;
                 continue;
             }
-            await StartMigration(id, MigrationOrder.For(_policy.Policy.Migration, m.Guest, m.From, m.To, plan.Id, m.Reasons), guest);
+            await StartMigration(id, MigrationOrder.For(_policy.Policy.Migration.For(guest), m.Guest, m.From, m.To, plan.Id, m.Reasons), guest);
         }
         plan = plan with { Moves = moves };
         Replace(plan);

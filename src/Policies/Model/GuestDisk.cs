@@ -10,8 +10,13 @@ public enum DiskKind
     Local,
 }
 
+/// <param name="Image">Shared: the image file under the mount. Overlay: the backing image every host keeps at this path.</param>
+/// <param name="SizeGiB">Local: the disk's size. Overlay: its size (0: the backing image's).</param>
 public sealed record GuestDisk(DiskKind Kind, string? MountPath = null, string? Export = null, string? Image = null, long SizeGiB = 0)
 {
+    /// <summary>A live migration copies this disk to the destination (only what the overlay holds, for an overlay).</summary>
+    public bool IsCopiedOnMigration => Kind != DiskKind.Shared;
+
     public override string ToString() => Kind switch
     {
         DiskKind.Shared => $"shared {MountPath}" + (Export is null ? "" : $" ({Export})"),

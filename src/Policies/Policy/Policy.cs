@@ -85,4 +85,11 @@ public sealed record MigrationSettings
     public bool AllowPostCopy { get; init; }
     /// <summary>Give up after this many seconds per GiB of guest memory (KubeVirt CompletionTimeoutPerGiB).</summary>
     public int CompletionTimeoutPerGiB { get; init; } = 150;
+
+    /// <summary>
+    /// These settings for one guest. A guest whose disks are copied during the move does not switch to post-copy:
+    /// its disks must be in step on the destination before that runs it, which only a pre-copy switch-over waits for.
+    /// </summary>
+    public MigrationSettings For(Model.Guest guest) =>
+        AllowPostCopy && guest.Disks.Any(d => d.IsCopiedOnMigration) ? this with { AllowPostCopy = false } : this;
 }

@@ -42,4 +42,14 @@ public sealed class MigrationEscalationTests
         Assert.Equal(EscalationStep.Cancel, d.Step);
         Assert.Contains("post-copy is not allowed", d.Reason);
     }
+
+    [Fact]
+    public void A_guest_whose_disks_are_copied_never_switches_to_post_copy()
+    {
+        var shared = new Model.Guest { Name = "s", VCpus = 1, MemoryMiB = 512, Disks = [new Model.GuestDisk(Model.DiskKind.Shared, "/mnt/vm", Image: "/mnt/vm/s.qcow2")] };
+        var overlay = shared with { Disks = [.. shared.Disks, new Model.GuestDisk(Model.DiskKind.Overlay, Image: "/images/base.qcow2")] };
+        Assert.True(Settings.For(shared).AllowPostCopy);
+        Assert.False(Settings.For(overlay).AllowPostCopy);
+        Assert.Equal(Settings with { AllowPostCopy = false }, Settings.For(overlay)); // nothing else changes
+    }
 }

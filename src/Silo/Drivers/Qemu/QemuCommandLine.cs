@@ -12,6 +12,9 @@ public sealed record GuestFiles(string Qmp, string Serial, string Pid)
     /// <summary>The guest's spec as this host runs it, so a restarted silo can adopt the running QEMU.</summary>
     public string Spec => Path.ChangeExtension(Pid, ".spec.json");
 
+    /// <summary>This host's image of a local or overlay disk.</summary>
+    public string Disk(int index) => Path.ChangeExtension(Pid, $".disk{index}.qcow2");
+
     public static GuestFiles For(string directory, string guest) =>
         new(Path.Combine(directory, guest + ".qmp"), Path.Combine(directory, guest + ".serial"), Path.Combine(directory, guest + ".pid"));
 }
@@ -66,12 +69,13 @@ public static partial class QemuCommandLine
         for (var i = 0; i < guest.Disks.Length; i++)
         {
             var d = guest.Disks[i];
-            var file = d.Kind switch
-            {
-                DiskKind.Shared or DiskKind.Overlay when d.Image is { } image => CheckedPath(image, $"disks[{i}].image"),
-                _ => throw new ArgumentException($"disks[{i}]: the QEMU driver needs an image path for a {d.Kind} disk"),
-            };
-            args.AddRange(["-drive", $"file={Escape(file)},if=virtio,id=disk{i},cache=none,format=qcow2"]);
+            var file = d.IsCopiedOnMigration ? files.Disk(i)
+                : d.Image is { } image ? CheckedPath(image, $"disks[{i}].image")
+                : throw new ArgumentException($"disks[{i}]: the QEMU driver needs the image file of a shared disk (image)");
+            // A node name, so a migration's destination can export the disk over NBD; discard=unmap, so copying a
+            // disk's unallocated space costs nothing against the migration's bandwidth cap.
+            args.AddRange(["-drive", $"file={Escape(file)},if=none,id=disk{i},node-name=nd-disk{i},cache=none,discard=unmap,format=qcow2",
+                "-device", $"virtio-blk-pci,drive=disk{i},id=vd{i}"]);
         }
         if (guest.Boot is { } boot)
         {
@@ -79,6 +83,9 @@ public static partial class QemuCommandLine
             if (!string.IsNullOrEmpty(boot.Append)) args.AddRange(["-append", boot.Append]);
         }
         if (incoming) args.AddRange(["-incoming", "defer"]);
+        // A destination receiving disks stays paused until its NBD export is gone: the export holds the images the
+        // guest's devices need for themselves.
+        if (incoming && guest.Disks.Any(d => d.IsCopiedOnMigration)) args.Add("-S");
         return args;
     }
 

@@ -20,48 +20,80 @@ public sealed partial class QemuHypervisor
     {
         await EnsureUsable(cancellationToken);
         if (_vms.ContainsKey(guest.Name)) throw ClusterException.Conflict($"guest '{guest.Name}' already exists on this host");
-        var qemu = await Start(guest, incoming: true, cancellationToken);
+        var copiesDisks = QemuDiskMirror.Needed(guest);
+        if (copiesDisks) await _disks.CreateAsync(guest, fresh: true, cancellationToken);
+        QemuProcess qemu;
+        try { qemu = await Start(guest, incoming: true, cancellationToken); }
+        catch { if (copiesDisks) _disks.Delete(guest); throw; }
         if (!_vms.TryAdd(guest.Name, new Vm(guest, qemu, Role.Incoming))) { await qemu.KillAsync(); throw ClusterException.Conflict($"guest '{guest.Name}' is already arriving"); }
-        // Post-copy has to be enabled on both sides before the migration starts.
+        // Post-copy has to be enabled on both sides before the migration starts. A destination receiving disks
+        // activates them only when told (its NBD export holds them until the copy is done).
         if (order.PostCopy) await SetCapabilities(qemu.Qmp, ("postcopy-ram", true));
+        if (copiesDisks) await SetCapabilities(qemu.Qmp, ("late-block-activate", true));
         await qemu.Qmp.ExecuteAsync("migrate-incoming", new { uri = $"tcp:{options.MigrationAddress}:0" }, Timeout, cancellationToken);
         var state = await qemu.Qmp.ExecuteAsync("query-migrate", timeout: Timeout, cancellationToken: cancellationToken);
         // QEMU chose the port; it reports it as a string.
-        var port = state.GetProperty("socket-address")[0].GetProperty("port").GetString();
-        return $"tcp:{options.MigrationAddress}:{port}";
+        var port = int.Parse(state.GetProperty("socket-address")[0].GetProperty("port").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+        var endpoint = new QemuMigrationEndpoint(options.MigrationAddress, port);
+        return (copiesDisks ? await ExportDisksAsync(qemu.Qmp, guest, endpoint, cancellationToken) : endpoint).ToString();
+    }
+
+    /// <summary>The arriving guest's new images, writable over NBD for the source's disk copy.</summary>
+    private async Task<QemuMigrationEndpoint> ExportDisksAsync(QmpClient qmp, Guest guest, QemuMigrationEndpoint endpoint, CancellationToken cancellationToken)
+    {
+        // nbd-server-start cannot say which port it chose: take a free one (again if another process took it first).
+        for (var attempt = 1; ; attempt++)
+        {
+            var port = FreePort();
+            try
+            {
+                await qmp.ExecuteAsync("nbd-server-start", new { addr = new { type = "inet", data = new { host = options.MigrationAddress, port = port.ToString(System.Globalization.CultureInfo.InvariantCulture) } } },
+                    Timeout, cancellationToken);
+                endpoint = endpoint with { NbdHost = options.MigrationAddress, NbdPort = port };
+                break;
+            }
+            catch (QmpException) when (attempt < 3) { }
+        }
+        for (var i = 0; i < guest.Disks.Length; i++)
+            if (guest.Disks[i].IsCopiedOnMigration)
+                await qmp.ExecuteAsync("block-export-add", new Dictionary<string, object>
+                {
+                    ["type"] = "nbd", ["id"] = $"disk{i}", ["name"] = $"disk{i}", ["node-name"] = $"nd-disk{i}", ["writable"] = true,
+                }, Timeout, cancellationToken);
+        return endpoint;
+    }
+
+    private int FreePort()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Parse(options.MigrationAddress), 0);
+        listener.Start();
+        try { return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port; }
+        finally { listener.Stop(); }
     }
 
     public async Task MigrateAsync(string guest, string endpoint, MigrationOrder order, Func<MigrationProgress, Task> progress, CancellationToken cancellationToken)
     {
         if (!_vms.TryGetValue(guest, out var vm) || vm.Role != Role.Running) throw ClusterException.NotFound($"no running guest '{guest}' on this host");
-        if (!endpoint.StartsWith("tcp:", StringComparison.Ordinal)) throw ClusterException.Invalid($"bad migration endpoint '{endpoint}'", "endpoint");
+        var target = QemuMigrationEndpoint.Parse(endpoint) ?? throw ClusterException.Invalid($"bad migration endpoint '{endpoint}'", "endpoint");
         var qmp = vm.Qemu.Qmp;
-        await SetCapabilities(qmp, ("auto-converge", order.AutoConverge), ("postcopy-ram", order.PostCopy));
+        var mirror = QemuDiskMirror.Needed(vm.Spec) ? new QemuDiskMirror(qmp, vm.Spec, Timeout) : null;
+        // Set every time: capabilities outlive a migration in the source QEMU.
+        await SetCapabilities(qmp, ("auto-converge", order.AutoConverge), ("postcopy-ram", order.PostCopy && mirror is null), ("pause-before-switchover", mirror is not null));
         await qmp.ExecuteAsync("migrate-set-parameters", new Dictionary<string, object>
         {
             // 0 = no cap: the link's speed, as the cost model assumes (QEMU's own default would be 128 MiB/s).
             ["max-bandwidth"] = order.BandwidthMiBps > 0 ? (long)(order.BandwidthMiBps * 1024 * 1024) : 1L << 40,
             ["downtime-limit"] = order.DowntimeMs > 0 ? (long)order.DowntimeMs : 300L,
         }, Timeout, cancellationToken);
-        await qmp.ExecuteAsync("migrate", new { uri = endpoint }, Timeout, cancellationToken);
         try
         {
-            while (true)
+            if (mirror is not null)
             {
-                await Task.Delay(options.ProgressMilliseconds, cancellationToken);
-                var s = await qmp.ExecuteAsync("query-migrate", timeout: Timeout, cancellationToken: cancellationToken);
-                var status = s.TryGetProperty("status", out var st) ? st.GetString() : null;
-                if (s.TryGetProperty("ram", out var ram)) await progress(Progress(ram, s, order));
-                switch (status)
-                {
-                    case "completed": // the source is paused (postmigrate); the destination runs
-                        Measured[guest] = new MigrationStats(Get(s, "total-time"), Get(s, "downtime"), s.TryGetProperty("ram", out var r) ? Get(r, "transferred") / (1024 * 1024) : 0);
-                        return;
-                    case "failed":
-                        throw new InvalidOperationException("QEMU: migration failed" + (s.TryGetProperty("error-desc", out var why) ? ": " + why.GetString() : ""));
-                    case "cancelled": throw new OperationCanceledException("QEMU: migration cancelled");
-                }
+                await mirror.StartAsync(target, order.BandwidthMiBps, cancellationToken);
+                await mirror.WaitReadyAsync(progress, order.DowntimeMs, options.ProgressMilliseconds, cancellationToken);
             }
+            await qmp.ExecuteAsync("migrate", new { uri = target.MigrationUri }, Timeout, cancellationToken);
+            await TransferAsync(vm, mirror, order, progress, cancellationToken);
         }
         catch (QmpException e) when (e.ErrorClass == "Disconnected")
         {
@@ -70,11 +102,39 @@ public sealed partial class QemuHypervisor
                 ? $"the source QEMU exited during the migration (code {vm.Qemu.Process.ExitCode}): {vm.Qemu.Errors}"
                 : $"lost the QMP connection to the source QEMU: {e.Description}");
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (Exception e)
         {
-            // Cancel: QEMU stops sending and keeps running the source.
-            try { await qmp.ExecuteAsync("migrate_cancel", timeout: Timeout); } catch (QmpException e) { log.LogWarning("migrate_cancel of {Guest}: {Error}", guest, e.Message); }
+            // Cancel or failure: QEMU stops sending and keeps running the source; its disks were only ever read.
+            if (e is OperationCanceledException && cancellationToken.IsCancellationRequested)
+                try { await qmp.ExecuteAsync("migrate_cancel", timeout: Timeout); } catch (QmpException q) { log.LogWarning("migrate_cancel of {Guest}: {Error}", guest, q.Message); }
+            if (mirror is not null) await mirror.AbortAsync();
             throw;
+        }
+    }
+
+    /// <summary>Follows the memory transfer to its end, finishing the disk copies at the paused switch-over.</summary>
+    private async Task TransferAsync(Vm vm, QemuDiskMirror? mirror, MigrationOrder order, Func<MigrationProgress, Task> progress, CancellationToken cancellationToken)
+    {
+        var qmp = vm.Qemu.Qmp;
+        while (true)
+        {
+            await Task.Delay(options.ProgressMilliseconds, cancellationToken);
+            var s = await qmp.ExecuteAsync("query-migrate", timeout: Timeout, cancellationToken: cancellationToken);
+            var status = s.TryGetProperty("status", out var st) ? st.GetString() : null;
+            if (s.TryGetProperty("ram", out var ram)) await progress(Progress(ram, s, order));
+            switch (status)
+            {
+                case "pre-switchover" when mirror is not null: // the guest is stopped: the disks' last writes go now
+                    await mirror.CompleteAsync(cancellationToken);
+                    await qmp.ExecuteAsync("migrate-continue", new { state = "pre-switchover" }, Timeout, cancellationToken);
+                    break;
+                case "completed": // the source is paused (postmigrate); the destination runs
+                    Measured[vm.Spec.Name] = new MigrationStats(Get(s, "total-time"), Get(s, "downtime"), s.TryGetProperty("ram", out var r) ? Get(r, "transferred") / (1024 * 1024) : 0);
+                    return;
+                case "failed":
+                    throw new InvalidOperationException("QEMU: migration failed" + (s.TryGetProperty("error-desc", out var why) ? ": " + why.GetString() : ""));
+                case "cancelled": throw new OperationCanceledException("QEMU: migration cancelled");
+            }
         }
     }
 
@@ -107,6 +167,10 @@ public sealed partial class QemuHypervisor
     {
         if (!_vms.TryGetValue(guest, out var vm)) throw ClusterException.NotFound($"no incoming guest '{guest}' on this host");
         if (vm.Role == Role.Running) return; // already committed
+        // The disk copies ended at the switch-over; the export has to go before the guest's devices take the images.
+        if (QemuDiskMirror.Needed(vm.Spec))
+            try { await vm.Qemu.Qmp.ExecuteAsync("nbd-server-stop", timeout: Timeout, cancellationToken: cancellationToken); }
+            catch (QmpException e) when (e.ErrorClass == "GenericError") { } // already stopped (a repeated commit)
         // The source finishing the stop-and-copy is a moment ahead of the destination having loaded everything.
         var deadline = DateTime.UtcNow + Timeout;
         string? status;
@@ -126,6 +190,7 @@ public sealed partial class QemuHypervisor
         {
             await vm.Qemu.KillAsync();
             await vm.Qemu.DisposeAsync();
+            _disks.Delete(vm.Spec);
         }
     }
 
@@ -135,6 +200,7 @@ public sealed partial class QemuHypervisor
         {
             await vm.Qemu.StopAsync(TimeSpan.FromSeconds(5));
             await vm.Qemu.DisposeAsync();
+            _disks.Delete(vm.Spec); // the destination has them now
         }
     }
 

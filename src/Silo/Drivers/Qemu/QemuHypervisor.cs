@@ -26,6 +26,7 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
     private readonly ConcurrentDictionary<string, Vm> _vms = new(StringComparer.Ordinal);
     private readonly ConcurrentBag<string> _mounted = [];
     private readonly SemaphoreSlim _probe = new(1, 1);
+    private readonly QemuDisks _disks = new(options, Path.Combine(stateDirectory, "qemu"));
     private string? _accel;
     private ImmutableSortedSet<string>? _models;
     private string? _problem;
@@ -42,7 +43,7 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
         await ProbeAsync(cancellationToken);
         var facts = LinuxHostFacts.Discover(name, "/", _models);
         _mhzPerThread = facts.Host.Cpu.MhzPerThread;
-        return (facts.Host with { Name = name, Storage = SharedStorage.Discover(options.SharedMounts, stateDirectory) }, _problem);
+        return (facts.Host with { Name = name, Storage = SharedStorage.Discover(options.SharedMounts, stateDirectory) with { BackingImages = _disks.BackingImages().ToImmutableSortedSet(StringComparer.Ordinal) } }, _problem);
     }
 
     /// <summary>Once: is QEMU there, which accelerator, which CPU models it can give guests here.</summary>
@@ -148,6 +149,7 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
     {
         await EnsureUsable(cancellationToken);
         if (_vms.ContainsKey(guest.Name)) throw ClusterException.Conflict($"guest '{guest.Name}' already exists on this host");
+        await _disks.CreateAsync(guest, fresh: false, cancellationToken);
         var qemu = await Start(guest, incoming: false, cancellationToken);
         if (!_vms.TryAdd(guest.Name, new Vm(guest, qemu, Role.Running))) { await qemu.KillAsync(); throw ClusterException.Conflict($"guest '{guest.Name}' already exists on this host"); }
         await SaveSpec(guest, qemu.Files);

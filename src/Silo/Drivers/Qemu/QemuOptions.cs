@@ -15,6 +15,10 @@ public sealed class QemuOptions
     public string MigrationAddress { get; set; } = "127.0.0.1";
     /// <summary>Stop the guests when the silo stops (tests). A real hypervisor keeps them running and adopts them again.</summary>
     public bool StopGuestsOnShutdown { get; set; }
+    /// <summary>qemu-img, which makes local and overlay disk images.</summary>
+    public string ImgBinary { get; set; } = "qemu-img";
+    /// <summary>Directories of backing images for overlay disks; every host keeps the same image at the same path.</summary>
+    public List<string> ImageDirectories { get; set; } = ["/var/lib/kvmcluster/images"];
     public double CommandTimeoutSeconds { get; set; } = 10;
     /// <summary>How often a running migration's progress is read.</summary>
     public int ProgressMilliseconds { get; set; } = 100;

@@ -1,0 +1,77 @@
+using KvmCluster.Policies.Model;
+using KvmCluster.Silo.Drivers.Qemu;
+
+namespace KvmCluster.Silo.Tests;
+
+/// <summary>The spec → QEMU argv translation and the migration endpoint a source accepts, without running QEMU.</summary>
+public sealed class QemuCommandLineTests
+{
+    private static readonly GuestFiles Files = GuestFiles.For("/var/lib/kvmcluster/qemu", "db-1");
+
+    private static IReadOnlyList<string> Argv(Guest guest, bool incoming = false) =>
+        QemuCommandLine.For(guest, new QemuOptions(), "tcg", Files, null, incoming);
+
+    private static Guest Vm(params GuestDisk[] disks) => new() { Name = "db-1", VCpus = 2, MemoryMiB = 512, Disks = [.. disks] };
+
+    /// <summary>The value following each occurrence of an option.</summary>
+    private static List<string> Values(IReadOnlyList<string> argv, string option) =>
+        [.. argv.Select((a, i) => (a, i)).Where(x => x.a == option).Select(x => argv[x.i + 1])];
+
+    [Fact]
+    public void Local_and_overlay_disks_are_this_hosts_images_and_shared_disks_the_operators_file()
+    {
+        var argv = Argv(Vm(new GuestDisk(DiskKind.Shared, "/mnt/vm", Image: "/mnt/vm/a,b.qcow2"),
+            new GuestDisk(DiskKind.Overlay, Image: "/var/lib/kvmcluster/images/base.qcow2"), new GuestDisk(DiskKind.Local, SizeGiB: 4)));
+        var drives = Values(argv, "-drive");
+        Assert.Equal(3, drives.Count);
+        Assert.StartsWith("file=/mnt/vm/a,,b.qcow2,if=none,id=disk0,node-name=nd-disk0,", drives[0]); // the comma doubled
+        Assert.StartsWith("file=/var/lib/kvmcluster/qemu/db-1.disk1.qcow2,if=none,id=disk1,node-name=nd-disk1,", drives[1]);
+        Assert.StartsWith("file=/var/lib/kvmcluster/qemu/db-1.disk2.qcow2,", drives[2]);
+        Assert.All(drives, d => Assert.Contains(",discard=unmap,", d));
+        Assert.Contains("virtio-blk-pci,drive=disk2,id=vd2", Values(argv, "-device"));
+        Assert.DoesNotContain("-S", argv);
+    }
+
+    [Fact]
+    public void A_destination_receiving_disks_starts_paused_and_one_receiving_only_memory_does_not()
+    {
+        var withDisk = Argv(Vm(new GuestDisk(DiskKind.Local, SizeGiB: 1)), incoming: true);
+        Assert.Equal("defer", Values(withDisk, "-incoming").Single());
+        Assert.Contains("-S", withDisk);
+        Assert.DoesNotContain("-S", Argv(Vm(new GuestDisk(DiskKind.Shared, "/mnt/vm", Image: "/mnt/vm/a.qcow2")), incoming: true));
+    }
+
+    [Theory]
+    [InlineData("relative.qcow2")]
+    [InlineData("/mnt/vm/../../etc/shadow")]
+    [InlineData(null)]
+    public void A_shared_disk_needs_an_absolute_image_path(string? image)
+    {
+        var e = Assert.Throws<ArgumentException>(() => Argv(Vm(new GuestDisk(DiskKind.Shared, "/mnt/vm", Image: image))));
+        Assert.Contains("disks[0]", e.Message);
+    }
+
+    [Theory]
+    [InlineData("tcp:127.0.0.1:4444", "127.0.0.1", 4444, null, 0)]
+    [InlineData("tcp:hv-2.example:49152 nbd:hv-2.example:10809", "hv-2.example", 49152, "hv-2.example", 10809)]
+    [InlineData("tcp:[fd00::2]:4444 nbd:[fd00::2]:10809", "[fd00::2]", 4444, "[fd00::2]", 10809)]
+    public void Endpoints_parse(string text, string host, int port, string? nbdHost, int nbdPort)
+    {
+        var e = QemuMigrationEndpoint.Parse(text);
+        Assert.Equal(new QemuMigrationEndpoint(host, port, nbdHost, nbdPort), e);
+        Assert.Equal(text, e!.ToString());
+    }
+
+    [Theory]
+    [InlineData("exec:rm -rf /")]
+    [InlineData("tcp:127.0.0.1:4444,server=on")]
+    [InlineData("tcp:127.0.0.1:0")]
+    [InlineData("tcp:127.0.0.1:70000")]
+    [InlineData("tcp:127.0.0.1:4444 nbd:127.0.0.1:10809:exportname=x")]
+    [InlineData("tcp:127.0.0.1:4444\nnbd:127.0.0.1:10809")]
+    public void Anything_else_is_not_an_endpoint(string text) => Assert.Null(QemuMigrationEndpoint.Parse(text));
+
+    [Fact]
+    public void The_nbd_uri_names_one_export() =>
+        Assert.Equal("nbd:10.0.0.2:10809:exportname=disk1", new QemuMigrationEndpoint("10.0.0.2", 4444, "10.0.0.2", 10809).Nbd("disk1"));
+}
