@@ -144,6 +144,47 @@ public sealed class QemuClusterTests
     }
 
     [Fact]
+    public async Task A_NIC_hot_plugged_into_a_PCIe_slot_is_seen_by_the_guest_migrates_with_it_and_goes_when_the_guest_releases_it()
+    {
+        await using var fleet = await QemuHypervisors2.StartAsync();
+        var from = (await fleet.Scheduler.Place(TestVm("nic-1"))).Host!;
+        var to = from == "hv-0" ? "hv-1" : "hv-0";
+        await fleet.Heartbeat(from, "nic-1");
+
+        var plugged = await fleet.Host(from).Control("nic-1", new GuestControl(GuestAction.DeviceAdd, Name: "nic9", Driver: "virtio-net-pci"));
+        Assert.Equal(["nic9 (virtio-net-pci)"], plugged.Devices);
+        // The guest found a virtio NIC (1af4:1041) in hot-plug slot 0 and powered the slot on.
+        await ThreeHypervisors.Eventually(() => Task.FromResult(SerialText(fleet.Serial(from, "nic-1"))), t => t.Contains("slot 0 on 1af4:1041", StringComparison.Ordinal));
+        Assert.Equal(0, (await fleet.Host(from).Refresh()).Guests.Single().Devices.Single().Slot);
+
+        // The destination starts with the NIC in the same slot, or QEMU would refuse the incoming state.
+        var started = await fleet.Scheduler.Migrate("nic-1", to);
+        var ended = await ThreeHypervisors.Eventually(() => fleet.Client.GetGrain<IMigrationGrain>(started.Id).Get(), m => m!.Status is MigrationStatus.Completed or MigrationStatus.Failed);
+        Assert.True(ended!.Status == MigrationStatus.Completed, ended.Reason);
+        await fleet.Heartbeat(to, "nic-1", TestGuest.LastHeartbeat(fleet.Serial(from, "nic-1")));
+
+        // A paused guest cannot answer the slot's attention button: the removal stays pending, and says so.
+        var host = fleet.Host(to);
+        await host.Control("nic-1", new GuestControl(GuestAction.Stop));
+        var pending = await Assert.ThrowsAsync<ClusterException>(() => host.Control("nic-1", new GuestControl(GuestAction.DeviceDel, Name: "nic9")));
+        Assert.Contains("did not release device 'nic9'", pending.Message);
+        await host.Control("nic-1", new GuestControl(GuestAction.Cont));
+        // Running again, the guest powers the slot off; asking again finds the NIC gone.
+        await ThreeHypervisors.Eventually(() => Task.FromResult(SerialText(fleet.Serial(to, "nic-1"))), t => t.Contains("slot 0 off", StringComparison.Ordinal));
+        Assert.Empty((await host.Control("nic-1", new GuestControl(GuestAction.DeviceDel, Name: "nic9"))).Devices);
+        Assert.Empty((await host.Refresh()).Guests.Single().Devices);
+        // The slot is free again.
+        Assert.Equal(["nic8 (virtio-net-pci)"], (await host.Control("nic-1", new GuestControl(GuestAction.DeviceAdd, Name: "nic8", Driver: "virtio-net-pci"))).Devices);
+        Assert.Equal(0, (await host.Refresh()).Guests.Single().Devices.Single().Slot);
+    }
+
+    private static string SerialText(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        return new StreamReader(stream).ReadToEnd();
+    }
+
+    [Fact]
     public async Task A_guest_whose_QEMU_dies_is_reported_lost_and_its_name_can_be_used_again()
     {
         await using var fleet = await QemuHypervisors2.StartAsync();

@@ -11,6 +11,10 @@
  * heartbeat N, and at boot fill=MiB of seeded data from sector 65536 (32 MiB) on. So a disk that migrated has every
  * heartbeat the guest printed, in order, whichever host wrote it.
  *
+ * It answers PCIe native hot-plug on the root ports (polled): a device plugged in gets its slot powered on
+ * ("slot N on VVVV:DDDD"), the attention button on a powered slot (device_del) powers it off ("slot N off"), which
+ * is how the guest lets QEMU remove the device.
+ *
  * Kernel command line (-append): "buf=MiB rate=MiB/s seed=N disk=0|1 fill=MiB". Build: see build.sh.
  */
 typedef unsigned char u8;
@@ -229,6 +233,57 @@ static void blk_fill(u32 mib, u32 seed)
     puts("filled "); putu(mib); puts(" MiB\n");
 }
 
+/* ---- PCIe native hot-plug on root ports (bus 0), polled ---- */
+#define MAX_PORTS 8
+static u32 ports[MAX_PORTS], port_cap[MAX_PORTS], nports;
+
+static u32 cfg_addr(u32 bus, u32 dev, u32 off) { return 0x80000000u | (bus << 16) | (dev << 11) | (off & 0xFC); }
+static u16 cfg_read16(u32 bus, u32 dev, u32 off) { outl(0xCF8, cfg_addr(bus, dev, off)); return inw((u16)(0xCFC + (off & 2))); }
+static void cfg_write16(u32 bus, u32 dev, u32 off, u16 v) { outl(0xCF8, cfg_addr(bus, dev, off)); outw((u16)(0xCFC + (off & 2)), v); }
+static void puthex16(u16 v) { const char *h = "0123456789abcdef"; for (int i = 12; i >= 0; i -= 4) putc(h[(v >> i) & 15]); }
+
+static void hotplug_init(void)
+{
+    for (u32 dev = 0; dev < 32 && nports < MAX_PORTS; dev++)
+    {
+        if ((pci_read(dev, 0) & 0xFFFF) == 0xFFFF || ((pci_read(dev, 0x0C) >> 16) & 0x7F) != 1) continue; /* bridges only */
+        for (u32 cap = pci_read(dev, 0x34) & 0xFC; cap; cap = (pci_read(dev, cap) >> 8) & 0xFC)
+        {
+            if ((pci_read(dev, cap) & 0xFF) != 0x10) continue;                      /* PCI Express capability */
+            if (!(pci_read(dev, cap + 0x14) & (1u << 6))) break;                   /* slot not hot-plug capable */
+            ports[nports] = dev; port_cap[nports++] = cap;
+            break;
+        }
+    }
+    puts("hotplug ports "); putu(nports); puts("\n");
+}
+
+static void hotplug_tick(void)
+{
+    for (u32 i = 0; i < nports; i++)
+    {
+        u32 dev = ports[i], cap = port_cap[i];
+        u16 status = cfg_read16(0, dev, cap + 0x1A);
+        if (!(status & 0x0009)) continue;                   /* attention button pressed / presence detect changed */
+        cfg_write16(0, dev, cap + 0x1A, status & 0x0019);    /* clear them (write 1 to clear) */
+        u16 control = cfg_read16(0, dev, cap + 0x18);
+        int powered = !(control & 0x0400);
+        if (!powered && (status & 0x0040))                   /* a device is present in an unpowered slot: power on */
+        {
+            cfg_write16(0, dev, cap + 0x18, (u16)((control & ~0x0700) | 0x0100));
+            u32 bus = (pci_read(dev, 0x18) >> 8) & 0xFF;
+            outl(0xCF8, cfg_addr(bus, 0, 0));
+            u32 id = inl(0xCFC);
+            puts("slot "); putu(i); puts(" on "); puthex16((u16)id); putc(':'); puthex16((u16)(id >> 16)); puts("\n");
+        }
+        else if (powered && (status & 0x0001))               /* the attention button on a powered slot: power off */
+        {
+            cfg_write16(0, dev, cap + 0x18, (u16)(control | 0x0400 | 0x0300));
+            puts("slot "); putu(i); puts(" off\n");
+        }
+    }
+}
+
 void kmain(u32 magic, u32 *info)
 {
     serial_init();
@@ -242,6 +297,7 @@ void kmain(u32 magic, u32 *info)
     balloon_init((magic == 0x2BADB002u && (info[0] & 1)) ? info[2] : 0);
     u32 disk = arg(cmdline, "disk", 0);
     if (disk) { blk_init(); blk_fill(arg(cmdline, "fill", 0), seed); }
+    hotplug_init();
     interrupts_init();
     u32 per_tick = rate * (1024 * 1024 / PAGE) / HZ, next = 0, seen = 0, beats = 0;
     for (;;)
@@ -252,6 +308,7 @@ void kmain(u32 magic, u32 *info)
             seen++;
             for (u32 i = 0; i < per_tick && pages; i++) { mem[next * (PAGE / 4)] ^= seen; next = (next + 1) % pages; }
             if (seen % 10 == 0) balloon_tick();
+            hotplug_tick();
             if (seen % HZ == 0) { ++beats; if (disks) blk_heartbeat(beats); puts("heartbeat "); putu(beats); puts("\n"); }
         }
     }

@@ -26,8 +26,11 @@ public sealed record GuestControl(
     [property: Id(2)] string? Name = null,
     [property: Id(3)] string? Driver = null)
 {
-    /// <summary>Devices that can be hot-plugged: they need no guest cooperation to come and go.</summary>
-    public static readonly IReadOnlyList<string> HotplugDrivers = ["virtserialport"];
+    /// <summary>
+    /// Devices that can be hot-plugged: virtio-serial ports (no guest cooperation needed) and virtio NICs in a PCIe
+    /// hot-plug slot (the guest powers the slot off to let one go, as with any PCIe hot-unplug).
+    /// </summary>
+    public static readonly IReadOnlyList<string> HotplugDrivers = ["virtserialport", "virtio-net-pci"];
 
     public IEnumerable<(string Field, string Message)> Problems()
     {

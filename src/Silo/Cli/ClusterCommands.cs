@@ -79,7 +79,7 @@ public static class ClusterCommands
         var action = new Argument<string>("action") { Description = "status, stop, cont, powerdown, reset, balloon MIB, device-add ID, device-del ID, snapshot-save|snapshot-load|snapshot-delete NAME" };
         action.AcceptOnlyFromAmong("status", "stop", "cont", "powerdown", "reset", "balloon", "device-add", "device-del", "snapshot-save", "snapshot-load", "snapshot-delete");
         var actionArg = new Argument<string?>("value") { Description = "MiB for balloon; the device id or snapshot name", Arity = ArgumentArity.ZeroOrOne };
-        var driver = new Option<string>("--driver") { Description = "Device type for device-add", DefaultValueFactory = _ => "virtserialport" };
+        var driver = new Option<string>("--driver") { Description = "Device type for device-add: virtserialport or virtio-net-pci (a NIC in a PCIe hot-plug slot)", DefaultValueFactory = _ => "virtserialport" };
         var guestCmd = Verb("guest", "Operate a running guest: run state, balloon, hot-plug, snapshots", async (c, p) =>
         {
             var verb = p.GetValue(action)!;

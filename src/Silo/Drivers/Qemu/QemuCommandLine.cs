@@ -63,6 +63,13 @@ public static partial class QemuCommandLine
         // The balloon and a virtio-serial bus are always there: memory can be given back and ports hot-plugged
         // without a reboot, and both sides of a migration have the same devices.
         args.AddRange(["-device", "virtio-balloon-pci,id=balloon0", "-device", "virtio-serial-pci,id=vser0"]);
+        if (HasPcieSlots(options))
+        {
+            // Native PCIe hot-plug (QEMU 7.2's q35 default is ACPI hot-plug, which needs the guest's ACPI): the
+            // guest answers the slot's attention button itself.
+            args.AddRange(["-global", "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off"]);
+            for (var k = 0; k < options.HotplugSlots; k++) args.AddRange(["-device", $"pcie-root-port,id=hp{k},chassis={k + 1},bus=pcie.0"]);
+        }
         foreach (var d in guest.Devices) args.AddRange(Device(d));
         for (var i = 0; i < guest.Nics; i++)
             args.AddRange(["-netdev", $"user,id=net{i}", "-device", $"virtio-net-pci,netdev=net{i},id=nic{i}"]);
@@ -96,9 +103,13 @@ public static partial class QemuCommandLine
         return d.Driver switch
         {
             "virtserialport" => ["-chardev", $"null,id=cd-{d.Id}", "-device", $"virtserialport,id={d.Id},chardev=cd-{d.Id},bus=vser0.0"],
+            "virtio-net-pci" when d.Slot is >= 0 and < 256 => ["-netdev", $"user,id=nd-{d.Id}", "-device", $"virtio-net-pci,id={d.Id},netdev=nd-{d.Id},bus=hp{d.Slot}"],
             _ => throw new ArgumentException($"device {d.Id}: type '{d.Driver}' cannot be hot-plugged"),
         };
     }
+
+    /// <summary>Hot-plug slots are PCIe root ports: q35 machines only.</summary>
+    public static bool HasPcieSlots(QemuOptions options) => options.HotplugSlots > 0 && options.Machine.Contains("q35", StringComparison.Ordinal);
 
     /// <summary>`model[,+flag,-flag],enforce`: QEMU refuses to start rather than silently drop a flag the host lacks.</summary>
     public static string Cpu(GuestCpu cpu)

@@ -5,10 +5,10 @@ using KvmCluster.Policies.Model;
 namespace KvmCluster.Silo.Drivers.Qemu;
 
 /// <summary>
-/// Day-to-day operations on one running QEMU over QMP: run state, balloon, hot-plugged virtio-serial ports,
-/// savevm/loadvm/delvm. Returns the guest's spec as changed by the operation (balloon target, devices).
+/// Day-to-day operations on one running QEMU over QMP: run state, balloon, hot-plugged devices (virtio-serial ports,
+/// virtio NICs in PCIe slots), savevm/loadvm/delvm. Returns the guest's spec as changed by the operation.
 /// </summary>
-public sealed class QemuGuestOperations(QmpClient qmp, TimeSpan timeout)
+public sealed class QemuGuestOperations(QmpClient qmp, TimeSpan timeout, int pcieSlots)
 {
     private Task<JsonElement> Run(string command, object? arguments, CancellationToken cancellationToken) =>
         qmp.ExecuteAsync(command, arguments, timeout, cancellationToken);
@@ -32,14 +32,16 @@ public sealed class QemuGuestOperations(QmpClient qmp, TimeSpan timeout)
                     return spec with { BalloonTargetMiB = control.Value };
                 case GuestAction.DeviceAdd:
                     if (spec.Devices.Any(d => d.Id == control.Name)) throw ClusterException.Conflict($"guest '{guest}' already has a device '{control.Name}'");
-                    await Run("chardev-add", new { id = $"cd-{control.Name}", backend = new { type = "null", data = new { } } });
-                    await Run("device_add", new Dictionary<string, object> { ["driver"] = control.Driver!, ["id"] = control.Name!, ["chardev"] = $"cd-{control.Name}", ["bus"] = "vser0.0" });
-                    return spec with { Devices = spec.Devices.Add(new GuestDevice(control.Name!, control.Driver!)) };
+                    return spec with { Devices = spec.Devices.Add(await PlugAsync(spec, control.Name!, control.Driver!, cancellationToken)) };
                 case GuestAction.DeviceDel:
                     if (spec.Devices.FirstOrDefault(d => d.Id == control.Name) is not { } device) throw ClusterException.NotFound($"guest '{guest}' has no hot-plugged device '{control.Name}'");
-                    await Run("device_del", new { id = control.Name });
-                    await WaitUntilGone(control.Name!, cancellationToken);
-                    await RemoveChardev($"cd-{control.Name}", cancellationToken);
+                    // Already gone: the guest let go of it after an earlier request timed out.
+                    if (await Present(device.Id, cancellationToken))
+                        try { await Run("device_del", new { id = device.Id }); }
+                        catch (QmpException e) when (e.Description.Contains("process of unplug", StringComparison.Ordinal)) { } // asked before: wait again
+                    await WaitUntilGone(device, cancellationToken);
+                    if (device.Driver == "virtserialport") await RemoveBackend("chardev-remove", $"cd-{device.Id}", cancellationToken);
+                    else await RemoveBackend("netdev_del", $"nd-{device.Id}", cancellationToken);
                     return spec with { Devices = spec.Devices.Remove(device) };
                 case GuestAction.SnapshotSave: await Hmp($"savevm {control.Name}", cancellationToken); break;
                 case GuestAction.SnapshotLoad:
@@ -85,25 +87,50 @@ public sealed class QemuGuestOperations(QmpClient qmp, TimeSpan timeout)
             .Where(f => f.Length >= 3 && f[0] is "--" or [>= '0' and <= '9', ..] && f[1] != "TAG").Select(f => f[1])];
     }
 
-    /// <summary>The port lets go of its chardev a moment after it leaves the device tree.</summary>
-    private async Task RemoveChardev(string id, CancellationToken cancellationToken)
+    private async Task<GuestDevice> PlugAsync(Guest spec, string id, string driver, CancellationToken cancellationToken)
+    {
+        if (driver == "virtserialport")
+        {
+            await Run("chardev-add", new { id = $"cd-{id}", backend = new { type = "null", data = new { } } }, cancellationToken);
+            await Run("device_add", new Dictionary<string, object> { ["driver"] = driver, ["id"] = id, ["chardev"] = $"cd-{id}", ["bus"] = "vser0.0" }, cancellationToken);
+            return new GuestDevice(id, driver);
+        }
+        var used = spec.Devices.Select(d => d.Slot).OfType<int>().ToHashSet();
+        var slot = Enumerable.Range(0, pcieSlots).Cast<int?>().FirstOrDefault(k => !used.Contains(k!.Value))
+            ?? throw ClusterException.Conflict($"guest '{spec.Name}' has no free PCIe hot-plug slot ({pcieSlots} in all)");
+        await Run("netdev_add", new { type = "user", id = $"nd-{id}" }, cancellationToken);
+        try { await Run("device_add", new Dictionary<string, object> { ["driver"] = driver, ["id"] = id, ["netdev"] = $"nd-{id}", ["bus"] = $"hp{slot}" }, cancellationToken); }
+        catch (QmpException) { await RemoveBackend("netdev_del", $"nd-{id}", cancellationToken); throw; }
+        return new GuestDevice(id, driver, slot);
+    }
+
+    /// <summary>A device lets go of its backend (chardev, netdev) a moment after it leaves the device tree.</summary>
+    private async Task RemoveBackend(string command, string id, CancellationToken cancellationToken)
     {
         for (var deadline = DateTime.UtcNow + timeout; ; await Task.Delay(20, cancellationToken))
         {
-            try { await qmp.ExecuteAsync("chardev-remove", new { id }, timeout, cancellationToken); return; }
+            try { await qmp.ExecuteAsync(command, new { id }, timeout, cancellationToken); return; }
             catch (QmpException e) when (e.Description.Contains("busy", StringComparison.Ordinal) && DateTime.UtcNow < deadline) { }
+            catch (QmpException e) when (e.ErrorClass == "DeviceNotFound" || e.Description.Contains("not found", StringComparison.OrdinalIgnoreCase)) { return; }
         }
     }
 
-    private async Task WaitUntilGone(string id, CancellationToken cancellationToken)
+    private async Task<bool> Present(string id, CancellationToken cancellationToken)
+    {
+        var peripherals = await qmp.ExecuteAsync("qom-list", new { path = "/machine/peripheral" }, timeout, cancellationToken);
+        return peripherals.EnumerateArray().Any(p => p.GetProperty("name").GetString() == id);
+    }
+
+    private async Task WaitUntilGone(GuestDevice device, CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline)
         {
-            var peripherals = await qmp.ExecuteAsync("qom-list", new { path = "/machine/peripheral" }, timeout, cancellationToken);
-            if (!peripherals.EnumerateArray().Any(p => p.GetProperty("name").GetString() == id)) return;
+            if (!await Present(device.Id, cancellationToken)) return;
             await Task.Delay(20, cancellationToken);
         }
-        throw ClusterException.Conflict($"device '{id}' was not removed within {timeout.TotalSeconds:0} s (the guest did not release it)");
+        throw ClusterException.Conflict(device.Slot is null
+            ? $"device '{device.Id}' was not removed within {timeout.TotalSeconds:0} s"
+            : $"the guest did not release device '{device.Id}' within {timeout.TotalSeconds:0} s (PCIe hot-unplug needs the guest to power its slot off); the request stays pending — ask again to see whether it went");
     }
 }

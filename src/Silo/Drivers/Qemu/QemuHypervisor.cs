@@ -189,7 +189,7 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
     public async Task<GuestControlResult> ControlAsync(string guest, GuestControl control, CancellationToken cancellationToken)
     {
         if (!_vms.TryGetValue(guest, out var vm) || vm.Role != Role.Running || vm.Qemu.HasExited) throw ClusterException.NotFound($"no running guest '{guest}' on this host");
-        var operations = new QemuGuestOperations(vm.Qemu.Qmp, Timeout);
+        var operations = new QemuGuestOperations(vm.Qemu.Qmp, Timeout, QemuCommandLine.HasPcieSlots(options) ? options.HotplugSlots : 0);
         var spec = await operations.ApplyAsync(vm.Spec, control, cancellationToken);
         if (spec != vm.Spec)
         {

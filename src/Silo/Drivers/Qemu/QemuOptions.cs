@@ -19,6 +19,11 @@ public sealed class QemuOptions
     public string ImgBinary { get; set; } = "qemu-img";
     /// <summary>Directories of backing images for overlay disks; every host keeps the same image at the same path.</summary>
     public List<string> ImageDirectories { get; set; } = ["/var/lib/kvmcluster/images"];
+    /// <summary>
+    /// Empty PCIe root ports every guest gets for hot-plugged PCI devices (q35 machines; native PCIe hot-plug). Part
+    /// of the guest's device layout: every host of a fleet needs the same number for migrations to work.
+    /// </summary>
+    public int HotplugSlots { get; set; } = 4;
     public double CommandTimeoutSeconds { get; set; } = 10;
     /// <summary>How often a running migration's progress is read.</summary>
     public int ProgressMilliseconds { get; set; } = 100;
