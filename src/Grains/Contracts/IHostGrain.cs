@@ -1,4 +1,5 @@
 using KvmCluster.Policies.Model;
+using Orleans.Concurrency;
 
 namespace KvmCluster.Grains.Contracts;
 
@@ -47,7 +48,8 @@ public interface IMigrationGrain : IGrainWithStringKey
 {
     /// <summary>Starts the migration (idempotent: a second call with the same order returns the first's view).</summary>
     [Alias("Start")] Task<MigrationView> Start(MigrationOrder order, Guest guest);
-    [Alias("Get")] Task<MigrationView?> Get();
+    /// <summary>Answers at once, even while the grain is busy switching over or cleaning up (a read of its state).</summary>
+    [Alias("Get"), AlwaysInterleave] Task<MigrationView?> Get();
     [Alias("Cancel")] Task<MigrationView> Cancel();
     [Alias("Report")] Task Report(MigrationProgress progress);
     /// <summary>The source host's transfer finished: <paramref name="failure"/> is null on success.</summary>

@@ -50,13 +50,14 @@ public static class BenchCommand
     private static Command Migration()
     {
         var rounds = new Option<int>("--rounds") { DefaultValueFactory = _ => 7 };
-        var cmd = new Command("migration", "Live migration through the cluster versus directly over QMP (real QEMU)") { Kernel, Qemu, rounds };
+        var bandwidth = new Option<double>("--bandwidth") { Description = "max-bandwidth in MiB/s for both paths (0: no cap)", DefaultValueFactory = _ => 0 };
+        var cmd = new Command("migration", "Live migration through the cluster versus directly over QMP (real QEMU)") { Kernel, Qemu, rounds, bandwidth };
         cmd.SetAction(async (parse, ct) =>
         {
             var kernel = Path.GetFullPath(parse.GetValue(Kernel)!);
             if (!File.Exists(kernel)) throw new UsageException($"--kernel: {kernel} does not exist (build it with tests/guest/build.sh)");
             var dir = Directory.CreateTempSubdirectory("kvb-");
-            try { Console.WriteLine(JsonSerializer.Serialize(await MigrationOverheadBench.RunAsync(parse.GetValue(Qemu)!, kernel, dir.FullName, parse.GetValue(rounds)), new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true })); }
+            try { Console.WriteLine(JsonSerializer.Serialize(await MigrationOverheadBench.RunAsync(parse.GetValue(Qemu)!, kernel, dir.FullName, parse.GetValue(rounds), parse.GetValue(bandwidth)), new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true })); }
             finally { dir.Delete(recursive: true); }
             return 0;
         });

@@ -67,6 +67,15 @@ public sealed class EmbeddedFleet : IAsyncDisposable
         return new EmbeddedFleet(silos, hosts);
     }
 
+    /// <summary>The driver of one host (whichever silo runs it).</summary>
+    public Grains.Ports.IHypervisor Hypervisor(string host)
+    {
+        foreach (var silo in _silos)
+            try { return silo.Services.GetRequiredService<Grains.Ports.IHypervisors>().For(host); }
+            catch (InvalidOperationException) { } // another silo's
+        throw new ArgumentException($"no silo runs hypervisor '{host}'");
+    }
+
     /// <summary>Every host reports now; returns when the scheduler holds a report from each.</summary>
     public async Task ReportAllAsync(DateTimeOffset? reportedAt = null)
     {

@@ -18,6 +18,13 @@ public sealed partial class QemuHypervisor
 {
     public async Task<string> PrepareIncomingAsync(Guest guest, MigrationOrder order, CancellationToken cancellationToken)
     {
+        var since = System.Diagnostics.Stopwatch.GetTimestamp();
+        try { return await PrepareAsync(guest, order, cancellationToken); }
+        finally { Spent(guest.Name, since); }
+    }
+
+    private async Task<string> PrepareAsync(Guest guest, MigrationOrder order, CancellationToken cancellationToken)
+    {
         await EnsureUsable(cancellationToken);
         if (_vms.ContainsKey(guest.Name)) throw ClusterException.Conflict($"guest '{guest.Name}' already exists on this host");
         var copiesDisks = QemuDiskMirror.Needed(guest);
@@ -72,6 +79,21 @@ public sealed partial class QemuHypervisor
     }
 
     public async Task MigrateAsync(string guest, string endpoint, MigrationOrder order, Func<MigrationProgress, Task> progress, CancellationToken cancellationToken)
+    {
+        var since = System.Diagnostics.Stopwatch.GetTimestamp();
+        // The progress callbacks are the caller's work (reports to the migration grain), not the driver's.
+        var reporting = 0.0;
+        async Task Report(MigrationProgress p)
+        {
+            var t = System.Diagnostics.Stopwatch.GetTimestamp();
+            await progress(p);
+            reporting += System.Diagnostics.Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+        }
+        try { await SendAsync(guest, endpoint, order, Report, cancellationToken); }
+        finally { Spent(guest, since); MigrationWorkMs[guest] -= reporting; }
+    }
+
+    private async Task SendAsync(string guest, string endpoint, MigrationOrder order, Func<MigrationProgress, Task> progress, CancellationToken cancellationToken)
     {
         if (!_vms.TryGetValue(guest, out var vm) || vm.Role != Role.Running) throw ClusterException.NotFound($"no running guest '{guest}' on this host");
         var target = QemuMigrationEndpoint.Parse(endpoint) ?? throw ClusterException.Invalid($"bad migration endpoint '{endpoint}'", "endpoint");
@@ -143,6 +165,18 @@ public sealed partial class QemuHypervisor
     /// <summary>What QEMU measured for each guest's last completed outgoing migration.</summary>
     public ConcurrentDictionary<string, MigrationStats> Measured { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Milliseconds this driver spent on each guest's migrations so far (preparing, sending, committing, releasing):
+    /// the benchmark subtracts it from a migration's wall time to see what the cluster around it costs.
+    /// </summary>
+    public ConcurrentDictionary<string, double> MigrationWorkMs { get; } = new(StringComparer.Ordinal);
+
+    private void Spent(string guest, long since)
+    {
+        var ms = System.Diagnostics.Stopwatch.GetElapsedTime(since).TotalMilliseconds;
+        MigrationWorkMs.AddOrUpdate(guest, ms, (_, total) => total + ms);
+    }
+
     private Task SetCapabilities(QmpClient qmp, params (string Name, bool On)[] capabilities) =>
         qmp.ExecuteAsync("migrate-set-capabilities", new { capabilities = capabilities.Select(c => new { capability = c.Name, state = c.On }).ToArray() }, Timeout);
 
@@ -164,6 +198,13 @@ public sealed partial class QemuHypervisor
     }
 
     public async Task CommitIncomingAsync(string guest, CancellationToken cancellationToken)
+    {
+        var since = System.Diagnostics.Stopwatch.GetTimestamp();
+        try { await CommitAsync(guest, cancellationToken); }
+        finally { Spent(guest, since); }
+    }
+
+    private async Task CommitAsync(string guest, CancellationToken cancellationToken)
     {
         if (!_vms.TryGetValue(guest, out var vm)) throw ClusterException.NotFound($"no incoming guest '{guest}' on this host");
         if (vm.Role == Role.Running) return; // already committed
@@ -196,12 +237,14 @@ public sealed partial class QemuHypervisor
 
     public async Task ReleaseOutgoingAsync(string guest, CancellationToken cancellationToken)
     {
+        var since = System.Diagnostics.Stopwatch.GetTimestamp();
         if (_vms.TryRemove(guest, out var vm))
         {
             await vm.Qemu.StopAsync(TimeSpan.FromSeconds(5));
             await vm.Qemu.DisposeAsync();
             _disks.Delete(vm.Spec); // the destination has them now
         }
+        Spent(guest, since);
     }
 
     public async Task ResumeOutgoingAsync(string guest, CancellationToken cancellationToken)
