@@ -117,6 +117,8 @@ public sealed class QemuClusterTests
         await host.Control("app-1", new GuestControl(GuestAction.Balloon, Value: 96));
         Assert.Equal(96, (await host.Refresh()).Guests.Single().BalloonTargetMiB);
         await ThreeHypervisors.Eventually(() => host.Control("app-1", new GuestControl(GuestAction.Status)), r => r.BalloonActualMiB == 96);
+        // The host's report carries what the guest has now: the balloon's actual size.
+        await ThreeHypervisors.Eventually(() => host.Refresh(), r => r.Guests.Single().Usage.LastMemoryMiB == 96);
         await host.Control("app-1", new GuestControl(GuestAction.Balloon, Value: 128));
         await ThreeHypervisors.Eventually(() => host.Control("app-1", new GuestControl(GuestAction.Status)), r => r.BalloonActualMiB == 128);
         var tooBig = await Assert.ThrowsAsync<ClusterException>(() => host.Control("app-1", new GuestControl(GuestAction.Balloon, Value: 4096)));

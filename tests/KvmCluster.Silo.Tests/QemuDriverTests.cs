@@ -53,6 +53,14 @@ public sealed class QemuDriverTests : IAsyncLifetime
         await a.LaunchAsync(TestVm("vm-1"), CancellationToken.None);
         await HeartbeatAfter(Serial("hv-a", "vm-1"), 0, TimeSpan.FromSeconds(20));
         Assert.Equal(["vm-1"], (await a.InventoryAsync(CancellationToken.None)).Select(g => g.Name));
+        // The monitor socket and the state directory are the silo's alone.
+        var files = GuestFiles.For(Path.Combine(_dir.FullName, "hv-a", "qemu"), "vm-1");
+        Assert.True(OperatingSystem.IsLinux());
+        if (OperatingSystem.IsLinux())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(files.Qmp));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.GetDirectoryName(files.Qmp)!));
+        }
 
         var order = new MigrationOrder("vm-1", "hv-a", "hv-b", null, 0, 300, []);
         var endpoint = await b.PrepareIncomingAsync(TestVm("vm-1"), order, CancellationToken.None);

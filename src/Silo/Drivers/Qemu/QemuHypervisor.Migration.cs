@@ -115,7 +115,8 @@ public sealed partial class QemuHypervisor
                 await mirror.WaitReadyAsync(progress, order.DowntimeMs, options.ProgressMilliseconds, cancellationToken);
             }
             await qmp.ExecuteAsync("migrate", new { uri = target.MigrationUri }, Timeout, cancellationToken);
-            await TransferAsync(vm, mirror, order, progress, cancellationToken);
+            try { await TransferAsync(vm, mirror, order, progress, cancellationToken); }
+            finally { vm.DirtyMiBps = null; }
         }
         catch (QmpException e) when (e.ErrorClass == "Disconnected")
         {
@@ -143,7 +144,12 @@ public sealed partial class QemuHypervisor
             await Task.Delay(options.ProgressMilliseconds, cancellationToken);
             var s = await qmp.ExecuteAsync("query-migrate", timeout: Timeout, cancellationToken: cancellationToken);
             var status = s.TryGetProperty("status", out var st) ? st.GetString() : null;
-            if (s.TryGetProperty("ram", out var ram)) await progress(Progress(ram, s, order));
+            if (s.TryGetProperty("ram", out var ram))
+            {
+                var p = Progress(ram, s, order);
+                vm.DirtyMiBps = p.DirtyMiBps;
+                await progress(p);
+            }
             switch (status)
             {
                 case "pre-switchover" when mirror is not null: // the guest is stopped: the disks' last writes go now

@@ -21,6 +21,8 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
     private sealed record Vm(Guest Spec, QemuProcess Qemu, Role Role)
     {
         public (double Seconds, DateTime At) LastCpu { get; set; }
+        /// <summary>QEMU's dirty rate while the guest migrates out (null otherwise).</summary>
+        public double? DirtyMiBps { get; set; }
     }
 
     private readonly ConcurrentDictionary<string, Vm> _vms = new(StringComparer.Ordinal);
@@ -54,7 +56,9 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
         try
         {
             if (_accel is not null || _problem is not null) return;
+            // Sockets, serial logs, disk images: owner only.
             System.IO.Directory.CreateDirectory(Directory);
+            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             var kvm = LinuxHostFacts.Discover(name).KvmProblem is null;
             var accel = options.Accel switch { "auto" => kvm ? "kvm" : "tcg", "kvm" or "tcg" => options.Accel, _ => throw new ArgumentException($"KvmCluster:Qemu:Accel '{options.Accel}'") };
             var files = GuestFiles.For(Directory, "probe");
@@ -114,7 +118,7 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
         }
     }
 
-    public Task<IReadOnlyList<Guest>> InventoryAsync(CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<Guest>> InventoryAsync(CancellationToken cancellationToken)
     {
         var list = new List<Guest>();
         foreach (var (name, vm) in _vms)
@@ -127,14 +131,17 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
                 continue;
             }
             if (vm.Role != Role.Running || vm.Qemu.HasExited) continue;
-            list.Add(vm.Spec with { Usage = Usage(vm) });
+            list.Add(vm.Spec with { Usage = await UsageAsync(vm, cancellationToken) });
         }
         list.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
-        return Task.FromResult<IReadOnlyList<Guest>>(list);
+        return list;
     }
 
-    /// <summary>The QEMU process's CPU time since the last look, in MHz of this host's threads.</summary>
-    private UsageHistory Usage(Vm vm)
+    /// <summary>
+    /// Live stats: the QEMU process's CPU time since the last look (MHz of this host's threads), the memory the guest
+    /// has (the balloon's actual, `query-balloon`), and while it migrates out, the dirty rate QEMU measures.
+    /// </summary>
+    private async Task<UsageHistory> UsageAsync(Vm vm, CancellationToken cancellationToken)
     {
         var now = DateTime.UtcNow;
         var seconds = vm.Qemu.Process.TotalProcessorTime.TotalSeconds;
@@ -142,7 +149,10 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
         vm.LastCpu = (seconds, now);
         if (lastAt == default) return UsageHistory.Empty;
         var busy = (seconds - lastSeconds) / Math.Max(0.001, (now - lastAt).TotalSeconds);
-        return new UsageHistory([busy * _mhzPerThread], [vm.Spec.MemoryMiB], []);
+        double memory = vm.Spec.MemoryMiB;
+        try { memory = (await vm.Qemu.Qmp.ExecuteAsync("query-balloon", timeout: Timeout, cancellationToken: cancellationToken)).GetProperty("actual").GetDouble() / (1024 * 1024); }
+        catch (QmpException) { } // no balloon driver in the guest yet: all of it
+        return new UsageHistory([busy * _mhzPerThread], [memory], vm.DirtyMiBps is { } dirty ? [dirty] : []);
     }
 
     public async Task LaunchAsync(Guest guest, CancellationToken cancellationToken)

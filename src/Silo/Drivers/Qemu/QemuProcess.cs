@@ -40,7 +40,13 @@ public sealed class QemuProcess : IAsyncDisposable
             if (connect.IsCompletedSuccessfully) await connect.Result.DisposeAsync();
             throw new QemuStartException(process.ExitCode, why.Length > 0 ? why : "(no message)");
         }
-        try { qemu.Qmp = await connect; }
+        try
+        {
+            qemu.Qmp = await connect;
+            // The monitor is root on this guest: owner only (the state directory is 0700 too, against the moment
+            // between QEMU creating the socket and this).
+            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(files.Qmp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
         catch (Exception)
         {
             // QEMU may open its socket and then give up (a CPU model it cannot provide): its exit says why.
