@@ -21,6 +21,7 @@ public static class MigrationPlanning
     /// <summary>The executor's escalation schedule under the policy: downtime steps, auto-converge, post-copy, cancel.</summary>
     public static Escalation Escalation(Guest g, MigrationSettings m)
     {
+        m = m.For(g); // as the executor will run it (no post-copy for a guest whose disks are copied)
         var steps = new List<double>();
         for (var d = m.DowntimeMs + 100; d < m.MaxDowntimeMs; d += 100) steps.Add(d);
         if (m.MaxDowntimeMs > m.DowntimeMs) steps.Add(m.MaxDowntimeMs);

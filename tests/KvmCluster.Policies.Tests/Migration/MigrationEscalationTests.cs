@@ -51,5 +51,8 @@ public sealed class MigrationEscalationTests
         Assert.True(Settings.For(shared).AllowPostCopy);
         Assert.False(Settings.For(overlay).AllowPostCopy);
         Assert.Equal(Settings with { AllowPostCopy = false }, Settings.For(overlay)); // nothing else changes
+        // The planner predicts such a move as the executor runs it.
+        Assert.NotNull(MigrationPlanning.Escalation(shared, Settings).PostCopyAfterSeconds);
+        Assert.Null(MigrationPlanning.Escalation(overlay, Settings).PostCopyAfterSeconds);
     }
 }
