@@ -98,6 +98,32 @@ static u32 top_pfn, given;
 static u32 pci_read(u32 dev, u32 off) { outl(0xCF8, 0x80000000u | (dev << 11) | (off & 0xFC)); return inl(0xCFC); }
 static void pci_write(u32 dev, u32 off, u32 v) { outl(0xCF8, 0x80000000u | (dev << 11) | (off & 0xFC)); outl(0xCFC, v); }
 
+/* One virtqueue of a legacy virtio device at I/O port io: its rings in the 64 KiB at base. */
+static void vq_init(u16 io, u16 q, struct vq *v, u32 base)
+{
+    outw(io + 0x0E, q);
+    u16 size = inw(io + 0x0C);
+    for (u32 i = 0; i < 0x10000u / 4; i++) ((volatile u32 *)base)[i] = 0;
+    v->desc = (volatile struct desc *)base;
+    v->avail = (volatile u16 *)(base + 16 * size);
+    v->used = (volatile u16 *)(base + ((16 * size + 6 + 2 * size + 4095) & ~4095u));
+    v->size = size;
+    outl(io + 0x08, base >> 12);
+}
+
+/* Offers the chain starting at descriptor 0 on queue q and waits until the device has used it. */
+static void vq_kick(u16 io, u16 q, struct vq *v)
+{
+    u16 idx = v->avail[1];
+    v->avail[2 + idx % v->size] = 0;
+    barrier();
+    v->avail[1] = (u16)(idx + 1);
+    barrier();
+    outw(io + 0x10, q);
+    while (v->used[1] == v->seen) barrier();
+    v->seen = v->used[1];
+}
+
 static void balloon_init(u32 mem_upper_kib)
 {
     for (u32 dev = 0; dev < 32; dev++)
@@ -111,18 +137,7 @@ static void balloon_init(u32 mem_upper_kib)
     top_pfn = (1024 + mem_upper_kib) / 4; /* first page above RAM */
     outb(balloon_io + 0x12, 0); outb(balloon_io + 0x12, 1 | 2); /* reset, acknowledge, driver */
     outl(balloon_io + 0x04, 0);
-    for (u16 q = 0; q < 2; q++)
-    {
-        outw(balloon_io + 0x0E, q);
-        u16 size = inw(balloon_io + 0x0C);
-        u32 base = RING_BASE + q * 0x10000u;
-        for (u32 i = 0; i < 0x10000u / 4; i++) ((volatile u32 *)base)[i] = 0;
-        queues[q].desc = (volatile struct desc *)base;
-        queues[q].avail = (volatile u16 *)(base + 16 * size);
-        queues[q].used = (volatile u16 *)(base + ((16 * size + 6 + 2 * size + 4095) & ~4095u));
-        queues[q].size = size;
-        outl(balloon_io + 0x08, base >> 12);
-    }
+    for (u16 q = 0; q < 2; q++) vq_init(balloon_io, q, &queues[q], RING_BASE + q * 0x10000u);
     outb(balloon_io + 0x12, 1 | 2 | 4); /* driver ok */
     puts("balloon ready\n");
 }
@@ -132,14 +147,7 @@ static void balloon_send(int q, u32 *pfns, u32 n)
 {
     struct vq *v = &queues[q];
     v->desc[0].addr_lo = (u32)pfns; v->desc[0].addr_hi = 0; v->desc[0].len = n * 4; v->desc[0].flags = 0; v->desc[0].next = 0;
-    u16 idx = v->avail[1];
-    v->avail[2 + idx % v->size] = 0;
-    barrier();
-    v->avail[1] = (u16)(idx + 1);
-    barrier();
-    outw(balloon_io + 0x10, (u16)q);
-    while (v->used[1] == v->seen) barrier();
-    v->seen = v->used[1];
+    vq_kick(balloon_io, (u16)q, v);
 }
 
 static void balloon_tick(void)
@@ -171,15 +179,7 @@ static void blk_init(void)
         pci_write(dev, 0x04, pci_read(dev, 0x04) | 0x5);
         outb(io + 0x12, 0); outb(io + 0x12, 1 | 2);
         outl(io + 0x04, 0);
-        outw(io + 0x0E, 0);
-        u16 size = inw(io + 0x0C);
-        u32 base = BLK_RINGS + disks * 0x10000u;
-        for (u32 i = 0; i < 0x10000u / 4; i++) ((volatile u32 *)base)[i] = 0;
-        blk_q[disks].desc = (volatile struct desc *)base;
-        blk_q[disks].avail = (volatile u16 *)(base + 16 * size);
-        blk_q[disks].used = (volatile u16 *)(base + ((16 * size + 6 + 2 * size + 4095) & ~4095u));
-        blk_q[disks].size = size;
-        outl(io + 0x08, base >> 12);
+        vq_init(io, 0, &blk_q[disks], BLK_RINGS + disks * 0x10000u);
         outb(io + 0x12, 1 | 2 | 4);
         blk_io[disks++] = io;
     }
@@ -197,14 +197,7 @@ static u8 blk_write(u32 d, u32 sector, u32 len)
     v->desc[0].addr_lo = (u32)hdr; v->desc[0].addr_hi = 0; v->desc[0].len = 16; v->desc[0].flags = 1; v->desc[0].next = 1;
     v->desc[1].addr_lo = BLK_DATA; v->desc[1].addr_hi = 0; v->desc[1].len = len; v->desc[1].flags = 1; v->desc[1].next = 2;
     v->desc[2].addr_lo = (u32)status; v->desc[2].addr_hi = 0; v->desc[2].len = 1; v->desc[2].flags = 2; v->desc[2].next = 0;
-    u16 idx = v->avail[1];
-    v->avail[2 + idx % v->size] = 0;
-    barrier();
-    v->avail[1] = (u16)(idx + 1);
-    barrier();
-    outw(blk_io[d] + 0x10, 0);
-    while (v->used[1] == v->seen) barrier();
-    v->seen = v->used[1];
+    vq_kick(blk_io[d], 0, v);
     return *status;
 }
 

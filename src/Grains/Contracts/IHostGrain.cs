@@ -48,7 +48,10 @@ public interface IMigrationGrain : IGrainWithStringKey
 {
     /// <summary>Starts the migration (idempotent: a second call with the same order returns the first's view).</summary>
     [Alias("Start")] Task<MigrationView> Start(MigrationOrder order, Guest guest);
-    /// <summary>Answers at once, even while the grain is busy switching over or cleaning up (a read of its state).</summary>
+    /// <summary>
+    /// Answers at once, even while the grain is busy (a read of its state). Completed shows once the guest record and
+    /// the scheduler know where the guest is: until then it says Switching.
+    /// </summary>
     [Alias("Get"), AlwaysInterleave] Task<MigrationView?> Get();
     [Alias("Cancel")] Task<MigrationView> Cancel();
     [Alias("Report")] Task Report(MigrationProgress progress);

@@ -23,6 +23,8 @@ public sealed class MigrationGrain(
     private const string Reminder = "watchdog";
     private IGrainTimer? _watchdog;
     private int _lostTransferChecks;
+    /// <summary>The end is being recorded: Get still says Switching until the guest record and the scheduler know.</summary>
+    private bool _ending;
     private KvmCluster.Policies.Migration.EscalationState? _escalation;
     private string Id => this.GetPrimaryKeyString();
     private MigrationState S => state.State;
@@ -74,7 +76,8 @@ public sealed class MigrationGrain(
         return View();
     }
 
-    public Task<MigrationView?> Get() => Task.FromResult(S.Order is null ? null : View());
+    public Task<MigrationView?> Get() =>
+        Task.FromResult(S.Order is null ? null : _ending && S.Status == MigrationStatus.Completed ? View() with { Status = MigrationStatus.Switching } : View());
 
     public async Task<MigrationView> Cancel()
     {
@@ -161,21 +164,27 @@ public sealed class MigrationGrain(
     private async Task End(MigrationStatus status, string? reason, string host)
     {
         var o = S.Order!;
-        S.Status = status;
-        S.Reason = reason;
-        S.EndedAt = clock.Now;
-        await state.WriteStateAsync();
-        Telemetry.KvmMeters.Migrations.Add(1, new KeyValuePair<string, object?>("outcome", status.ToString().ToLowerInvariant()));
-        _watchdog?.Dispose();
-        _watchdog = null;
-        try { await GrainFactory.GetGrain<IGuestGrain>(o.Guest).Locate(host, GuestStatus.Running, null); }
-        catch (Exception e) { log.LogWarning(e, "guest record of {Guest} not updated", o.Guest); }
-        var text = status == MigrationStatus.Completed
-            ? $"migration {Id}: {o.Guest} now runs on {o.To}"
-            : $"migration {Id}: {o.Guest} stays on {o.From} ({status.ToString().ToLowerInvariant()}: {reason})";
-        await Record("migration-" + status.ToString().ToLowerInvariant(), text, reason is null ? [] : [reason]);
-        try { await GrainFactory.GetGrain<ISchedulerGrain>(Cluster.Key).MigrationEnded(View()); }
-        catch (Exception e) { log.LogWarning(e, "scheduler not told about {Migration}", Id); }
+        _ending = true;
+        try
+        {
+            S.Status = status;
+            S.Reason = reason;
+            S.EndedAt = clock.Now;
+            await state.WriteStateAsync();
+            Telemetry.KvmMeters.Migrations.Add(1, new KeyValuePair<string, object?>("outcome", status.ToString().ToLowerInvariant()));
+            _watchdog?.Dispose();
+            _watchdog = null;
+            try { await GrainFactory.GetGrain<IGuestGrain>(o.Guest).Locate(host, GuestStatus.Running, null); }
+            catch (Exception e) { log.LogWarning(e, "guest record of {Guest} not updated", o.Guest); }
+            var text = status == MigrationStatus.Completed
+                ? $"migration {Id}: {o.Guest} now runs on {o.To}"
+                : $"migration {Id}: {o.Guest} stays on {o.From} ({status.ToString().ToLowerInvariant()}: {reason})";
+            try { await Record("migration-" + status.ToString().ToLowerInvariant(), text, reason is null ? [] : [reason]); }
+            catch (Exception e) { log.LogWarning(e, "event of {Migration} not recorded", Id); } // the scheduler must still hear of it
+            try { await GrainFactory.GetGrain<ISchedulerGrain>(Cluster.Key).MigrationEnded(View()); }
+            catch (Exception e) { log.LogWarning(e, "scheduler not told about {Migration}", Id); }
+        }
+        finally { _ending = false; } // a client that sees Completed finds the guest on its new host everywhere
         await UnregisterReminder();
     }
 
