@@ -48,7 +48,7 @@ public sealed class MigrationGrain(
         S.Order = order;
         S.Guest = guest;
         S.CreatedAt = clock.Now;
-        var gib = Math.Max(1.0, guest.MemoryMiB / 1024.0);
+        var gib = KvmCluster.Policies.Migration.MigrationPlanning.TimeoutGiB(guest); // memory and copied disks
         var timeout = TimeSpan.FromSeconds(Math.Max(options.Value.MinimumTimeout.TotalSeconds, gib * 150));
         S.Deadline = S.CreatedAt + timeout;
         S.Status = MigrationStatus.Created;

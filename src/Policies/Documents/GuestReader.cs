@@ -105,8 +105,8 @@ internal static class GuestReader
         {
             GuestDisk? disk = null;
             if (d.Has("shared")) disk = new GuestDisk(DiskKind.Shared, MountPath: d.String("shared"), Export: d.String("export"), Image: d.String("image"));
-            else if (d.Has("overlay")) disk = new GuestDisk(DiskKind.Overlay, Image: d.String("overlay"), SizeGiB: d.Long("sizeGiB", 0) ?? 0);
-            else if (d.Has("local")) disk = new GuestDisk(DiskKind.Local, SizeGiB: d.Long("local", 1) ?? 1);
+            else if (d.Has("overlay")) disk = new GuestDisk(DiskKind.Overlay, Image: d.String("overlay"), SizeGiB: d.Long("sizeGiB", 0) ?? 0, UsedMiB: d.Long("usedMiB", 0) ?? 0);
+            else if (d.Has("local")) disk = new GuestDisk(DiskKind.Local, SizeGiB: d.Long("local", 1) ?? 1, UsedMiB: d.Long("usedMiB", 0) ?? 0);
             else d.Doc.Error(d.Node, d.Path, "a disk needs one of: shared (mount path), overlay (backing image), local (size in GiB)");
             if (disk is { Kind: DiskKind.Shared, MountPath: { } mp } && !mp.StartsWith('/'))
                 d.Error("shared", $"mount path '{mp}' must be absolute");

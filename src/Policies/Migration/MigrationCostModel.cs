@@ -4,6 +4,7 @@ namespace KvmCluster.Policies.Migration;
 /// A pre-copy live-migration model, pass by pass as QEMU runs it: the first pass sends all of RAM; each
 /// later pass re-sends what the guest dirtied meanwhile (at most its working set); when what is left fits
 /// in bandwidth × downtime-limit, the guest pauses and the rest is sent unthrottled (the downtime).
+/// Local disks the move copies go first, at the capped link speed (the executor starts the memory once they are).
 /// Escalations follow the executor's schedule: raise the downtime limit in steps, throttle a CPU-bound
 /// dirtier (auto-converge: 20 %, then +10 % per pass, at most 99 %), switch to post-copy, or cancel.
 /// </summary>
@@ -21,6 +22,11 @@ public static class MigrationCostModel
         var throttle = 0;
         var t = link.SetupMs / 1000;
         double sent = 0, pass = Math.Max(0, r.MemoryMiB);
+        if (r.DiskMiB > 0)
+        {
+            t += r.DiskMiB / Math.Min(limit, link.EffectiveMiBps(0, false));
+            sent += r.DiskMiB;
+        }
         var passes = new List<double>();
         var expectedDowntimeMs = 0.0;
 

@@ -15,7 +15,7 @@ public static class MigrationPlanning
     {
         var resident = g.Usage.LastMemoryMiB > 0 ? Math.Min(g.Usage.LastMemoryMiB, g.MemoryMiB) : g.MemoryMiB;
         return new MigrationRequest(resident, resident, g.Usage.LastDirtyMiBps, m.BandwidthMiBps, m.DowntimeMs,
-            g.HugepageSizeKiB is not null, CpuBoundDirtying: false);
+            g.HugepageSizeKiB is not null, CpuBoundDirtying: false, DiskMiB: CopiedMiB(g));
     }
 
     /// <summary>The executor's escalation schedule under the policy: downtime steps, auto-converge, post-copy, cancel.</summary>
@@ -25,7 +25,7 @@ public static class MigrationPlanning
         var steps = new List<double>();
         for (var d = m.DowntimeMs + 100; d < m.MaxDowntimeMs; d += 100) steps.Add(d);
         if (m.MaxDowntimeMs > m.DowntimeMs) steps.Add(m.MaxDowntimeMs);
-        var timeout = m.CompletionTimeoutPerGiB * Math.Max(1, g.MemoryMiB / 1024.0);
+        var timeout = m.CompletionTimeoutPerGiB * TimeoutGiB(g);
         return new Escalation
         {
             DowntimeStepsMs = steps,
@@ -34,6 +34,12 @@ public static class MigrationPlanning
             CancelAfterSeconds = timeout,
         };
     }
+
+    /// <summary>Local disk data a move of the guest copies (MiB).</summary>
+    public static double CopiedMiB(Guest g) => g.Disks.Sum(d => d.CopiedMiB);
+
+    /// <summary>The GiB a move's time limit is counted in: memory plus the disk data copied (as KubeVirt counts them).</summary>
+    public static double TimeoutGiB(Guest g) => Math.Max(1, (g.MemoryMiB + CopiedMiB(g)) / 1024.0);
 
     public static MigrationPrediction Predict(Guest g, MigrationSettings m, MigrationLink link) =>
         MigrationCostModel.Predict(Request(g, m), link, Escalation(g, m));

@@ -10,6 +10,7 @@ namespace KvmCluster.Policies.Migration;
 /// <param name="DowntimeLimitMs">QEMU downtime-limit.</param>
 /// <param name="CpuBoundDirtying">True when the guest dirties memory by burning CPU (auto-converge can slow it);
 /// false for timer-paced or I/O-driven dirtying, which throttling cannot slow.</param>
+/// <param name="DiskMiB">Local disk data copied before the memory (drive-mirror), at the same bandwidth cap.</param>
 public sealed record MigrationRequest(
     double MemoryMiB,
     double WorkingSetMiB,
@@ -17,7 +18,8 @@ public sealed record MigrationRequest(
     double BandwidthMiBps,
     double DowntimeLimitMs,
     bool Hugepages = false,
-    bool CpuBoundDirtying = true);
+    bool CpuBoundDirtying = true,
+    double DiskMiB = 0);
 
 /// <summary>Escalations the executor may use when pre-copy stalls (oVirt/Nova migration policies).</summary>
 public sealed record Escalation

@@ -12,8 +12,15 @@ public enum DiskKind
 
 /// <param name="Image">Shared: the image file under the mount. Overlay: the backing image every host keeps at this path.</param>
 /// <param name="SizeGiB">Local: the disk's size. Overlay: its size (0: the backing image's).</param>
-public sealed record GuestDisk(DiskKind Kind, string? MountPath = null, string? Export = null, string? Image = null, long SizeGiB = 0)
+/// <param name="UsedMiB">Data a local or overlay disk holds, as its host last reported it (0: not reported).</param>
+public sealed record GuestDisk(DiskKind Kind, string? MountPath = null, string? Export = null, string? Image = null, long SizeGiB = 0, long UsedMiB = 0)
 {
+    /// <summary>
+    /// What moving the guest copies of this disk: the data it holds as reported, else a local disk's whole size (a
+    /// bound); an overlay's data is unknown until its host reports it; a shared disk is not copied.
+    /// </summary>
+    public long CopiedMiB => !IsCopiedOnMigration ? 0 : UsedMiB > 0 ? UsedMiB : Kind == DiskKind.Local ? SizeGiB * 1024 : 0;
+
     /// <summary>A live migration copies this disk to the destination (only what the overlay holds, for an overlay).</summary>
     public bool IsCopiedOnMigration => Kind != DiskKind.Shared;
 

@@ -131,7 +131,7 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
                 continue;
             }
             if (vm.Role != Role.Running || vm.Qemu.HasExited) continue;
-            list.Add(vm.Spec with { Usage = await UsageAsync(vm, cancellationToken) });
+            list.Add(vm.Spec with { Usage = await UsageAsync(vm, cancellationToken), Disks = await DiskUseAsync(vm, cancellationToken) });
         }
         list.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
         return list;
@@ -153,6 +153,26 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
         try { memory = (await vm.Qemu.Qmp.ExecuteAsync("query-balloon", timeout: Timeout, cancellationToken: cancellationToken)).GetProperty("actual").GetDouble() / (1024 * 1024); }
         catch (QmpException) { } // no balloon driver in the guest yet: all of it
         return new UsageHistory([busy * _mhzPerThread], [memory], vm.DirtyMiBps is { } dirty ? [dirty] : []);
+    }
+
+    /// <summary>The data each local and overlay disk holds now (`query-block`'s actual-size): what moving it copies.</summary>
+    private async Task<ImmutableArray<GuestDisk>> DiskUseAsync(Vm vm, CancellationToken cancellationToken)
+    {
+        var disks = vm.Spec.Disks;
+        if (!disks.Any(d => d.IsCopiedOnMigration)) return disks;
+        try
+        {
+            var blocks = await vm.Qemu.Qmp.ExecuteAsync("query-block", timeout: Timeout, cancellationToken: cancellationToken);
+            foreach (var b in blocks.EnumerateArray())
+            {
+                if (b.GetProperty("device").GetString() is not { } device || !device.StartsWith("disk", StringComparison.Ordinal)
+                    || !int.TryParse(device.AsSpan(4), System.Globalization.CultureInfo.InvariantCulture, out var i) || i >= disks.Length || !disks[i].IsCopiedOnMigration) continue;
+                if (b.TryGetProperty("inserted", out var inserted) && inserted.GetProperty("image").TryGetProperty("actual-size", out var size))
+                    disks = disks.SetItem(i, disks[i] with { UsedMiB = Math.Max(1, size.GetInt64() / (1024 * 1024)) });
+            }
+        }
+        catch (QmpException e) { log.LogDebug("query-block of {Guest}: {Error}", vm.Spec.Name, e.Message); }
+        return disks;
     }
 
     public async Task LaunchAsync(Guest guest, CancellationToken cancellationToken)
