@@ -44,6 +44,9 @@ public sealed record Guest
 
     public bool HasPassthrough => !PciDevices.IsDefaultOrEmpty && PciDevices.Length > 0;
 
+    /// <summary>Moving the guest copies some of its disks (local or overlay) to the destination.</summary>
+    public bool CopiesDisksOnMigration => Disks.Any(d => d.IsCopiedOnMigration);
+
     /// <summary>Checks the combinations a field-by-field parser cannot see. Empty when consistent.</summary>
     public IEnumerable<(string Field, string Message)> Problems()
     {

@@ -91,5 +91,5 @@ public sealed record MigrationSettings
     /// its disks must be in step on the destination before that runs it, which only a pre-copy switch-over waits for.
     /// </summary>
     public MigrationSettings For(Model.Guest guest) =>
-        AllowPostCopy && guest.Disks.Any(d => d.IsCopiedOnMigration) ? this with { AllowPostCopy = false } : this;
+        AllowPostCopy && guest.CopiesDisksOnMigration ? this with { AllowPostCopy = false } : this;
 }

@@ -48,6 +48,7 @@ public static class MigrationOverheadBench
         var at = (await fleet.Scheduler.Place(guest)).Host!;
         await Task.Delay(1500); // booted and dirtying
         var (from, to) = (a, b);
+        static double Work(QemuHypervisor x, QemuHypervisor y, string guest) => x.MigrationWorkMs.GetValueOrDefault(guest) + y.MigrationWorkMs.GetValueOrDefault(guest);
         var stop = new GuestControl(GuestAction.Stop);
         var cont = new GuestControl(GuestAction.Cont);
         for (var i = 0; i < rounds; i++)
@@ -63,7 +64,7 @@ public static class MigrationOverheadBench
             await to.CommitIncomingAsync(guest.Name, CancellationToken.None);
             await from.ReleaseOutgoingAsync(guest.Name, CancellationToken.None);
             direct.Add(sw.Elapsed.TotalMilliseconds);
-            directDriver.Add(a.MigrationWorkMs.GetValueOrDefault(guest.Name) + b.MigrationWorkMs.GetValueOrDefault(guest.Name));
+            directDriver.Add(Work(a, b, guest.Name));
             (from, to) = (to, from);
 
             await from.ControlAsync(guest.Name, stop, CancellationToken.None);
@@ -77,7 +78,7 @@ public static class MigrationOverheadBench
             MigrationView? view;
             while ((view = await migration.Get())!.Status is not (MigrationStatus.Completed or MigrationStatus.Failed or MigrationStatus.Cancelled)) await Task.Delay(5);
             cluster.Add(sw.Elapsed.TotalMilliseconds);
-            clusterDriver.Add(ca.MigrationWorkMs.GetValueOrDefault(guest.Name) + cb.MigrationWorkMs.GetValueOrDefault(guest.Name));
+            clusterDriver.Add(Work(ca, cb, guest.Name));
             if (view.Status != MigrationStatus.Completed) throw new InvalidOperationException($"migration {started.Id} ended {view.Status}: {view.Reason}");
             // The next migration starts once the scheduler has the guest on its new host.
             while (!(await fleet.Scheduler.Guests()).Any(g => g.Name == guest.Name && g.Host == next && g.Status == GuestStatus.Running)) await Task.Delay(5);

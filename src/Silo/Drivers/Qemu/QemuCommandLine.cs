@@ -92,7 +92,7 @@ public static partial class QemuCommandLine
         if (incoming) args.AddRange(["-incoming", "defer"]);
         // A destination receiving disks stays paused until its NBD export is gone: the export holds the images the
         // guest's devices need for themselves.
-        if (incoming && guest.Disks.Any(d => d.IsCopiedOnMigration)) args.Add("-S");
+        if (incoming && guest.CopiesDisksOnMigration) args.Add("-S");
         return args;
     }
 

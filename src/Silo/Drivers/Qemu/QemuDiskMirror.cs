@@ -16,8 +16,6 @@ public sealed class QemuDiskMirror(QmpClient qmp, Guest guest, TimeSpan timeout)
 {
     private readonly List<string> _jobs = [];
 
-    public static bool Needed(Guest guest) => guest.Disks.Any(d => d.IsCopiedOnMigration);
-
     public async Task StartAsync(QemuMigrationEndpoint endpoint, double bandwidthMiBps, CancellationToken cancellationToken)
     {
         if (!endpoint.HasDisks) throw ClusterException.Conflict($"the destination of '{guest.Name}' does not export disks to copy its local disks to");

@@ -16,9 +16,8 @@ public sealed class QemuDisks(QemuOptions options, string directory)
     private static readonly string[] ImageSuffixes = [".qcow2", ".img", ".raw"];
     private static readonly TimeSpan ImgTimeout = TimeSpan.FromSeconds(60);
 
-    /// <summary>The file QEMU opens for disk <paramref name="index"/>.</summary>
-    public string PathOf(Guest guest, int index) =>
-        guest.Disks[index].IsCopiedOnMigration ? GuestFiles.For(directory, guest.Name).Disk(index) : guest.Disks[index].Image!;
+    /// <summary>This host's image of local or overlay disk <paramref name="index"/> (the name the command line uses).</summary>
+    private string PathOf(Guest guest, int index) => GuestFiles.For(directory, guest.Name).Disk(index);
 
     /// <summary>Backing images present here: the image files in the configured image directories.</summary>
     public IEnumerable<string> BackingImages() =>

@@ -27,7 +27,7 @@ public sealed partial class QemuHypervisor
     {
         await EnsureUsable(cancellationToken);
         if (_vms.ContainsKey(guest.Name)) throw ClusterException.Conflict($"guest '{guest.Name}' already exists on this host");
-        var copiesDisks = QemuDiskMirror.Needed(guest);
+        var copiesDisks = guest.CopiesDisksOnMigration;
         if (copiesDisks) await _disks.CreateAsync(guest, fresh: true, cancellationToken);
         QemuProcess qemu;
         try { qemu = await Start(guest, incoming: true, cancellationToken); }
@@ -72,7 +72,9 @@ public sealed partial class QemuHypervisor
 
     private int FreePort()
     {
-        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Parse(options.MigrationAddress), 0);
+        // MigrationAddress may be a host name: any free port on this host then.
+        var address = System.Net.IPAddress.TryParse(options.MigrationAddress.Trim('[', ']'), out var ip) ? ip : System.Net.IPAddress.Any;
+        var listener = new System.Net.Sockets.TcpListener(address, 0);
         listener.Start();
         try { return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port; }
         finally { listener.Stop(); }
@@ -98,7 +100,7 @@ public sealed partial class QemuHypervisor
         if (!_vms.TryGetValue(guest, out var vm) || vm.Role != Role.Running) throw ClusterException.NotFound($"no running guest '{guest}' on this host");
         var target = QemuMigrationEndpoint.Parse(endpoint) ?? throw ClusterException.Invalid($"bad migration endpoint '{endpoint}'", "endpoint");
         var qmp = vm.Qemu.Qmp;
-        var mirror = QemuDiskMirror.Needed(vm.Spec) ? new QemuDiskMirror(qmp, vm.Spec, Timeout) : null;
+        var mirror = vm.Spec.CopiesDisksOnMigration ? new QemuDiskMirror(qmp, vm.Spec, Timeout) : null;
         // Set every time: capabilities outlive a migration in the source QEMU.
         await SetCapabilities(qmp, ("auto-converge", order.AutoConverge), ("postcopy-ram", order.PostCopy && mirror is null), ("pause-before-switchover", mirror is not null));
         await qmp.ExecuteAsync("migrate-set-parameters", new Dictionary<string, object>
@@ -215,7 +217,7 @@ public sealed partial class QemuHypervisor
         if (!_vms.TryGetValue(guest, out var vm)) throw ClusterException.NotFound($"no incoming guest '{guest}' on this host");
         if (vm.Role == Role.Running) return; // already committed
         // The disk copies ended at the switch-over; the export has to go before the guest's devices take the images.
-        if (QemuDiskMirror.Needed(vm.Spec))
+        if (vm.Spec.CopiesDisksOnMigration)
             try { await vm.Qemu.Qmp.ExecuteAsync("nbd-server-stop", timeout: Timeout, cancellationToken: cancellationToken); }
             catch (QmpException e) when (e.ErrorClass == "GenericError") { } // already stopped (a repeated commit)
         // The source finishing the stop-and-copy is a moment ahead of the destination having loaded everything.

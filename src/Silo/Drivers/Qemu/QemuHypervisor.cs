@@ -159,7 +159,7 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
     private async Task<ImmutableArray<GuestDisk>> DiskUseAsync(Vm vm, CancellationToken cancellationToken)
     {
         var disks = vm.Spec.Disks;
-        if (!disks.Any(d => d.IsCopiedOnMigration)) return disks;
+        if (!vm.Spec.CopiesDisksOnMigration) return disks;
         try
         {
             var blocks = await vm.Qemu.Qmp.ExecuteAsync("query-block", timeout: Timeout, cancellationToken: cancellationToken);
