@@ -23,13 +23,12 @@ public sealed class ClusterReplay : IDisposable
 
     public static ClusterReplay For(RunCommand.Options o, SimPolicy policy, SimOptions options)
     {
-        if (policy.Kind != SimPolicyKind.Planner)
-            throw new UsageException($"--through-cluster replays planner-family policies (evenly-distributed, power-saving, …); '{o.Policy}' is {policy.Kind}");
-        if (!File.Exists(o.Policy))
-            throw new UsageException($"--through-cluster needs the policy as a file (the cluster takes policy documents), e.g. policies/balanced.yaml; '{o.Policy}' is not a file");
+        if (policy.Kind is SimPolicyKind.NonPowerAware or SimPolicyKind.Dvfs)
+            throw new UsageException($"--through-cluster replays cluster policies (built-in names or policy files); '{o.Policy}' is a simulator baseline with no cluster counterpart");
         if (o.Silos is < 1 or > 16) throw new UsageException("--silos must be 1..16");
 #if CLUSTER_REPLAY
-        var text = File.ReadAllText(o.Policy);
+        // A file is submitted as the document it is; a built-in name is activated by name, as an operator would.
+        var text = File.Exists(o.Policy) ? File.ReadAllText(o.Policy) : null;
         return new ClusterReplay(dc => KvmCluster.Sim.Cluster.ClusterDecisions.Start(dc, text, o.Policy, options, o.Silos));
 #else
         throw new UsageException("this kvmsim is the NativeAOT build, which has no cluster; run --through-cluster with `dotnet run -c Release --project sim -- run …`");

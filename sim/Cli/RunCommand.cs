@@ -15,7 +15,7 @@ namespace KvmCluster.Sim.Cli;
 /// </summary>
 public static class RunCommand
 {
-    public sealed record Options(string Trace, string Datacenter, string Policy, bool Compat, long Seed, bool ThroughCluster = false, int Silos = 2);
+    public sealed record Options(string Trace, string Datacenter, string Policy, bool Compat, long Seed, bool ThroughCluster = false, int Silos = 2, bool LivePlanner = false);
 
     public static Option<string> TraceOption() => new("--trace") { Description = TraceSource.Help, Required = true };
     public static Option<string> DatacenterOption() => new("--datacenter") { Description = DatacenterSource.Help, DefaultValueFactory = _ => "cloudsim-planetlab" };
@@ -31,15 +31,16 @@ public static class RunCommand
         var seed = SeedOption();
         var json = new Option<string?>("--json") { Description = "Write the summary as JSON to this file" };
         var output = new Option<string?>("--out") { Description = "Write summary.json, timeseries.csv, plots (PNG, SVG) and report.html here" };
-        var through = new Option<bool>("--through-cluster") { Description = "Take every decision from an in-process KvmCluster (host grains on simulated drivers, the scheduler grain); planner-family policy files only" };
+        var through = new Option<bool>("--through-cluster") { Description = "Take every decision from an in-process KvmCluster (host grains on simulated drivers sampling the datacenter, the scheduler grain); implies --live-planner" };
+        var livePlanner = new Option<bool>("--live-planner") { Description = "Run the adaptive family as the cluster does: through the planner, the plan builder and the plan executor (default: CloudSim's optimiser on the datacenter)" };
         var silos = new Option<int>("--silos") { Description = "With --through-cluster: silos to spread the hosts over", DefaultValueFactory = _ => 2 };
         var decisions = new Option<string?>("--decisions") { Description = "Write every placement and plan, one per line, to this file (planner-family policies)" };
         var cmd = new Command("run", "Replay a workload trace under a policy and report energy, migrations and SLA violations");
-        foreach (var o in new Option[] { trace, datacenter, policy, compat, seed, json, output, through, silos, decisions }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { trace, datacenter, policy, compat, seed, json, output, through, livePlanner, silos, decisions }) cmd.Options.Add(o);
         cmd.SetAction(parse =>
         {
             var (result, log) = ExecuteWithDecisions(new Options(parse.GetValue(trace)!, parse.GetValue(datacenter)!, parse.GetValue(policy)!, parse.GetValue(compat), parse.GetValue(seed),
-                parse.GetValue(through), parse.GetValue(silos)));
+                parse.GetValue(through), parse.GetValue(silos), parse.GetValue(livePlanner)));
             if (parse.GetValue(decisions) is { } decisionFile) WriteFile(decisionFile, string.Concat(log.Select(l => l + "\n")));
             if (parse.GetValue(json) is { } file) WriteFile(file, SummaryJson.ToJson(result.Summary) + "\n");
             if (parse.GetValue(output) is { } dir) RunOutput.Write(result, dir);
@@ -58,7 +59,7 @@ public static class RunCommand
         var spec = DatacenterSource.Load(o.Datacenter);
         var policy = ResolvePolicy(o.Policy);
         var trace = TraceSource.Load(o.Trace);
-        var options = OptionsFor(trace, o.Compat);
+        var options = OptionsFor(trace, o.Compat) with { LivePlanner = o.LivePlanner || o.ThroughCluster };
         using var cluster = o.ThroughCluster ? ClusterReplay.For(o, policy, options) : null;
         Simulation Create(Action<double>? report) => new(spec, trace, policy, options, o.Seed, report, cluster is null ? null : cluster.Decisions);
         if (progress is null && !Console.IsOutputRedirected && !Console.IsErrorRedirected)

@@ -2,6 +2,7 @@ using KvmCluster.Grains.Contracts;
 using KvmCluster.Grains.Ports;
 using KvmCluster.Grains.Scheduling;
 using KvmCluster.Policies.Migration;
+using KvmCluster.Policies.Planning;
 using KvmCluster.Silo.Drivers;
 using KvmCluster.Silo.Hosting;
 using KvmCluster.Sim.Engine;
@@ -11,10 +12,11 @@ namespace KvmCluster.Sim.Cluster;
 
 /// <summary>
 /// A replay's decisions from a KvmCluster: in-process silos with one simulated hypervisor per datacenter host, the
-/// policy submitted and activated through the policy grain, every placement through the scheduler grain (which
-/// launches the guest on its host grain's driver), every planning round the scheduler's Preview over what the host
-/// grains report, and every migration the simulator completes carried out by a migration grain (a real transfer
-/// between the simulated drivers). The cluster's clock is the trace's.
+/// policy submitted (or a built-in activated by name) through the policy grain, every placement through the scheduler
+/// grain (which launches the guest on its host grain's driver), at every update each host grain samples its guests
+/// (the only usage history the cluster has: what its host grains sampled), every planning round the scheduler's
+/// Preview over what the host grains report, and every migration the simulator completes carried out by a migration
+/// grain (a real transfer between the simulated drivers). The cluster's clock is the trace's.
 /// </summary>
 internal sealed class ClusterDecisions : IDecisionSource, IAsyncDisposable
 {
@@ -29,17 +31,20 @@ internal sealed class ClusterDecisions : IDecisionSource, IAsyncDisposable
     /// <summary>The cluster deciding (for tests: what its grains recorded).</summary>
     internal EmbeddedFleet Fleet => _fleet;
 
-    public static ClusterDecisions Start(SimDatacenter dc, string policyText, string policySource, SimOptions options, int silos)
+    /// <param name="policyText">The policy document, or null to activate <paramref name="policySource"/> as a built-in name.</param>
+    public static ClusterDecisions Start(SimDatacenter dc, string? policyText, string policySource, SimOptions options, int silos)
     {
         var clock = new TraceClock();
         var hosts = Enumerable.Range(0, dc.Hosts.Length).Select(SimFleetSnapshot.HostName).ToList();
         var link = SimOptions.LinkFor(dc.Hosts.Min(h => h.Type.BwKbps));
         // No timers: hosts report and the scheduler plans when the replay says so, at trace time.
-        var settings = new SiloSettings { PlanningIntervalSeconds = 0, HostReportSeconds = 30 * 86_400 };
+        var settings = new SiloSettings { PlanningIntervalSeconds = 0, HostReportSeconds = 30 * 86_400, SampleIntervalSeconds = options.Interval };
         var fleet = EmbeddedFleet.StartAsync(hosts, silos, settings, services =>
         {
             services.AddSingleton(new FleetClock(clock));
-            services.AddSingleton<ISimulatedWorld>(new TraceWorld(dc));
+            services.AddSingleton<ISimulatedWorld>(new TraceWorld(dc, options));
+            // Samples at the trace's update instants, when the replay says so, not on a timer.
+            services.PostConfigure<Grains.Hosts.HostGrainOptions>(o => o.SampleInterval = TimeSpan.Zero);
             // Transfers as fast as loopback goes: the simulator accounts migration time in trace time.
             services.Configure<SimulatedDriverOptions>(o => o.TimeScale = 1e6);
             services.Configure<SchedulerOptions>(o =>
@@ -47,13 +52,16 @@ internal sealed class ClusterDecisions : IDecisionSource, IAsyncDisposable
                 o.PlacementUsageRefresh = TimeSpan.Zero;
                 o.MigrationLink = link;
                 o.ExecutePlans = false;
-                o.UsageSampleSeconds = options.Interval;
             });
         }).GetAwaiter().GetResult();
         var decisions = new ClusterDecisions(dc, clock, fleet);
         var policies = fleet.Grains.GetGrain<IPolicyGrain>(Grains.Contracts.Cluster.Key);
-        var version = policies.Submit(policyText, policySource).GetAwaiter().GetResult();
-        policies.Activate(version.Name, version.Version).GetAwaiter().GetResult();
+        if (policyText is null) policies.Activate(policySource, null).GetAwaiter().GetResult();
+        else
+        {
+            var version = policies.Submit(policyText, policySource).GetAwaiter().GetResult();
+            policies.Activate(version.Name, version.Version).GetAwaiter().GetResult();
+        }
         return decisions;
     }
 
@@ -70,20 +78,30 @@ internal sealed class ClusterDecisions : IDecisionSource, IAsyncDisposable
         catch (ClusterException e) when (e.Kind == ProblemKind.Conflict) { return -1; }
     }
 
-    public IReadOnlyList<PlannedAction> Plan(DateTimeOffset now, MigrationLink link)
+    /// <summary>Every host grain samples its guests now (the datacenter's present usage) and reports.</summary>
+    public void Sample(DateTimeOffset now)
+    {
+        _clock.Set(_dc.Clock);
+        StopDeparted();
+        _fleet.SampleAllAsync().GetAwaiter().GetResult();
+        _reportedAt = _dc.Clock;
+    }
+
+    public (string Id, IReadOnlyList<PlanStep> Steps) Plan(DateTimeOffset now, MigrationLink link)
     {
         CatchUp();
         var plan = _fleet.Scheduler.Preview().GetAwaiter().GetResult();
-        return [.. plan.Moves.Select(m => (PlannedAction)new PlannedMigration(m.Wave, m.Guest, m.From, m.To))
-            .Concat(plan.PowerActions.Select(p => new PlannedPower(p.Wave, p.Host, p.Operation == "power-on")))
-            .OrderBy(a => a.Wave)];
+        return (plan.Id, [.. PlanViews.Steps(plan).OrderBy(s => s.Step)]);
     }
 
     public void MigrationCompleted(int vm, int from, int to)
     {
         _clock.Set(_dc.Clock);
         var guest = SimFleetSnapshot.GuestName(vm);
-        var started = _fleet.Scheduler.Migrate(guest, SimFleetSnapshot.HostName(to)).GetAwaiter().GetResult();
+        // Both hosts as they are now (the destination may have just booted) before the cluster moves the guest.
+        _fleet.ReportAsync([SimFleetSnapshot.HostName(from), SimFleetSnapshot.HostName(to)], _clock.GetUtcNow()).GetAwaiter().GetResult();
+        // Forced: the simulator runs the plan's waves, which already respect the policy's limits.
+        var started = _fleet.Scheduler.Migrate(guest, SimFleetSnapshot.HostName(to), true).GetAwaiter().GetResult();
         var migration = _fleet.Grains.GetGrain<IMigrationGrain>(started.Id);
         var ended = Until(() => migration.Get(), m => m is { Status: MigrationStatus.Completed or MigrationStatus.Failed or MigrationStatus.Cancelled });
         if (ended!.Status != MigrationStatus.Completed)
@@ -100,14 +118,20 @@ internal sealed class ClusterDecisions : IDecisionSource, IAsyncDisposable
     private void CatchUp()
     {
         _clock.Set(_dc.Clock);
+        StopDeparted();
+        if (_reportedAt == _dc.Clock) return;
+        _fleet.ReportAllAsync(_clock.GetUtcNow()).GetAwaiter().GetResult();
+        _reportedAt = _dc.Clock;
+    }
+
+    /// <summary>Guests that left (or were never created) stop on their hosts.</summary>
+    private void StopDeparted()
+    {
         foreach (var (vm, host) in _running.Where(r => _dc.Vms[r.Key].Gone || _dc.Vms[r.Key].Rejected).ToList())
         {
             _fleet.Grains.GetGrain<IHostGrain>(SimFleetSnapshot.HostName(host)).Stop(SimFleetSnapshot.GuestName(vm)).GetAwaiter().GetResult();
             _running.Remove(vm);
         }
-        if (_reportedAt == _dc.Clock) return;
-        _fleet.ReportAllAsync(_clock.GetUtcNow()).GetAwaiter().GetResult();
-        _reportedAt = _dc.Clock;
     }
 
     private static T Until<T>(Func<Task<T>> probe, Func<T, bool> done)

@@ -6,14 +6,14 @@ using Host = KvmCluster.Policies.Model.Host;
 namespace KvmCluster.Sim.Cluster;
 
 /// <summary>
-/// What the simulated hypervisors report during a replay: each host as the simulated datacenter has it now (type,
-/// power state, free hugepages) and each guest's measured CPU history — the same records a direct replay's fleet
-/// snapshot holds.
+/// What the simulated hypervisors see during a replay: each host as the simulated datacenter has it now (type, power
+/// state, free hugepages) and each guest's usage now — one sample, as a host agent measures it. The history is the host
+/// grains' own: they keep what they sampled, exactly as on a live fleet.
 /// </summary>
-internal sealed class TraceWorld(SimDatacenter dc) : ISimulatedWorld
+internal sealed class TraceWorld(SimDatacenter dc, SimOptions options) : ISimulatedWorld
 {
     public Host Facts(string host) => SimFleetSnapshot.Host(dc, SimFleetSnapshot.HostIndex(host));
 
-    public UsageHistory Usage(string host, Guest guest) =>
-        SimFleetSnapshot.Guest(dc.Vms[SimFleetSnapshot.VmIndex(guest.Name)], host).Usage;
+    public UsageSample Sample(string host, Guest guest) =>
+        SimFleetSnapshot.Sample(dc.Vms[SimFleetSnapshot.VmIndex(guest.Name)], dc.Clock, options.DirtyMiBpsPerBusyVcpu);
 }

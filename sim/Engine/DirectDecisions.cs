@@ -7,18 +7,21 @@ using KvmCluster.Policies.Policy;
 namespace KvmCluster.Sim.Engine;
 
 /// <summary>Decisions straight from the placement core, on fleet snapshots of the simulated datacenter.</summary>
-internal sealed class DirectDecisions(SimDatacenter dc, Policy policy, SimOptions options) : IDecisionSource
+internal sealed class DirectDecisions(SimDatacenter dc, Policy policy, SimUsageBook usage) : IDecisionSource
 {
-    private readonly List<RecentMigration> _recent = [];
+    private List<RecentMigration> _recent = [];
     private PlacementEngine? _placement;
     private double _placementAt = double.NaN;
+
+    /// <summary>The planner's own book is the simulator's: nothing more to sample.</summary>
+    public void Sample(DateTimeOffset now) { }
 
     /// <summary>The policy's placement for an arriving VM (one engine per instant, so a batch sees itself).</summary>
     public int Place(int v)
     {
         if (_placement is null || _placementAt != dc.Clock)
         {
-            _placement = new PlacementEngine(SimFleetSnapshot.Build(dc, options.Interval), policy);
+            _placement = new PlacementEngine(usage.Snapshot(), policy);
             _placementAt = dc.Clock;
         }
         var guest = SimFleetSnapshot.Guest(dc.Vms[v], null);
@@ -29,18 +32,12 @@ internal sealed class DirectDecisions(SimDatacenter dc, Policy policy, SimOption
         return h;
     }
 
-    public IReadOnlyList<PlannedAction> Plan(DateTimeOffset now, MigrationLink link)
+    public (string Id, IReadOnlyList<PlanStep> Steps) Plan(DateTimeOffset now, MigrationLink link)
     {
         _placement = null;
-        _recent.RemoveAll(r => now - r.At > TimeSpan.FromHours(1));
-        var plan = Rebalancer.Plan(SimFleetSnapshot.Build(dc, options.Interval), policy,
-            new PlanningContext { Now = now, Link = link, RecentMigrations = [.. _recent] });
-        return [.. plan.Actions.Select(a => a switch
-        {
-            MigrateAction m => (PlannedAction)new PlannedMigration(m.Wave, m.Guest, m.From, m.To),
-            PowerAction p => new PlannedPower(p.Wave, p.Host, p.Operation == PowerOperation.PowerOn),
-            _ => throw new InvalidOperationException($"unknown plan action {a}"),
-        })];
+        _recent = PlanningContext.StillRecent(_recent, now);
+        var plan = Rebalancer.Plan(usage.Snapshot(), policy, new PlanningContext { Now = now, Link = link, RecentMigrations = [.. _recent] });
+        return (plan.Id, PlanStep.Of(plan));
     }
 
     public void MigrationCompleted(int vm, int from, int to) =>

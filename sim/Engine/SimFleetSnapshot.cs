@@ -5,7 +5,7 @@ namespace KvmCluster.Sim.Engine;
 
 /// <summary>
 /// The simulated datacenter as the live planner sees a fleet: hosts with their CPU (threads × MHz), QEMU CPU
-/// models, memory, 2 MiB hugepages and power state; guests with their size and measured CPU history. Hosts
+/// models, memory, 2 MiB hugepages and power state; guests with their size and the usage history sampled from them. Hosts
 /// are named <c>h00000…</c> and guests <c>vm-0…</c> (trace names need not be valid guest names); the index is
 /// the number in the name.
 /// </summary>
@@ -19,7 +19,8 @@ public static class SimFleetSnapshot
     public static int HostIndex(string name) => int.Parse(name.AsSpan(1));
     public static int VmIndex(string name) => int.Parse(name.AsSpan(3));
 
-    public static FleetSnapshot Build(SimDatacenter dc, double interval)
+    /// <param name="usage">Each VM's usage history (the simulator's own book, sampled as host agents sample).</param>
+    public static FleetSnapshot Build(SimDatacenter dc, double interval, Func<int, UsageHistory> usage)
     {
         var hosts = new Host[dc.Hosts.Length];
         for (var h = 0; h < hosts.Length; h++) hosts[h] = Host(dc, h);
@@ -27,9 +28,23 @@ public static class SimFleetSnapshot
         foreach (var vm in dc.Vms)
         {
             if (vm.Host < 0 || vm.Gone) continue;
-            guests.Add(Guest(vm, HostName(vm.Host)));
+            guests.Add(Guest(vm, HostName(vm.Host), usage(vm.Id)));
         }
+        // In the order a cluster's snapshot has them (host by host, each host's guests by name, as hosts report them),
+        // so that ties between equal guests break the same way live and simulated.
+        guests.Sort((a, b) => string.CompareOrdinal(a.Host, b.Host) is var byHost && byHost != 0 ? byHost : string.CompareOrdinal(a.Name, b.Name));
         return new FleetSnapshot(hosts, guests) { SampleIntervalSeconds = interval };
+    }
+
+    /// <summary>
+    /// What a host agent would measure of the VM now: its CPU demand (MHz), its memory (traces do not record resident
+    /// memory: all of it) and its dirty rate (traces do not record it either: <paramref name="dirtyMiBpsPerBusyVcpu"/>
+    /// per busy vCPU, the rate the native model's migrations assume).
+    /// </summary>
+    public static UsageSample Sample(SimVm vm, double now, double dirtyMiBpsPerBusyVcpu)
+    {
+        var mips = vm.MipsAt(now);
+        return new UsageSample(mips, vm.Ram, mips / (vm.Mips / vm.Pes) * dirtyMiBpsPerBusyVcpu);
     }
 
     /// <summary>The host record for host <paramref name="h"/> as it is now (power state, free hugepages).</summary>
@@ -57,22 +72,15 @@ public static class SimFleetSnapshot
         };
     }
 
-    /// <summary>The guest record for a VM (on <paramref name="host"/>, or unplaced when null).</summary>
-    public static Guest Guest(SimVm vm, string? host)
+    /// <summary>The guest record for a VM (on <paramref name="host"/>, or unplaced when null) with its usage history.</summary>
+    public static Guest Guest(SimVm vm, string? host, UsageHistory? usage = null) => new()
     {
-        var history = vm.History;
-        var cpu = ImmutableArray.CreateBuilder<double>(history.Length);
-        for (var i = history.Length - 1; i >= 0; i--) cpu.Add(history[i] * vm.Mips); // oldest first, MHz
-        if (history.Length == 0) cpu.Add(vm.RequestedMips);
-        return new Guest
-        {
-            Name = GuestName(vm.Id),
-            VCpus = vm.Pes,
-            MemoryMiB = vm.Ram,
-            Cpu = GuestCpu.Named(vm.CpuModel ?? "qemu64"),
-            HugepageSizeKiB = vm.Hugepages2M > 0 ? HugepagePool.Size2M : null,
-            Host = host,
-            Usage = new UsageHistory(cpu.ToImmutable(), [], []),
-        };
-    }
+        Name = GuestName(vm.Id),
+        VCpus = vm.Pes,
+        MemoryMiB = vm.Ram,
+        Cpu = GuestCpu.Named(vm.CpuModel ?? "qemu64"),
+        HugepageSizeKiB = vm.Hugepages2M > 0 ? HugepagePool.Size2M : null,
+        Host = host,
+        Usage = usage ?? UsageHistory.Empty,
+    };
 }

@@ -22,6 +22,12 @@ public sealed record SimOptions
     /// it feeds the migration cost model.
     /// </summary>
     public double DirtyMiBpsPerBusyVcpu { get; init; } = 40;
+    /// <summary>
+    /// Run the adaptive family as the live cluster does: through the planner (its balancer on fleet snapshots with
+    /// sampled usage, the plan builder's waves, transient safety and cost-model refusals, the plan executor) rather
+    /// than CloudSim's optimiser straight on the datacenter. Implied by a replay through the cluster.
+    /// </summary>
+    public bool LivePlanner { get; init; }
 
     /// <summary>Native mode: the migration network a host type's bandwidth gives (pre-copy at ~92 % of line rate).</summary>
     public static MigrationLink LinkFor(long bwKbps)

@@ -55,16 +55,19 @@ public sealed class Simulation
         };
         _power = new SimPower(options, policy.Kind == SimPolicyKind.NonPowerAware);
         _migrations = new SimMigrations(_dc, options, policy.Policy, Schedule);
-        if (policy.Kind == SimPolicyKind.Adaptive)
+        if (policy.Kind == SimPolicyKind.Adaptive && !options.LivePlanner)
             _optimizer = AdaptiveFactory.Create(policy.Policy.Adaptive, options.Interval, new Random(unchecked((int)seed)));
-        if (policy.Kind == SimPolicyKind.Planner)
-            _planner = new PlanDriver(_dc, _migrations, decisions?.Invoke(_dc) ?? new DirectDecisions(_dc, policy.Policy, options));
+        if (policy.Kind == SimPolicyKind.Planner || policy.Kind == SimPolicyKind.Adaptive && options.LivePlanner)
+            _planner = new PlanDriver(_dc, _migrations, book => decisions?.Invoke(_dc) ?? new DirectDecisions(_dc, policy.Policy, book), policy.Policy, options);
     }
 
     public SimDatacenter Datacenter => _dc;
 
     /// <summary>Placements and plans in order (planner-family policies), to compare a replay through the cluster with a direct one.</summary>
     public IReadOnlyList<string> Decisions => _planner?.Decisions ?? [];
+
+    /// <summary>Plans the executor failed, with the reason (planner-family policies).</summary>
+    public IReadOnlyList<string> PlanFailures => _planner?.Failures ?? [];
 
     public SimResult Run(string traceName)
     {

@@ -48,8 +48,13 @@ public sealed class ClusterTests
         await using var fleet = await ThreeHypervisors.StartAsync();
         // Load one hypervisor directly (as if the guests were started by hand before KvmCluster).
         for (var i = 0; i < 6; i++) await fleet.Host("hv-0").Launch(ThreeHypervisors.Guest($"vm-{i}", vcpus: 4, memoryMiB: 4096));
-        await fleet.ReportAllAsync();
         await fleet.ActivatePolicy("name: spread\nbalancer: evenly-distributed\nautomation: manual\nevenlyDistributed:\n  threshold: 5\n  maxMovesPerRound: 4\n");
+        // Nothing moves on guesses: until the hosts have sampled their guests, the hold window has no history.
+        await fleet.ReportAllAsync();
+        var unsampled = await fleet.Scheduler.Preview();
+        Assert.Empty(unsampled.Moves);
+        Assert.Contains(unsampled.Notes, n => n.Contains("not enough usage history", StringComparison.Ordinal));
+        await fleet.SampleAllAsync();
 
         var plan = await fleet.Scheduler.Preview();
         Assert.Equal("RECOMMENDED", plan.State);
@@ -80,7 +85,7 @@ public sealed class ClusterTests
         await fleet.ReportAllAsync();
         await fleet.ActivatePolicy("name: slow\nmigration:\n  bandwidthMiBps: 200\n");
 
-        var started = await fleet.Scheduler.Migrate("vm-a", "hv-2");
+        var started = await fleet.Scheduler.Migrate("vm-a", "hv-2", false);
         Assert.Equal(MigrationStatus.Migrating, started.Status);
         var migration = fleet.Client.GetGrain<IMigrationGrain>(started.Id);
         await ThreeHypervisors.Eventually(() => migration.Get(), m => m!.Progress is { TransferredMiB: > 0 });
@@ -100,7 +105,7 @@ public sealed class ClusterTests
         await fleet.Host("hv-1").Launch(ThreeHypervisors.Guest("vm-c", memoryMiB: 4096));
         await fleet.ReportAllAsync();
         await fleet.ActivatePolicy("name: slow\nmigration:\n  bandwidthMiBps: 200\n");
-        var started = await fleet.Scheduler.Migrate("vm-c", null);
+        var started = await fleet.Scheduler.Migrate("vm-c", null, false);
         Assert.NotEqual("hv-1", started.Order.To);
         var migration = fleet.Client.GetGrain<IMigrationGrain>(started.Id);
         await migration.Cancel();
@@ -145,7 +150,7 @@ public sealed class ClusterTests
         await fleet.ReportAllAsync();
         await fleet.ActivatePolicy("name: slow\nmigration:\n  bandwidthMiBps: 200\n"); // about 10 s at scale 1
 
-        var started = await fleet.Scheduler.Migrate("vm-r", destination);
+        var started = await fleet.Scheduler.Migrate("vm-r", destination, false);
         var migration = fleet.Client.GetGrain<IMigrationGrain>(started.Id);
         Assert.Equal(schedulerSilo, await management.GetActivationAddress(migration));
         await ThreeHypervisors.Eventually(() => migration.Get(), m => m!.Progress is { TransferredMiB: > 0 });
@@ -172,7 +177,7 @@ public sealed class ClusterTests
         var placed = await fleet.Scheduler.Place(ThreeHypervisors.Guest("fresh-1"));
         // No report in between: the scheduler knows the guest only from its own placement.
         var to = placed.Host == "hv-0" ? "hv-1" : "hv-0";
-        var started = await fleet.Scheduler.Migrate("fresh-1", to);
+        var started = await fleet.Scheduler.Migrate("fresh-1", to, false);
         var ended = await ThreeHypervisors.Eventually(() => fleet.Client.GetGrain<IMigrationGrain>(started.Id).Get(), m => m!.Status is MigrationStatus.Completed or MigrationStatus.Failed);
         Assert.Equal(MigrationStatus.Completed, ended!.Status);
         Assert.Equal([to], await fleet.WhereRuns("fresh-1"));

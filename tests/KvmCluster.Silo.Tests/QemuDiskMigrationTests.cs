@@ -37,7 +37,7 @@ public sealed class QemuDiskMigrationTests
         var to = from == "hv-0" ? "hv-1" : "hv-0";
         await fleet.Heartbeat(from, "files-1", 2);
 
-        var started = await fleet.Scheduler.Migrate("files-1", to);
+        var started = await fleet.Scheduler.Migrate("files-1", to, false);
         var ended = await ThreeHypervisors.Eventually(() => fleet.Client.GetGrain<IMigrationGrain>(started.Id).Get(),
             m => m!.Status is MigrationStatus.Completed or MigrationStatus.Failed or MigrationStatus.Cancelled, TimeSpan.FromSeconds(60));
         Assert.True(ended!.Status == MigrationStatus.Completed, ended.Reason);
@@ -73,12 +73,12 @@ public sealed class QemuDiskMigrationTests
         await fleet.Heartbeat(from, "files-2", 1);
 
         // The default policy does not move local disks.
-        var refused = await Assert.ThrowsAsync<ClusterException>(() => fleet.Scheduler.Migrate("files-2", to));
+        var refused = await Assert.ThrowsAsync<ClusterException>(() => fleet.Scheduler.Migrate("files-2", to, false));
         Assert.Contains("block migration", refused.Message);
 
         // 24 MiB at 4 MiB/s: the copy runs for seconds, then the destination QEMU dies.
         await fleet.ActivatePolicy("name: slow-copy\nmigration:\n  allowBlockMigration: true\n  bandwidthMiBps: 4\n");
-        var started = await fleet.Scheduler.Migrate("files-2", to);
+        var started = await fleet.Scheduler.Migrate("files-2", to, false);
         var migration = fleet.Client.GetGrain<IMigrationGrain>(started.Id);
         await ThreeHypervisors.Eventually(() => migration.Get(), m => m!.Progress is { CopyingDisks: true, TransferredMiB: >= 2 });
         var pid = int.Parse((await File.ReadAllTextAsync(fleet.PidFile(to, "files-2"))).Trim(), System.Globalization.CultureInfo.InvariantCulture);
@@ -94,7 +94,7 @@ public sealed class QemuDiskMigrationTests
 
         // The source's QEMU is ready for another attempt (its copy jobs are gone).
         await fleet.ActivatePolicy("name: fast-copy\nmigration:\n  allowBlockMigration: true\n");
-        var retry = await fleet.Scheduler.Migrate("files-2", to);
+        var retry = await fleet.Scheduler.Migrate("files-2", to, false);
         var done = await ThreeHypervisors.Eventually(() => fleet.Client.GetGrain<IMigrationGrain>(retry.Id).Get(),
             m => m!.Status is MigrationStatus.Completed or MigrationStatus.Failed or MigrationStatus.Cancelled, TimeSpan.FromSeconds(60));
         Assert.True(done!.Status == MigrationStatus.Completed, done.Reason);

@@ -35,7 +35,7 @@ public sealed class QemuMemoryTests
             var from = (await fleet.Scheduler.Place(spec)).Host!;
             var to = from == "hv-0" ? "hv-1" : "hv-0";
             await fleet.Heartbeat(from, "huge-1");
-            var started = await fleet.Scheduler.Migrate("huge-1", to);
+            var started = await fleet.Scheduler.Migrate("huge-1", to, false);
             var ended = await ThreeHypervisors.Eventually(() => fleet.Client.GetGrain<IMigrationGrain>(started.Id).Get(), m => m!.Status is MigrationStatus.Completed or MigrationStatus.Failed);
             Assert.True(ended!.Status == MigrationStatus.Completed, ended.Reason);
             await fleet.Heartbeat(to, "huge-1", TestGuest.LastHeartbeat(fleet.Serial(from, "huge-1")));

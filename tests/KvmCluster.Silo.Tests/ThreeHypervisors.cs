@@ -83,6 +83,13 @@ public sealed class ThreeHypervisors : IAsyncDisposable
             await Retry(() => Host(HypervisorOf(silo.Name)).Refresh());
     }
 
+    /// <summary>Every live host takes a usage sample now (their sample timers are minutes apart) and reports it.</summary>
+    public async Task SampleAllAsync()
+    {
+        foreach (var silo in Cluster.Silos)
+            await Retry(() => Host(HypervisorOf(silo.Name)).Sample());
+    }
+
     public static Guest Guest(string name, int vcpus = 2, long memoryMiB = 2048) => new() { Name = name, VCpus = vcpus, MemoryMiB = memoryMiB };
 
     /// <summary>Hosts that really run the guest, from each live host's own inventory (not the scheduler's view).</summary>

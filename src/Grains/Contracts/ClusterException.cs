@@ -31,6 +31,6 @@ public sealed class ClusterException : Exception
 
     public static ClusterException NotFound(string what) => new(ProblemKind.NotFound, what);
     public static ClusterException Invalid(string detail, string? field = null) => new(ProblemKind.Invalid, detail, field);
-    public static ClusterException Conflict(string detail) => new(ProblemKind.Conflict, detail);
+    public static ClusterException Conflict(string detail, string? field = null) => new(ProblemKind.Conflict, detail, field);
     public static ClusterException Unavailable(string detail) => new(ProblemKind.Unavailable, detail);
 }

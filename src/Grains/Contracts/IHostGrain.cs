@@ -9,6 +9,14 @@ public interface IHostGrain : IGrainWithStringKey
 {
     /// <summary>Re-reads facts and inventory from the hypervisor and pushes a report to the scheduler.</summary>
     [Alias("Refresh")] Task<HostReport> Refresh();
+    /// <summary>Takes a usage sample of every guest now (the sample timer does; kvmsim's replays call it at trace time) and reports.</summary>
+    [Alias("Sample")] Task<HostReport> Sample();
+    /// <summary>Sets and removes host labels (persisted; they win over the silo's configured labels).</summary>
+    [Alias("SetLabels")] Task<HostReport> SetLabels(LabelChange change);
+    /// <summary>The usage history this host keeps for a guest (handed to the destination of its migration).</summary>
+    [Alias("UsageOf")] Task<UsageHistory> UsageOf(string guest);
+    /// <summary>A migration of the guest measured this dirty rate (it did not converge): the planner prices it by that from now on.</summary>
+    [Alias("GuestDirtied")] Task GuestDirtied(string guest, double dirtyMiBps);
     [Alias("Silo")] Task<string> Silo();
     [Alias("Launch")] Task Launch(Guest guest);
     [Alias("Stop")] Task Stop(string guest);
@@ -20,8 +28,8 @@ public interface IHostGrain : IGrainWithStringKey
     [Alias("AdjustOutgoing")] Task AdjustOutgoing(string guest, MigrationAdjustment adjustment);
     /// <summary>Whether this host is sending the guest right now.</summary>
     [Alias("IsSending")] Task<bool> IsSending(string guest);
-    /// <summary>The destination takes ownership: the guest runs here from now on.</summary>
-    [Alias("CommitIncoming")] Task CommitIncoming(string guest, string migration);
+    /// <summary>The destination takes ownership: the guest runs here from now on, with the usage history it had.</summary>
+    [Alias("CommitIncoming")] Task CommitIncoming(string guest, string migration, UsageHistory history);
     [Alias("AbortIncoming")] Task AbortIncoming(string guest, string migration);
     /// <summary>The source lets go of a guest that now runs on the destination.</summary>
     [Alias("ReleaseOutgoing")] Task ReleaseOutgoing(string guest, string migration);
@@ -67,6 +75,8 @@ public interface IPolicyGrain : IGrainWithStringKey
     [Alias("Show")] Task<IReadOnlyList<PolicyVersionView>> Show(string name);
     [Alias("Activate")] Task<PolicyVersionView> Activate(string name, int? version);
     [Alias("Active")] Task<PolicyVersionView?> Active();
+    /// <summary>How many usage samples at this interval the active policy reads (what host grains keep per guest).</summary>
+    [Alias("UsageWindow"), AlwaysInterleave] Task<int> UsageWindow(double sampleSeconds);
 }
 
 [Alias("kvm.IEventLogGrain")]

@@ -14,18 +14,22 @@ public interface ISchedulerGrain : IGrainWithStringKey
     [Alias("Snapshot")] Task<FleetSnapshot> Snapshot();
     /// <summary>Places a new guest with the active policy and launches it on the chosen host.</summary>
     [Alias("Place")] Task<PlacementView> Place(Guest guest);
-    /// <summary>A planning round now: the plan is kept as RECOMMENDED (or run, under full automation).</summary>
+    /// <summary>A planning round now: the plan is kept as RECOMMENDED and never executed by this call (a preview).</summary>
     [Alias("Preview")] Task<PlanView> Preview();
     [Alias("Plans")] Task<IReadOnlyList<PlanView>> Plans();
     [Alias("Plan")] Task<PlanView> Plan(string id);
     [Alias("Approve")] Task<PlanView> Approve(string id);
     [Alias("Execute")] Task<PlanView> Execute(string id);
     [Alias("CancelPlan")] Task<PlanView> CancelPlan(string id);
-    /// <summary>Migrates one guest, to the given host or to where the active policy places it.</summary>
-    [Alias("Migrate")] Task<MigrationView> Migrate(string guest, string? to);
+    /// <summary>
+    /// Migrates one guest, to the given host or to where the active policy places it, within the policy's concurrency
+    /// limits (<paramref name="force"/> goes past them, on record).
+    /// </summary>
+    [Alias("Migrate")] Task<MigrationView> Migrate(string guest, string? to, bool force);
     /// <summary>One-way, for the same reason: a migration may end inside the scheduler's own call that started it.</summary>
     [OneWay, Alias("MigrationEnded")] Task MigrationEnded(MigrationView migration);
     [Alias("SetMaintenance")] Task<HostView> SetMaintenance(string host, bool on);
+    [Alias("SetLabels")] Task<HostView> SetLabels(string host, LabelChange change);
     /// <summary>The policy grain says another policy (or version) became active.</summary>
     [OneWay, Alias("PolicyChanged")] Task PolicyChanged();
 }

@@ -1,3 +1,5 @@
+using KvmCluster.Policies.Model;
+
 namespace KvmCluster.Grains.Contracts;
 
 /// <summary>Reserved → Migrating → Completed | Failed | Cancelled. Failed and Cancelled leave the guest on its source.</summary>
@@ -12,35 +14,33 @@ public enum MigrationStatus
     Cancelled,
 }
 
-/// <summary>What to migrate and how (from the plan's migration settings).</summary>
+/// <summary>
+/// What to migrate and how: the policy's migration settings for this guest, whole (bandwidth cap, downtime limits,
+/// auto-converge, post-copy — already without post-copy for a guest whose disks are copied), and the time limit the
+/// core computed. Drivers and the migration grain apply these and decide nothing of their own.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("kvm.MigrationOrder")]
 public sealed record MigrationOrder(
     [property: Id(0)] string Guest,
     [property: Id(1)] string From,
     [property: Id(2)] string To,
     [property: Id(3)] string? Plan,
-    [property: Id(4)] double BandwidthMiBps,
-    [property: Id(5)] int DowntimeMs,
+    [property: Id(4)] KvmCluster.Policies.Policy.MigrationSettings Settings,
+    [property: Id(5)] double DeadlineSeconds,
     [property: Id(6)] IReadOnlyList<string> Reasons)
 {
-    /// <summary>The escalation schedule's ceiling for the downtime limit.</summary>
-    [Id(7)] public int MaxDowntimeMs { get; init; }
-    [Id(8)] public bool AutoConverge { get; init; }
-    [Id(9)] public bool PostCopy { get; init; }
+    /// <summary>An operator overrode the policy's concurrency limits for this one (recorded in its reasons).</summary>
+    [Id(7)] public bool Forced { get; init; }
 
-    public static MigrationOrder For(KvmCluster.Policies.Policy.MigrationSettings m, string guest, string from, string to, string? plan, IReadOnlyList<string> reasons) =>
-        new(guest, from, to, plan, m.BandwidthMiBps, m.DowntimeMs, reasons)
-        {
-            MaxDowntimeMs = Math.Max(m.DowntimeMs, m.MaxDowntimeMs),
-            AutoConverge = m.AllowAutoConverge,
-            PostCopy = m.AllowPostCopy,
-        };
+    public double BandwidthMiBps => Settings.BandwidthMiBps;
+    public int DowntimeMs => Settings.DowntimeMs;
+    public bool AutoConverge => Settings.AllowAutoConverge;
+    public bool PostCopy => Settings.AllowPostCopy;
 
-    public KvmCluster.Policies.Policy.MigrationSettings Settings => new()
-    {
-        BandwidthMiBps = BandwidthMiBps, DowntimeMs = DowntimeMs, MaxDowntimeMs = Math.Max(DowntimeMs, MaxDowntimeMs),
-        AllowAutoConverge = AutoConverge, AllowPostCopy = PostCopy,
-    };
+    /// <summary>The order for moving <paramref name="guest"/> (on its current host) to <paramref name="to"/> under the policy.</summary>
+    public static MigrationOrder For(KvmCluster.Policies.Policy.MigrationSettings policy, Guest guest, string to, string? plan, IReadOnlyList<string> reasons) =>
+        new(guest.Name, guest.Host ?? throw new ArgumentException($"guest {guest.Name} is not placed"), to, plan, policy.For(guest),
+            KvmCluster.Policies.Migration.MigrationPlanning.DeadlineSeconds(guest, policy), reasons);
 }
 
 /// <summary>A change to a running migration: a new downtime limit, or the switch to post-copy.</summary>

@@ -9,7 +9,12 @@ public sealed record MoveView(
     [property: Id(4)] string To,
     [property: Id(5)] double PredictedSeconds,
     [property: Id(6)] IReadOnlyList<string> Reasons,
-    [property: Id(7)] string? Migration);
+    [property: Id(7)] string? Migration)
+{
+    /// <summary>pending, running, completed or failed, while and after the plan executes.</summary>
+    [Id(8)] public string? Status { get; init; }
+    [Id(9)] public string? Detail { get; init; }
+}
 
 [GenerateSerializer, Immutable, Alias("kvm.PowerView")]
 public sealed record PowerView(
@@ -17,7 +22,12 @@ public sealed record PowerView(
     [property: Id(1)] string Host,
     [property: Id(2)] string Operation,
     [property: Id(3)] IReadOnlyList<string> Reasons,
-    [property: Id(4)] int Wave);
+    [property: Id(4)] int Wave)
+{
+    [Id(5)] public string? Status { get; init; }
+    /// <summary>What the step waits for (booting, awaiting-empty, confirming-off) or why it failed.</summary>
+    [Id(6)] public string? Detail { get; init; }
+}
 
 [GenerateSerializer, Immutable, Alias("kvm.RefusedView")]
 public sealed record RefusedView(
@@ -36,4 +46,10 @@ public sealed record PlanView(
     [property: Id(4)] IReadOnlyList<MoveView> Moves,
     [property: Id(5)] IReadOnlyList<PowerView> PowerActions,
     [property: Id(6)] IReadOnlyList<RefusedView> Refused,
-    [property: Id(7)] IReadOnlyList<string> Notes);
+    [property: Id(7)] IReadOnlyList<string> Notes)
+{
+    /// <summary>The wave being (or last) carried out.</summary>
+    [Id(8)] public int Wave { get; init; }
+    /// <summary>Why it failed: the step that failed and its reason.</summary>
+    [Id(9)] public string? Failure { get; init; }
+}

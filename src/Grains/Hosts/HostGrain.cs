@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using KvmCluster.Grains.Contracts;
 using KvmCluster.Grains.Events;
 using KvmCluster.Grains.Placement;
@@ -8,15 +9,11 @@ using Microsoft.Extensions.Options;
 
 namespace KvmCluster.Grains.Hosts;
 
-[GenerateSerializer, Alias("kvm.HostState")]
-public sealed class HostState
-{
-    [Id(0)] public bool Maintenance { get; set; }
-}
-
 /// <summary>
 /// One hypervisor. Pinned to the silo on that hypervisor (it drives the local QEMU processes through
-/// <see cref="IHypervisor"/>) and pushes compact reports to the scheduler — push, not poll.
+/// <see cref="IHypervisor"/>) and pushes compact reports to the scheduler — push, not poll. Every sample interval it
+/// samples its guests' usage and keeps each guest's history for the window the active policy reads, in its persistent
+/// state; reports carry that history, so live snapshots hold what the simulator's do.
 /// Outgoing transfers run in the background and report back to their migration grain, so a long migration never
 /// holds a grain call open.
 /// </summary>
@@ -38,23 +35,98 @@ public sealed class HostGrain(
     private string? _problem;
 
     private IHypervisor hypervisor => _hypervisor ??= hypervisors.For(this.GetPrimaryKeyString());
+    private HostGrainOptions O => options.Value;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         this.RegisterGrainTimer(async () => { try { await Refresh(); } catch (Exception e) { log.LogWarning(e, "host report failed"); } },
-            new GrainTimerCreationOptions(TimeSpan.Zero, options.Value.ReportInterval) { KeepAlive = true });
+            new GrainTimerCreationOptions(TimeSpan.Zero, O.ReportInterval) { KeepAlive = true });
+        if (O.SampleInterval > TimeSpan.Zero)
+            this.RegisterGrainTimer(async () => { try { await Sample(); } catch (Exception e) { log.LogWarning(e, "usage sample failed"); } },
+                new GrainTimerCreationOptions(O.SampleInterval, O.SampleInterval) { KeepAlive = true });
         return Task.CompletedTask;
     }
 
     public async Task<HostReport> Refresh()
     {
-        await Discover();
-        var guests = _problem is null ? await hypervisor.InventoryAsync(CancellationToken.None) : [];
-        await NoticeLostGuests(guests);
-        var host = _facts! with { Name = this.GetPrimaryKeyString(), Maintenance = state.State.Maintenance };
-        var report = new HostReport(host, guests, hypervisor.Kind, _problem, clock.Now, silo.SiloAddress.ToParsableString());
+        var report = await Observe();
         await GrainFactory.GetGrain<ISchedulerGrain>(Cluster.Key).ReportHost(report);
         return report;
+    }
+
+    /// <summary>
+    /// One usage sample of every guest (the driver measures CPU since the last sample, resident memory and dirty rate),
+    /// appended to each guest's history and kept for as many samples as the active policy reads; then a report.
+    /// </summary>
+    public async Task<HostReport> Sample()
+    {
+        await Discover();
+        var keep = await GrainFactory.GetGrain<IPolicyGrain>(Cluster.Key).UsageWindow(O.SampleSeconds);
+        var samples = _problem is null ? await hypervisor.SampleAsync(CancellationToken.None) : new Dictionary<string, UsageSample>();
+        var usage = new Dictionary<string, UsageHistory>(StringComparer.Ordinal);
+        foreach (var (guest, sample) in samples.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+            usage[guest] = state.State.Usage.GetValueOrDefault(guest, UsageHistory.Empty).Append(sample, keep);
+        // A guest paused at a migration's switch-over is not sampled, but its history must reach its new host.
+        foreach (var (guest, history) in state.State.Usage)
+            if (_outgoing.ContainsKey(guest) && !usage.ContainsKey(guest)) usage[guest] = history;
+        state.State.Usage = usage;
+        var cpu = state.State.CpuHistoryMhz;
+        cpu.Add(samples.Values.Sum(s => s.CpuMhz));
+        if (cpu.Count > keep) cpu.RemoveRange(0, cpu.Count - keep);
+        state.State.SampledAt = clock.Now;
+        await state.WriteStateAsync();
+        return await Refresh();
+    }
+
+    private async Task<HostReport> Observe()
+    {
+        await Discover();
+        var inventory = _problem is null ? await hypervisor.InventoryAsync(CancellationToken.None) : [];
+        await NoticeLostGuests(inventory);
+        var guests = inventory.Select(g => g with { Usage = state.State.Usage.GetValueOrDefault(g.Name, UsageHistory.Empty) }).ToList();
+        var host = _facts! with { Name = this.GetPrimaryKeyString(), Maintenance = state.State.Maintenance, Labels = Labels(_facts!.Labels) };
+        return new HostReport(host, guests, hypervisor.Kind, _problem, clock.Now, silo.SiloAddress.ToParsableString())
+        {
+            CpuHistoryMhz = [.. state.State.CpuHistoryMhz],
+            SampleSeconds = O.SampleSeconds,
+            SampledAt = state.State.SampledAt,
+        };
+    }
+
+    /// <summary>The driver's labels, then the settings', then what operators set or removed (theirs win).</summary>
+    private ImmutableSortedDictionary<string, string> Labels(ImmutableSortedDictionary<string, string> fromDriver)
+    {
+        var labels = fromDriver.ToBuilder();
+        foreach (var (k, v) in O.Labels) labels[k] = v;
+        foreach (var k in state.State.RemovedLabels) labels.Remove(k);
+        foreach (var (k, v) in state.State.Labels) labels[k] = v;
+        return labels.ToImmutable();
+    }
+
+    public async Task<HostReport> SetLabels(LabelChange change)
+    {
+        foreach (var (field, message) in change.Problems()) throw ClusterException.Invalid(message, field);
+        foreach (var (k, v) in change.Set ?? new Dictionary<string, string>())
+        {
+            state.State.Labels[k] = v;
+            state.State.RemovedLabels.Remove(k);
+        }
+        foreach (var k in change.Remove ?? [])
+        {
+            state.State.Labels.Remove(k);
+            if (!state.State.RemovedLabels.Contains(k)) state.State.RemovedLabels.Add(k);
+        }
+        await state.WriteStateAsync();
+        return await Refresh();
+    }
+
+    public Task<UsageHistory> UsageOf(string guest) => Task.FromResult(state.State.Usage.GetValueOrDefault(guest, UsageHistory.Empty));
+
+    public async Task GuestDirtied(string guest, double dirtyMiBps)
+    {
+        if (!state.State.Usage.TryGetValue(guest, out var usage)) return;
+        state.State.Usage[guest] = usage.WithObservedDirtyRate(dirtyMiBps);
+        await state.WriteStateAsync();
     }
 
     /// <summary>
@@ -81,7 +153,7 @@ public sealed class HostGrain(
     public async Task Launch(Guest guest)
     {
         await EnsureUsable();
-        await hypervisor.LaunchAsync(guest with { Host = this.GetPrimaryKeyString() }, CancellationToken.None);
+        await hypervisor.LaunchAsync(guest with { Host = this.GetPrimaryKeyString(), Usage = UsageHistory.Empty }, CancellationToken.None);
     }
 
     public Task Stop(string guest)
@@ -102,7 +174,7 @@ public sealed class HostGrain(
     public async Task<string> PrepareIncoming(Guest guest, MigrationOrder order, string migration)
     {
         await EnsureUsable();
-        return await hypervisor.PrepareIncomingAsync(guest with { Host = this.GetPrimaryKeyString() }, order, CancellationToken.None);
+        return await hypervisor.PrepareIncomingAsync(guest with { Host = this.GetPrimaryKeyString(), Usage = UsageHistory.Empty }, order, CancellationToken.None);
     }
 
     public Task AdjustOutgoing(string guest, MigrationAdjustment adjustment)
@@ -141,9 +213,12 @@ public sealed class HostGrain(
 
     public Task<bool> IsSending(string guest) => Task.FromResult(_outgoing.ContainsKey(guest));
 
-    public async Task CommitIncoming(string guest, string migration)
+    public async Task CommitIncoming(string guest, string migration, UsageHistory history)
     {
         await hypervisor.CommitIncomingAsync(guest, CancellationToken.None);
+        // The guest's history moves with it: its time windows do not start again on the new host.
+        state.State.Usage[guest] = history;
+        await state.WriteStateAsync();
         await Refresh();
     }
 
@@ -154,6 +229,7 @@ public sealed class HostGrain(
         Forget(guest);
         _letGo.Add(guest);
         await hypervisor.ReleaseOutgoingAsync(guest, CancellationToken.None);
+        if (state.State.Usage.Remove(guest)) await state.WriteStateAsync();
         await Refresh();
     }
 
@@ -190,5 +266,6 @@ public sealed class HostGrain(
     {
         if (_facts is null) await Discover();
         if (_problem is not null) throw ClusterException.Unavailable($"host '{this.GetPrimaryKeyString()}' accepts no guests: {_problem}");
+        if (_facts!.Power != PowerState.On) throw ClusterException.Unavailable($"host '{this.GetPrimaryKeyString()}' is {_facts.Power.ToString().ToLowerInvariant()}");
     }
 }

@@ -26,6 +26,8 @@ public sealed class MigrationGrain(
     /// <summary>The end is being recorded: Get still says Switching until the guest record and the scheduler know.</summary>
     private bool _ending;
     private KvmCluster.Policies.Migration.EscalationState? _escalation;
+    /// <summary>Cancelled by the escalation schedule or its deadline: the guest dirties memory faster than it was thought to.</summary>
+    private bool _notConverging;
     private string Id => this.GetPrimaryKeyString();
     private MigrationState S => state.State;
 
@@ -48,9 +50,8 @@ public sealed class MigrationGrain(
         S.Order = order;
         S.Guest = guest;
         S.CreatedAt = clock.Now;
-        var gib = KvmCluster.Policies.Migration.MigrationPlanning.TimeoutGiB(guest); // memory and copied disks
-        var timeout = TimeSpan.FromSeconds(Math.Max(options.Value.MinimumTimeout.TotalSeconds, gib * 150));
-        S.Deadline = S.CreatedAt + timeout;
+        // The core computed the time limit from the policy (completionTimeoutPerGiB over memory and copied disks).
+        S.Deadline = S.CreatedAt + TimeSpan.FromSeconds(order.DeadlineSeconds);
         S.Status = MigrationStatus.Created;
         await state.WriteStateAsync();
         await this.RegisterOrUpdateReminder(Reminder, options.Value.ReminderPeriod, options.Value.ReminderPeriod);
@@ -116,6 +117,7 @@ public sealed class MigrationGrain(
                     break;
                 case KvmCluster.Policies.Migration.EscalationStep.Cancel:
                     S.Reason = decision.Reason;
+                    _notConverging = true;
                     await Host(S.Order.From).CancelOutgoing(S.Order.Guest);
                     break;
             }
@@ -139,7 +141,11 @@ public sealed class MigrationGrain(
     private async Task Switch()
     {
         var o = S.Order!;
-        try { await Host(o.To).CommitIncoming(o.Guest, Id); }
+        // The guest's usage history goes with it (the source's, or the snapshot's if the source cannot be asked).
+        var history = S.Guest!.Usage;
+        try { history = await Host(o.From).UsageOf(o.Guest); }
+        catch (Exception e) { log.LogInformation("usage history of {Guest} not read from {Host}: {Error}", o.Guest, o.From, e.Message); }
+        try { await Host(o.To).CommitIncoming(o.Guest, Id, history); }
         catch (Exception e)
         {
             await Fail("destination could not take over: " + Describe(e), MigrationStatus.Failed);
@@ -154,6 +160,12 @@ public sealed class MigrationGrain(
     private async Task Fail(string reason, MigrationStatus status)
     {
         var o = S.Order!;
+        // It did not converge: what the migration measured is what the planner should expect of this guest next time.
+        if (_notConverging && S.Progress is { DirtyMiBps: > 0 } progress)
+        {
+            try { await Host(o.From).GuestDirtied(o.Guest, progress.DirtyMiBps); }
+            catch (Exception e) { log.LogInformation("dirty rate of {Guest} not kept: {Error}", o.Guest, e.Message); }
+        }
         try { await Host(o.To).AbortIncoming(o.Guest, Id); }
         catch (Exception e) { log.LogInformation("destination of {Migration} not cleaned up: {Error}", Id, e.Message); }
         try { await Host(o.From).ResumeOutgoing(o.Guest, Id); }
@@ -198,6 +210,7 @@ public sealed class MigrationGrain(
         if (clock.Now > S.Deadline)
         {
             try { await Host(o.From).CancelOutgoing(o.Guest); } catch { /* the failure below cleans up */ }
+            _notConverging = true;
             await Fail("did not complete before its deadline", MigrationStatus.Failed);
             return;
         }

@@ -23,8 +23,6 @@ public sealed class MigrationGrainOptions
 {
     /// <summary>How often an active migration checks its deadline and that its source is still alive.</summary>
     public TimeSpan WatchdogInterval { get; set; } = TimeSpan.FromSeconds(2);
-    /// <summary>Shortest allowed completion time, whatever the guest's size.</summary>
-    public TimeSpan MinimumTimeout { get; set; } = TimeSpan.FromMinutes(2);
     /// <summary>Reminder that wakes an unfinished migration after a silo restart.</summary>
     public TimeSpan ReminderPeriod { get; set; } = TimeSpan.FromMinutes(1);
     /// <summary>The escalation schedule looks at a migration's progress this often (see MigrationEscalation).</summary>

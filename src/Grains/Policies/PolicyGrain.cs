@@ -52,7 +52,15 @@ public sealed class PolicyGrain(
     public async Task<PolicyVersionView> Activate(string name, int? version)
     {
         var candidates = state.State.Versions.Where(v => v.Name == name).ToList();
-        if (candidates.Count == 0) throw ClusterException.NotFound($"no policy named '{name}'");
+        // A built-in name (default, power-saving, lr-mmt-1.2, …) is stored on first use as a complete document, so
+        // the active policy is always a version the operator can read back.
+        if (candidates.Count == 0 && version is null && BuiltInPolicies.TryGet(name, out var builtIn))
+        {
+            await Submit(PolicyWriter.ToYaml(builtIn), "built-in");
+            candidates = [.. state.State.Versions.Where(v => v.Name == name)];
+        }
+        if (candidates.Count == 0)
+            throw ClusterException.NotFound($"no policy named '{name}' (submit one, or use a built-in name: {string.Join(", ", BuiltInPolicies.Names)}, or detector-selection-parameter such as lr-mmt-1.2)");
         var chosen = version is { } n ? candidates.FirstOrDefault(v => v.Version == n) : candidates.MaxBy(v => v.Version);
         if (chosen is null) throw ClusterException.NotFound($"policy '{name}' has no version {version}");
         state.State.ActiveName = chosen.Name;
@@ -70,12 +78,25 @@ public sealed class PolicyGrain(
         return Task.FromResult(active is null ? null : View(active));
     }
 
+    public Task<int> UsageWindow(double sampleSeconds)
+    {
+        var s = state.State;
+        var active = s.Versions.FirstOrDefault(v => v.Name == s.ActiveName && v.Version == s.ActiveVersion);
+        return Task.FromResult(KvmCluster.Policies.Balancing.UsageWindow.Samples(active is null ? Policy.Default : Parsed(active), sampleSeconds));
+    }
+
+    private Policy Parsed(StoredPolicy p)
+    {
+        if (!_parsed.TryGetValue((p.Name, p.Version), out var policy)) _parsed[(p.Name, p.Version)] = policy = PolicyDocument.Parse(p.Text, p.Name);
+        return policy;
+    }
+
     private readonly Dictionary<(string, int), Policy> _parsed = [];
 
     private PolicyVersionView View(StoredPolicy p)
     {
         // Parsed once per version: the scheduler asks for the active policy on every placement.
-        if (!_parsed.TryGetValue((p.Name, p.Version), out var policy)) _parsed[(p.Name, p.Version)] = policy = PolicyDocument.Parse(p.Text, p.Name);
+        var policy = Parsed(p);
         return new PolicyVersionView(p.Name, p.Version, p.Text, p.SubmittedAt,
             p.Name == state.State.ActiveName && p.Version == state.State.ActiveVersion,
             policy.Kind.ToString(), policy.Automation.ToString());

@@ -16,8 +16,14 @@ public interface IHypervisor
     /// <summary>The host's static facts; a problem when the driver cannot run guests here (no QEMU, no KVM).</summary>
     Task<(Host Facts, string? Problem)> DiscoverAsync(CancellationToken cancellationToken);
 
-    /// <summary>The guests running here now, with their latest usage.</summary>
+    /// <summary>The guests running here now (their specs; usage comes from <see cref="SampleAsync"/>).</summary>
     Task<IReadOnlyList<Guest>> InventoryAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// One usage sample of every guest running here: its mean CPU since the previous sample, its resident memory and
+    /// its memory dirty rate. The host grain calls this once per sample interval and keeps the history.
+    /// </summary>
+    Task<IReadOnlyDictionary<string, UsageSample>> SampleAsync(CancellationToken cancellationToken);
 
     Task LaunchAsync(Guest guest, CancellationToken cancellationToken);
     Task StopAsync(string guest, CancellationToken cancellationToken);

@@ -1,19 +1,24 @@
 using KvmCluster.Grains.Contracts;
 using KvmCluster.Policies.Model;
+using KvmCluster.Policies.Planning;
 using Orleans.Runtime;
 
 namespace KvmCluster.Grains.Scheduling;
 
 /// <summary>
 /// The scheduler's picture of the fleet, built from what hosts push: the latest report per host, which hosts' silos
-/// are alive, and guests launched since their host last reported. Only live hosts and their guests go into a
-/// snapshot: a dead host's guests cannot be moved, so the core must not plan with them.
+/// are alive, guests launched since their host last reported, and what the power controller says of hosts that do not
+/// report. Live hosts and their guests go into a snapshot, and so do hosts the power controller says are off or in
+/// standby (without guests): a policy may power them on, and they are never placement targets until they are on.
+/// A host whose silo is gone and whose power state is unknown stays out: its guests cannot be moved.
 /// </summary>
 public sealed class FleetView(IClusterMembershipService membership)
 {
     private readonly SortedDictionary<string, HostReport> _reports = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DateTimeOffset> _receivedAt = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Guest> _launched = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SiloAddress> _silos = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, PowerState> _powerStatus = new(StringComparer.Ordinal);
     private MembershipVersion _seen = MembershipVersion.MinValue;
     private HashSet<string> _reachable = new(StringComparer.Ordinal);
     // How many reports name each guest (normally one; briefly two while reports cross a migration).
@@ -27,7 +32,8 @@ public sealed class FleetView(IClusterMembershipService membership)
 
     public IEnumerable<HostReport> Reports => _reports.Values;
 
-    public bool Report(HostReport report)
+    /// <param name="receivedAt">When the scheduler got it (its own clock: hosts' clocks may differ).</param>
+    public bool Report(HostReport report, DateTimeOffset receivedAt)
     {
         Reported++;
         var changed = !_reports.TryGetValue(report.Host.Name, out var old)
@@ -36,10 +42,19 @@ public sealed class FleetView(IClusterMembershipService membership)
         if (old is not null) Count(old, -1);
         Count(report, +1);
         _reports[report.Host.Name] = report;
+        _receivedAt[report.Host.Name] = receivedAt;
         _silos[report.Host.Name] = SiloAddress.FromParsableString(report.Silo);
         foreach (var g in report.Guests) _launched.Remove(g.Name);
         if (changed) { Version++; _seen = MembershipVersion.MinValue; }
         return changed;
+    }
+
+    /// <summary>What the power controller says of a host (after a power action, and on a timer for hosts that do not report).</summary>
+    public void PowerStatus(string host, PowerState? power)
+    {
+        var before = _powerStatus.GetValueOrDefault(host, PowerState.On);
+        if (power is { } p) _powerStatus[host] = p; else _powerStatus.Remove(host);
+        if (before != _powerStatus.GetValueOrDefault(host, PowerState.On)) Version++;
     }
 
     /// <summary>A completed migration moves the guest now, before either host's next report says so.</summary>
@@ -79,6 +94,24 @@ public sealed class FleetView(IClusterMembershipService membership)
         return _reachable.Contains(host);
     }
 
+    /// <summary>Hosts whose silo is gone (their power state is worth asking the power controller).</summary>
+    public IEnumerable<string> Unreachable()
+    {
+        Refresh();
+        return _reports.Keys.Where(h => !_reachable.Contains(h));
+    }
+
+    /// <summary>Every power controller status known (persisted with the scheduler's state).</summary>
+    public IReadOnlyDictionary<string, PowerState> PowerStatuses => _powerStatus;
+
+    /// <summary>The power state the scheduler believes: the host's own report while it reports, else the power controller's.</summary>
+    public PowerState? PowerOf(string host)
+    {
+        Refresh();
+        if (_reachable.Contains(host) && _reports.TryGetValue(host, out var r)) return r.Host.Power;
+        return _powerStatus.TryGetValue(host, out var p) && p != PowerState.On ? p : null;
+    }
+
     public FleetSnapshot Snapshot(double sampleSeconds)
     {
         Refresh();
@@ -86,7 +119,12 @@ public sealed class FleetView(IClusterMembershipService membership)
         var guests = new List<Guest>();
         foreach (var r in _reports.Values)
         {
-            if (!_reachable.Contains(r.Host.Name)) continue;
+            if (!_reachable.Contains(r.Host.Name))
+            {
+                // Known to be off: in the fleet so a policy can power it on; nothing runs there.
+                if (_powerStatus.TryGetValue(r.Host.Name, out var p) && p != PowerState.On) hosts.Add(r.Host with { Power = p });
+                continue;
+            }
             // A host whose driver cannot run guests is in the fleet but takes nothing (like maintenance).
             hosts.Add(r.DriverProblem is null ? r.Host : r.Host with { Maintenance = true });
             guests.AddRange(r.Guests.Select(g => g with { Host = r.Host.Name }));
@@ -94,6 +132,16 @@ public sealed class FleetView(IClusterMembershipService membership)
         var known = new HashSet<string>(guests.Select(g => g.Name), StringComparer.Ordinal);
         guests.AddRange(_launched.Values.Where(g => g.Host is { } h && _reachable.Contains(h) && known.Add(g.Name)).OrderBy(g => g.Name, StringComparer.Ordinal));
         return new FleetSnapshot(hosts, guests) { SampleIntervalSeconds = sampleSeconds };
+    }
+
+    /// <summary>The host as the plan executor sees it, or null when it neither reports nor is known to be off.</summary>
+    public HostSighting? Sighting(string host)
+    {
+        Refresh();
+        if (!_reports.TryGetValue(host, out var r)) return null;
+        if (_reachable.Contains(host))
+            return new HostSighting(r.Host.Power, _receivedAt.GetValueOrDefault(host), [.. GuestsOn(r).Select(g => g.Name)]);
+        return _powerStatus.TryGetValue(host, out var p) && p != PowerState.On ? new HostSighting(p, null, []) : null;
     }
 
     /// <summary>Re-reads liveness only when the membership table changed.</summary>

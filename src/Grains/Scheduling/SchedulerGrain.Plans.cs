@@ -1,81 +1,92 @@
 using KvmCluster.Grains.Contracts;
-using KvmCluster.Grains.Ports;
 using KvmCluster.Policies.Balancing;
-using KvmCluster.Policies.Documents;
-using KvmCluster.Policies.Model;
-using KvmCluster.Policies.Placement;
 using KvmCluster.Policies.Planning;
 using Microsoft.Extensions.Logging;
-using Orleans.Concurrency;
-using Orleans.Serialization.Invocation;
-using Microsoft.Extensions.Options;
 using PolicyModel = KvmCluster.Policies.Policy;
 
 namespace KvmCluster.Grains.Scheduling;
 
-/// <summary>Planning rounds, the plan life cycle, wave-by-wave execution and single migrations.</summary>
+/// <summary>Planning rounds, the plan life cycle and operators' single migrations.</summary>
 public sealed partial class SchedulerGrain
 {
-    public async Task<PlanView> Preview()
+    /// <summary>A preview: the plan is kept RECOMMENDED and never executed here, whatever the automation level.</summary>
+    public async Task<PlanView> Preview() => (await MakePlan()).Plan;
+
+    /// <summary>
+    /// The planning timer's round. While a plan is approved or executing no new plan is made (the simulator's rule
+    /// too: one plan at a time). Under full automation a plan with actions is executed at once.
+    /// </summary>
+    private async Task Round()
+    {
+        if (state.State.Plans.Any(p => p.StateOf() is PlanState.Approved or PlanState.Executing))
+        {
+            log.LogDebug("planning round skipped: a plan is approved or executing");
+            return;
+        }
+        var (plan, policy) = await MakePlan();
+        if (options.Value.ExecutePlans && policy.Automation == PolicyModel.AutomationLevel.Full && (plan.Moves.Count > 0 || plan.PowerActions.Count > 0))
+            await Execute(plan.Id);
+    }
+
+    private async Task<(PlanView Plan, PolicyModel.Policy Policy)> MakePlan()
     {
         var policy = await ActivePolicy();
         var now = clock.Now;
+        state.State.Recent = PlanningContext.StillRecent(state.State.Recent, now);
         var context = new PlanningContext
         {
             Now = now,
-            RecentMigrations = [.. state.State.RecentMigrations.Select(m => new RecentMigration(m.Order.Guest, m.Order.From, m.Order.To, m.EndedAt ?? m.CreatedAt))],
+            RecentMigrations = [.. state.State.Recent],
+            InFlight = InFlight(),
             Link = options.Value.MigrationLink,
         };
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var snapshot = _fleet.Snapshot(options.Value.UsageSampleSeconds);
-        // Guests already moving are left out of this round's decisions: their hosts stay as they are.
         var plan = PlanViews.From(Rebalancer.Plan(snapshot, policy, context) with { CreatedAt = now });
-        plan = plan with { Moves = [.. plan.Moves.Where(m => !_activeMigrations.ContainsKey(m.Guest))] };
         Telemetry.KvmMeters.PlanningDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+        // A new plan replaces older recommendations only: an approved or executing plan stays what it is.
         var plans = state.State.Plans;
         for (var i = 0; i < plans.Count; i++)
-            if (plans[i].StateOf() is PlanState.Recommended or PlanState.Approved) plans[i] = plans[i].WithState(PlanState.Superseded);
+            if (plans[i].StateOf() == PlanState.Recommended) plans[i] = plans[i].WithState(PlanState.Superseded);
         plans.Add(plan);
-        if (plans.Count > options.Value.PlansKept) plans.RemoveRange(0, plans.Count - options.Value.PlansKept);
+        if (plans.Count > options.Value.PlansKept)
+        {
+            // The oldest finished plans go first; an approved or executing one is kept whatever its age.
+            var excess = plans.Count - options.Value.PlansKept;
+            plans.RemoveAll(p => excess > 0 && p.StateOf().IsFinal() && excess-- > 0);
+        }
         await Save();
         await Record("plan-recommended", plan.Id, $"plan {plan.Id} ({policy.Name}): {plan.Moves.Count} migrations, {plan.PowerActions.Count} power actions",
-            [.. plan.Moves.Select(m => $"{m.Guest} {m.From} → {m.To}: {string.Join("; ", m.Reasons)}")]);
-        if (options.Value.ExecutePlans && policy.Automation == PolicyModel.AutomationLevel.Full && (plan.Moves.Count > 0 || plan.PowerActions.Count > 0) && state.State.ExecutingPlan is null)
-            return await Execute(plan.Id);
-        return plan;
+            [.. plan.Notes, .. plan.Moves.Select(m => $"{m.Guest} {m.From} → {m.To}: {string.Join("; ", m.Reasons)}"),
+                .. plan.PowerActions.Select(p => $"{p.Operation} {p.Host}: {string.Join("; ", p.Reasons)}")]);
+        return (plan, policy);
     }
 
-    public Task<IReadOnlyList<PlanView>> Plans() => Task.FromResult<IReadOnlyList<PlanView>>([.. state.State.Plans]);
+    private List<InFlightMigration> InFlight() =>
+        [.. state.State.Active.Values.Select(a => new InFlightMigration(a.Order.Guest, a.Order.From, a.Order.To)).OrderBy(m => m.Guest, StringComparer.Ordinal)];
 
-    public Task<PlanView> Plan(string id) => Task.FromResult(Find(id));
+    public Task<IReadOnlyList<PlanView>> Plans() => Task.FromResult<IReadOnlyList<PlanView>>([.. state.State.Plans.Select(WithProgress)]);
+
+    public Task<PlanView> Plan(string id) => Task.FromResult(WithProgress(Find(id)));
+
+    private PlanView WithProgress(PlanView plan) =>
+        state.State.Execution is { } e && e.PlanId == plan.Id ? plan.WithProgress(e) : plan;
 
     public async Task<PlanView> Approve(string id) => await Update(id, PlanState.Approved);
 
     public async Task<PlanView> CancelPlan(string id)
     {
         var plan = await Update(id, PlanState.Cancelled);
-        if (state.State.ExecutingPlan == id)
+        if (state.State.Execution is { } e && e.PlanId == id)
         {
-            state.State.ExecutingPlan = null;
+            state.State.Execution = PlanExecutor.Cancel(e, clock.Now);
             await Save();
+            await Record("plan-cancelled", id, $"plan {id} CANCELLED: nothing more starts; running migrations end on their own", []);
         }
-        return plan;
+        return WithProgress(plan);
     }
 
-    public async Task<PlanView> Execute(string id)
-    {
-        if (state.State.ExecutingPlan is { } running && running != id) throw ClusterException.Conflict($"plan {running} is executing");
-        var plan = Find(id);
-        if (plan.StateOf() == PlanState.Recommended) plan = await Update(id, PlanState.Approved);
-        plan = await Update(id, PlanState.Executing);
-        state.State.ExecutingPlan = id;
-        state.State.PlanMigrations.Clear();
-        await Record("plan-executing", id, $"plan {id} executing", []);
-        await RunPowerActions(plan);
-        return await StartWave(plan, plan.Moves.Count == 0 ? 0 : plan.Moves.Min(m => m.Wave));
-    }
-
-    public async Task<MigrationView> Migrate(string guestName, string? to)
+    public async Task<MigrationView> Migrate(string guestName, string? to, bool force)
     {
         var engine = await Engine();
         // A guest placed since the engine was built lives only in its committed state, not in its snapshot: rebuild.
@@ -85,11 +96,11 @@ public sealed partial class SchedulerGrain
             engine = await Engine();
         }
         var guest = engine.State.Snapshot.FindGuest(guestName) ?? throw ClusterException.NotFound($"no reachable guest named '{guestName}'");
-        if (_activeMigrations.TryGetValue(guestName, out var active)) throw ClusterException.Conflict($"guest '{guestName}' is already migrating ({active})");
+        if (state.State.Active.TryGetValue(guestName, out var active)) throw ClusterException.Conflict($"guest '{guestName}' is already migrating ({active.Id})");
         var reasons = new List<string>();
         if (to is null)
         {
-            var result = engine.Place(guest, PlaceOptions.Explained);
+            var result = engine.Place(guest, KvmCluster.Policies.Placement.PlaceOptions.Explained);
             to = result.Host ?? throw ClusterException.Conflict($"no other host can run guest '{guestName}'");
             reasons.Add($"operator request; {to} chosen by policy {_policy.Policy.Name} (score {result.Score:0.###})");
         }
@@ -100,98 +111,29 @@ public sealed partial class SchedulerGrain
             if (rejections.Count > 0) throw ClusterException.Conflict($"host '{to}' cannot run '{guestName}': {string.Join("; ", rejections)}");
             reasons.Add($"operator request to {to}");
         }
+        // The policy's concurrency limits hold for operators too (KubeVirt's do); --force goes past them, on record.
+        if (ConcurrencyLimit(_policy.Policy.Migration, guest.Host!, to) is { } limit)
+        {
+            if (!force) throw ClusterException.Conflict($"{limit}; wait for one to finish, or force it (--force)", "migration");
+            reasons.Add($"forced past the policy's limit: {limit}");
+            await Record("migration-forced", guestName, $"operator forced a migration of {guestName} {guest.Host} → {to} past the policy's limit", [limit]);
+        }
         var id = $"{guestName}-{clock.Now:yyyyMMddHHmmssfff}";
-        return await StartMigration(id, MigrationOrder.For(_policy.Policy.Migration.For(guest), guestName, guest.Host!, to, null, reasons), guest);
+        var order = MigrationOrder.For(_policy.Policy.Migration, guest, to, null, reasons) with { Forced = force && reasons.Count > 1 };
+        return await StartMigration(id, order, guest);
     }
 
-    public async Task MigrationEnded(MigrationView migration)
+    /// <summary>The limit a new migration from <paramref name="from"/> to <paramref name="to"/> would break, or null.</summary>
+    private string? ConcurrencyLimit(PolicyModel.MigrationSettings m, string from, string to)
     {
-        _activeMigrations.Remove(migration.Order.Guest);
-        if (migration.Status == MigrationStatus.Completed)
-        {
-            _fleet.Moved(migration.Order.Guest, migration.Order.From, migration.Order.To);
-            RosterChanged();
-            state.State.RecentMigrations.Add(migration);
-            var cutoff = clock.Now - TimeSpan.FromHours(2);
-            state.State.RecentMigrations.RemoveAll(m => (m.EndedAt ?? m.CreatedAt) < cutoff);
-        }
-        if (migration.Order.Plan is { } planId && planId == state.State.ExecutingPlan)
-        {
-            state.State.PlanMigrations[migration.Id] = migration.Status;
-            var plan = Find(planId);
-            var wave = plan.Moves.Where(m => m.Wave == state.State.ExecutingWave).ToList();
-            if (wave.All(m => m.Migration is { } mid && state.State.PlanMigrations.ContainsKey(mid)))
-            {
-                var failed = wave.Count(m => state.State.PlanMigrations[m.Migration!] != MigrationStatus.Completed);
-                var next = plan.Moves.Where(m => m.Wave > state.State.ExecutingWave).Select(m => m.Wave).DefaultIfEmpty(-1).Min();
-                if (failed == 0 && next >= 0) { await StartWave(plan, next); return; }
-                await Finish(plan, failed == 0 ? PlanState.Succeeded : PlanState.Failed);
-                return;
-            }
-        }
-        await Save();
-    }
-
-    private async Task<PlanView> StartWave(PlanView plan, int wave)
-    {
-        state.State.ExecutingWave = wave;
-        var snapshot = _fleet.Snapshot(options.Value.UsageSampleSeconds);
-        var moves = plan.Moves.ToList();
-        for (var i = 0; i < moves.Count; i++)
-        {
-            if (moves[i].Wave != wave) continue;
-            var m = moves[i];
-            var id = PlanViews.MigrationId(plan, m);
-            moves[i] = m with { Migration = id };
-            var guest = snapshot.FindGuest(m.Guest);
-            if (guest is null || guest.Host != m.From)
-            {
-                state.State.PlanMigrations[id] = MigrationStatus.Failed;
-                continue;
-            }
-            await StartMigration(id, MigrationOrder.For(_policy.Policy.Migration.For(guest), m.Guest, m.From, m.To, plan.Id, m.Reasons), guest);
-        }
-        plan = plan with { Moves = moves };
-        Replace(plan);
-        await Save();
-        if (moves.Count == 0 || moves.Where(m => m.Wave == wave).All(m => state.State.PlanMigrations.ContainsKey(m.Migration!) && state.State.PlanMigrations[m.Migration!] == MigrationStatus.Failed))
-            return await Finish(plan, moves.Count == 0 ? PlanState.Succeeded : PlanState.Failed);
-        return plan;
-    }
-
-    private async Task<MigrationView> StartMigration(string id, MigrationOrder order, Guest guest)
-    {
-        _activeMigrations[order.Guest] = id;
-        var view = await GrainFactory.GetGrain<IMigrationGrain>(id).Start(order, guest);
-        if (view.Status is MigrationStatus.Failed or MigrationStatus.Cancelled) _activeMigrations.Remove(order.Guest);
-        return view;
-    }
-
-    private async Task<PlanView> Finish(PlanView plan, PlanState end)
-    {
-        plan = plan.WithState(end);
-        Replace(plan);
-        state.State.ExecutingPlan = null;
-        await Save();
-        await Record("plan-" + end.ToString().ToLowerInvariant(), plan.Id, $"plan {plan.Id} {end.Upper()}", []);
-        return plan;
-    }
-
-    private async Task RunPowerActions(PlanView plan)
-    {
-        foreach (var p in plan.PowerActions)
-        {
-            try
-            {
-                if (p.Operation == "power-on") await power.PowerOnAsync(p.Host, CancellationToken.None);
-                else await power.PowerOffAsync(p.Host, CancellationToken.None);
-                await Record("host-" + p.Operation, p.Host, $"host {p.Host} {p.Operation}", p.Reasons);
-            }
-            catch (Exception e)
-            {
-                await Record("host-power-failed", p.Host, $"host {p.Host} {p.Operation} not done: {e.Message}", p.Reasons);
-            }
-        }
+        var active = state.State.Active.Values.ToList();
+        string Names(IEnumerable<ActiveMigration> list) => string.Join(", ", list.Select(a => a.Order.Guest).Order(StringComparer.Ordinal));
+        if (active.Count >= m.MaxConcurrent) return $"the policy allows {m.MaxConcurrent} migrations at once in the cluster (migration.maxConcurrent) and {active.Count} run: {Names(active)}";
+        var outbound = active.Where(a => a.Order.From == from).ToList();
+        if (outbound.Count >= m.MaxOutboundPerHost) return $"the policy allows {m.MaxOutboundPerHost} migrations out of a host at once (migration.maxOutboundPerHost) and {from} sends {Names(outbound)}";
+        var inbound = active.Where(a => a.Order.To == to).ToList();
+        if (inbound.Count >= m.MaxInboundPerHost) return $"the policy allows {m.MaxInboundPerHost} migrations into a host at once (migration.maxInboundPerHost) and {to} receives {Names(inbound)}";
+        return null;
     }
 
     private PlanView Find(string id) => state.State.Plans.LastOrDefault(p => p.Id == id) ?? throw ClusterException.NotFound($"no plan {id}");

@@ -1,23 +1,21 @@
 using KvmCluster.Grains.Contracts;
 using KvmCluster.Grains.Ports;
-using KvmCluster.Policies.Balancing;
 using KvmCluster.Policies.Documents;
 using KvmCluster.Policies.Model;
 using KvmCluster.Policies.Placement;
-using KvmCluster.Policies.Planning;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using Orleans.Serialization.Invocation;
-using Microsoft.Extensions.Options;
 using PolicyModel = KvmCluster.Policies.Policy;
 
 namespace KvmCluster.Grains.Scheduling;
 
 /// <summary>
 /// One per cluster. Keeps the fleet picture hosts push, places new guests, runs the active policy on a timer (the
-/// placement core decides; this grain only orchestrates), keeps plans through their life cycle and executes them
-/// wave by wave through migration grains. Automation: manual and partial keep plans RECOMMENDED for an operator,
-/// full executes them.
+/// placement core decides; this grain only orchestrates), keeps plans through their life cycle and drives the core's
+/// plan executor through migration grains and the power controller. Automation: manual and partial keep plans
+/// RECOMMENDED for an operator, full executes the timer's plans.
 /// </summary>
 [MayInterleave(nameof(MayInterleave))]
 public sealed partial class SchedulerGrain(
@@ -27,7 +25,7 @@ public sealed partial class SchedulerGrain(
     IOptions<SchedulerOptions> options,
     IPowerController power,
     FleetClock clock,
-    ILogger<SchedulerGrain> log) : Grain, ISchedulerGrain
+    ILogger<SchedulerGrain> log) : Grain, ISchedulerGrain, IRemindable
 {
     private readonly FleetView _fleet = new(membership);
     private (string Key, PolicyModel.Policy Policy) _policy = ("", PolicyModel.Policy.Default);
@@ -35,7 +33,6 @@ public sealed partial class SchedulerGrain(
     private long _engineVersion = -1;
     private long _engineReported = -1;
     private DateTime _engineBuilt;
-    private readonly Dictionary<string, string> _activeMigrations = new(StringComparer.Ordinal);
 
     private long _rosterVersion;
     private Task? _rosterWrite;
@@ -57,26 +54,50 @@ public sealed partial class SchedulerGrain(
         return Task.CompletedTask;
     }
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        foreach (var r in roster.State.Hosts) _fleet.Report(r);
+        var now = clock.Now;
+        foreach (var r in roster.State.Hosts) _fleet.Report(r, r.At);
+        foreach (var (host, p) in state.State.PowerStatus) _fleet.PowerStatus(host, p);
         _rosterVersion = _fleet.Version;
         this.RegisterGrainTimer(() => { FlushPlacedEvents(); RosterChanged(); return Task.CompletedTask; },
             new GrainTimerCreationOptions(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2)) { KeepAlive = true });
         var every = options.Value.PlanningInterval;
         if (every > TimeSpan.Zero)
-            this.RegisterGrainTimer(async () => { try { await Preview(); } catch (Exception e) { log.LogWarning(e, "planning round failed"); } },
+            this.RegisterGrainTimer(async () => { try { await Round(); } catch (Exception e) { log.LogWarning(e, "planning round failed"); } },
                 new GrainTimerCreationOptions(every, every) { KeepAlive = true });
-        return Task.CompletedTask;
+        var poll = options.Value.PowerStatusInterval;
+        if (poll > TimeSpan.Zero)
+            this.RegisterGrainTimer(() => { PollPowerStatus(); return Task.CompletedTask; },
+                new GrainTimerCreationOptions(TimeSpan.FromSeconds(1), poll) { KeepAlive = true });
+        if (state.State.Execution is { IsFinished: false }) await Resume(now);
     }
 
     public Task ReportHost(HostReport report)
     {
-        if (_fleet.Report(report)) RosterChanged();
+        if (_fleet.Report(report, clock.Now)) RosterChanged();
         return Task.CompletedTask;
     }
 
-    private Task Save() => state.WriteStateAsync();
+    private Task? _stateWrite;
+    private bool _stateDirty;
+
+    /// <summary>
+    /// Writes the scheduler's state. Writes never overlap (storage refuses a second write with the first's etag):
+    /// a save asked for while one is in flight waits for it, then writes what is newer.
+    /// </summary>
+    private async Task Save()
+    {
+        _stateDirty = true;
+        while (_stateWrite is { IsCompleted: false } inFlight)
+        {
+            try { await inFlight; } catch { /* its caller sees its failure; this save writes again */ }
+        }
+        if (!_stateDirty) return; // a write that started after this change already holds it
+        _stateDirty = false;
+        _stateWrite = state.WriteStateAsync();
+        await _stateWrite;
+    }
 
     /// <summary>
     /// Write-behind for the roster: written as soon as hosts or guests change, but never two writes at once — changes
@@ -111,8 +132,16 @@ public sealed partial class SchedulerGrain(
     public Task<IReadOnlyList<HostView>> Hosts() => Task.FromResult<IReadOnlyList<HostView>>([.. _fleet.Reports.Select(r =>
     {
         var guests = _fleet.GuestsOn(r).ToList();
-        return new HostView(r.Host.Name, r.Host, [.. guests.Select(g => g.Name).Order(StringComparer.Ordinal)], _fleet.IsReachable(r.Host.Name),
-            r.Driver, r.DriverProblem, r.At, guests.Sum(g => g.MemoryMiB), guests.Sum(g => g.VCpus));
+        var reachable = _fleet.IsReachable(r.Host.Name);
+        return new HostView(r.Host.Name, r.Host, [.. guests.Select(g => g.Name).Order(StringComparer.Ordinal)], reachable,
+            r.Driver, r.DriverProblem, r.At, guests.Sum(g => g.MemoryMiB), guests.Sum(g => g.VCpus))
+        {
+            Power = (_fleet.PowerOf(r.Host.Name) ?? r.Host.Power).ToString().ToLowerInvariant(),
+            Labels = r.Host.Labels,
+            HistorySamples = r.Guests.Select(g => g.Usage.Samples).DefaultIfEmpty(r.CpuHistoryMhz.Count).Max(),
+            CpuHistoryMhz = r.CpuHistoryMhz,
+            SampledAt = r.SampledAt,
+        };
     })]);
 
     public Task<IReadOnlyList<GuestView>> Guests()
@@ -123,7 +152,7 @@ public sealed partial class SchedulerGrain(
             var reachable = _fleet.IsReachable(r.Host.Name);
             foreach (var g in _fleet.GuestsOn(r))
             {
-                var migration = _activeMigrations.GetValueOrDefault(g.Name);
+                var migration = state.State.Active.GetValueOrDefault(g.Name)?.Id;
                 var status = !reachable ? GuestStatus.Unreachable : migration is null ? GuestStatus.Running : GuestStatus.Migrating;
                 list.Add(new GuestView(g.Name, g with { Host = r.Host.Name }, r.Host.Name, status, r.At, migration));
             }
@@ -139,6 +168,17 @@ public sealed partial class SchedulerGrain(
         if (!_fleet.IsReachable(host)) throw ClusterException.NotFound($"no reachable host named '{host}'");
         await GrainFactory.GetGrain<IHostGrain>(host).SetMaintenance(on);
         await Record(on ? "maintenance-on" : "maintenance-off", host, $"host {host} maintenance {(on ? "on" : "off")}", []);
+        return (await Hosts()).Single(h => h.Name == host);
+    }
+
+    public async Task<HostView> SetLabels(string host, LabelChange change)
+    {
+        foreach (var (field, message) in change.Problems()) throw ClusterException.Invalid(message, field);
+        if (!_fleet.IsReachable(host)) throw ClusterException.NotFound($"no reachable host named '{host}'");
+        var report = await GrainFactory.GetGrain<IHostGrain>(host).SetLabels(change);
+        if (_fleet.Report(report, clock.Now)) RosterChanged(); // its one-way copy may still be on its way; the view below must show the change
+        var changes = (change.Set ?? new Dictionary<string, string>()).Select(kv => $"{kv.Key}={kv.Value}").Concat((change.Remove ?? []).Select(k => k + "-"));
+        await Record("host-labels", host, $"host {host} labels: {string.Join(" ", changes)}", [.. report.Host.Labels.Select(kv => $"{kv.Key}={kv.Value}")]);
         return (await Hosts()).Single(h => h.Name == host);
     }
 

@@ -15,7 +15,7 @@ public sealed class SchedulerOptions
     /// often (rebuilding on every report would cost a fleet-sized rebuild per report). Zero: always the latest.
     /// </summary>
     public TimeSpan PlacementUsageRefresh { get; set; } = TimeSpan.FromSeconds(30);
-    /// <summary>Seconds between two usage samples in host reports (what the drivers sample at).</summary>
+    /// <summary>Seconds of fleet time between two usage samples in host reports (what the host grains sample at).</summary>
     public double UsageSampleSeconds { get; set; } = 300;
     /// <summary>The migration network, for the cost model's predictions.</summary>
     public MigrationLink MigrationLink { get; set; } = MigrationLink.TenGigabit;
@@ -24,4 +24,10 @@ public sealed class SchedulerOptions
     /// them out in trace time).
     /// </summary>
     public bool ExecutePlans { get; set; } = true;
+    /// <summary>How often an executing plan looks at the fleet again (boots, empty hosts, power-off confirmations).</summary>
+    public TimeSpan ExecutorTick { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>How often migration grains are asked how their migration went (in case a one-way "ended" was lost).</summary>
+    public TimeSpan MigrationPoll { get; set; } = TimeSpan.FromSeconds(5);
+    /// <summary>How often the power controller is asked about hosts that do not report (zero: never).</summary>
+    public TimeSpan PowerStatusInterval { get; set; } = TimeSpan.FromMinutes(1);
 }

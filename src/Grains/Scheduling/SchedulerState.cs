@@ -1,4 +1,7 @@
 using KvmCluster.Grains.Contracts;
+using KvmCluster.Policies.Balancing;
+using KvmCluster.Policies.Model;
+using KvmCluster.Policies.Planning;
 
 namespace KvmCluster.Grains.Scheduling;
 
@@ -6,13 +9,18 @@ namespace KvmCluster.Grains.Scheduling;
 public sealed class SchedulerState
 {
     [Id(0)] public List<PlanView> Plans { get; set; } = [];
-    /// <summary>Recent completed migrations (guest, from, to, when): hysteresis against ping-pong.</summary>
-    [Id(1)] public List<MigrationView> RecentMigrations { get; set; } = [];
-    /// <summary>The plan being executed and its current wave.</summary>
-    [Id(2)] public string? ExecutingPlan { get; set; }
-    [Id(3)] public int ExecutingWave { get; set; }
-    [Id(4)] public Dictionary<string, MigrationStatus> PlanMigrations { get; set; } = [];
+    /// <summary>The executing plan's executor state: a restarted scheduler resumes it from here.</summary>
+    [Id(5)] public PlanExecution? Execution { get; set; }
+    /// <summary>Migrations under way (plans' and operators'), by guest.</summary>
+    [Id(6)] public Dictionary<string, ActiveMigration> Active { get; set; } = new(StringComparer.Ordinal);
+    /// <summary>Completed migrations a planning round still sees (hysteresis against ping-pong).</summary>
+    [Id(7)] public List<RecentMigration> Recent { get; set; } = [];
+    /// <summary>What the power controller last said of hosts that do not report.</summary>
+    [Id(8)] public Dictionary<string, PowerState> PowerStatus { get; set; } = new(StringComparer.Ordinal);
 }
+
+[GenerateSerializer, Immutable, Alias("kvm.ActiveMigration")]
+public sealed record ActiveMigration([property: Id(0)] string Id, [property: Id(1)] MigrationOrder Order);
 
 /// <summary>
 /// The last report of every host ever seen: after a failover the new activation still knows a dead host's guests

@@ -25,7 +25,8 @@ public static class HostLoad
         if (cap <= 0) return 0;
         if (samplesAgo == 0) return s.CpuUsedMhz[host] / cap;
         var sum = 0.0;
-        foreach (var g in s.GuestsOn(host)) sum += GuestCpuMhz(g, samplesAgo);
+        // A guest never sampled counts as busy on all its vCPUs, as in the state's current use (GuestDemand.CpuMhzOn).
+        foreach (var g in s.GuestsOn(host)) sum += g.Usage.Samples > 0 ? GuestCpuMhz(g, samplesAgo) : g.VCpus * s.MhzPerThread[host];
         return sum / cap;
     }
 

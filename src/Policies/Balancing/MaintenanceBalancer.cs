@@ -25,13 +25,13 @@ public sealed class MaintenanceBalancer : IBalancer
             result.Notes.Add($"host {host.Name} is in maintenance: evacuating {s.GuestsOn(h).Count} guest(s)");
             // The biggest guests first: they are the hardest to fit.
             foreach (var g in s.GuestsOn(h).OrderByDescending(g => g.MemoryMiB).ThenBy(g => g.Name, StringComparer.Ordinal).ToList())
-                MoveAway(engine, g, $"host {host.Name} is in maintenance", result);
+                if (!context.IsMoving(g.Name)) MoveAway(engine, g, $"host {host.Name} is in maintenance", result);
         }
 
         for (var h = 0; h < s.HostCount; h++)
         {
             if (!s.Accepts(h)) continue;
-            foreach (var g in s.GuestsOn(h).Where(HasHardRule).OrderBy(g => g.Name, StringComparer.Ordinal).ToList())
+            foreach (var g in s.GuestsOn(h).Where(g => HasHardRule(g) && !context.IsMoving(g.Name)).OrderBy(g => g.Name, StringComparer.Ordinal).ToList())
                 if (BrokenRule(engine, g, h) is { } why)
                     MoveAway(engine, g, $"repairs a hard affinity rule: {why}", result);
         }

@@ -47,6 +47,7 @@ public static class PolicyDocument
             EvenlyDistributed = ReadEven(m.Map("evenlyDistributed")),
             PowerSaving = ReadPowerSaving(m.Map("powerSaving")),
             Adaptive = ReadAdaptive(m.Map("adaptive")),
+            Power = ReadPower(m.Map("power")),
         };
         m.RejectUnknown();
         return policy;
@@ -169,6 +170,19 @@ public static class PolicyDocument
         };
         if (s.TargetUtilizationPercent + s.TolerancePercent > 100 || s.TargetUtilizationPercent - s.TolerancePercent < 0)
             m.Error("tolerancePercent", $"target {s.TargetUtilizationPercent}% ± {s.TolerancePercent}% must stay within 0–100%");
+        m.RejectUnknown();
+        return s;
+    }
+
+    private static PowerActionSettings ReadPower(MapReader? m)
+    {
+        var d = new PowerActionSettings();
+        if (m is null) return d;
+        var s = new PowerActionSettings
+        {
+            BootTimeoutMinutes = m.Double("bootTimeoutMinutes", 0.01, 1440) ?? d.BootTimeoutMinutes,
+            PowerOffTimeoutMinutes = m.Double("powerOffTimeoutMinutes", 0.01, 1440) ?? d.PowerOffTimeoutMinutes,
+        };
         m.RejectUnknown();
         return s;
     }

@@ -66,6 +66,11 @@ public static class PolicyWriter
                 ["consolidateUnderloaded"] = p.Adaptive.ConsolidateUnderloaded,
                 ["maxConsolidationsPerRound"] = p.Adaptive.MaxConsolidationsPerRound,
             },
+            ["power"] = new Dictionary<string, object>
+            {
+                ["bootTimeoutMinutes"] = p.Power.BootTimeoutMinutes,
+                ["powerOffTimeoutMinutes"] = p.Power.PowerOffTimeoutMinutes,
+            },
         };
         if (p.Description is null) doc.Remove("description");
         // Built as a YAML node tree and saved: no reflection, so it also works in the NativeAOT build.

@@ -38,6 +38,16 @@ public static class MigrationPlanning
     /// <summary>Local disk data a move of the guest copies (MiB).</summary>
     public static double CopiedMiB(Guest g) => g.Disks.Sum(d => d.CopiedMiB);
 
+    /// <summary>Shortest time limit of any migration, whatever the guest's size: starting the destination takes seconds.</summary>
+    public const double MinimumDeadlineSeconds = 120;
+
+    /// <summary>
+    /// The time a migration of <paramref name="g"/> may take before it is cancelled and the guest stays on its source:
+    /// the policy's <c>completionTimeoutPerGiB</c> per GiB of memory and copied disk (KubeVirt's rule), at least
+    /// <see cref="MinimumDeadlineSeconds"/>. The migration grain applies exactly this.
+    /// </summary>
+    public static double DeadlineSeconds(Guest g, MigrationSettings m) => Math.Max(MinimumDeadlineSeconds, m.CompletionTimeoutPerGiB * TimeoutGiB(g));
+
     /// <summary>The GiB a move's time limit is counted in: memory plus the disk data copied (as KubeVirt counts them).</summary>
     public static double TimeoutGiB(Guest g) => Math.Max(1, (g.MemoryMiB + CopiedMiB(g)) / 1024.0);
 

@@ -33,6 +33,7 @@ public sealed class PlacementState
     internal readonly int[][] HugepagesReserved;
     internal readonly double[] CpuCapacityMhz;
     internal readonly double[] CpuUsedMhz;
+    internal readonly double[] MhzPerThread;
     internal readonly int[] GuestCount;
     internal readonly long[] LocalDiskFreeGiB;
     /// <summary>Per host: free passthrough devices per vendor:device id (null when the host has none).</summary>
@@ -60,7 +61,7 @@ public sealed class PlacementState
         InverseVcpuCapacity = new double[n]; InverseMemoryCapacity = new double[n];
         HugepagesAvailable = [.. HugepageSizes.Select(_ => new int[n])];
         HugepagesReserved = [.. HugepageSizes.Select(_ => new int[n])];
-        CpuCapacityMhz = new double[n]; CpuUsedMhz = new double[n];
+        CpuCapacityMhz = new double[n]; CpuUsedMhz = new double[n]; MhzPerThread = new double[n];
         GuestCount = new int[n]; LocalDiskFreeGiB = new long[n];
         _accepts = new bool[n];
         _guestsOn = new List<Guest>[n];
@@ -75,6 +76,7 @@ public sealed class PlacementState
             InverseVcpuCapacity[i] = 1 / Math.Max(1e-9, VcpuCapacity[i]);
             InverseMemoryCapacity[i] = 1 / Math.Max(1e-9, MemoryCapacity[i]);
             CpuCapacityMhz[i] = h.Cpu.CapacityMhz;
+            MhzPerThread[i] = h.Cpu.MhzPerThread;
             _accepts[i] = h.AcceptsGuests;
             _guestsOn[i] = [];
             LocalDiskFreeGiB[i] = h.Storage.LocalFreeGiB;
@@ -97,7 +99,7 @@ public sealed class PlacementState
             if (g.Host is null || !_hostIndex.TryGetValue(g.Host, out var h)) continue;
             VcpuUsed[h] += g.VCpus;
             MemoryUsed[h] += g.GeneralMemoryMiB;
-            CpuUsedMhz[h] += g.Usage.LastCpuMhz;
+            CpuUsedMhz[h] += g.Usage.Samples > 0 ? g.Usage.LastCpuMhz : g.VCpus * MhzPerThread[h];
             GuestCount[h]++;
             IndexGuest(g, h, +1);
             _guestsOn[h].Add(g);
@@ -197,7 +199,7 @@ public sealed class PlacementState
     {
         VcpuUsed[host] += d.VCpus;
         MemoryUsed[host] += d.GeneralMemoryMiB;
-        CpuUsedMhz[host] += d.CpuMhz;
+        CpuUsedMhz[host] += d.CpuMhzOn(host, this);
         GuestCount[host]++;
         LocalDiskFreeGiB[host] -= d.LocalDiskGiB;
         if (d.HugepageSizeIndex >= 0) HugepagesAvailable[d.HugepageSizeIndex][host] -= d.HugepageCount;
@@ -217,7 +219,7 @@ public sealed class PlacementState
     {
         VcpuUsed[host] -= d.VCpus;
         MemoryUsed[host] -= d.GeneralMemoryMiB;
-        CpuUsedMhz[host] -= d.CpuMhz;
+        CpuUsedMhz[host] -= d.CpuMhzOn(host, this);
         GuestCount[host]--;
         LocalDiskFreeGiB[host] += d.LocalDiskGiB;
         if (d.HugepageSizeIndex >= 0) HugepagesAvailable[d.HugepageSizeIndex][host] += d.HugepageCount;

@@ -47,6 +47,7 @@ public static class PlanBuilder
         {
             var guest = s.GuestsOn(s.HostIndex(m.From)).FirstOrDefault(g => g.Name == m.Guest.Name);
             if (guest is null) { refused.Add(new RefusedMove(m.Guest.Name, m.From, m.To, $"{m.Guest.Name} is not on {m.From}")); continue; }
+            if (context.IsMoving(guest.Name)) { refused.Add(new RefusedMove(guest.Name, m.From, m.To, $"{guest.Name} is migrating already")); continue; }
             var cost = MigrationPlanning.Predict(guest, limits, context.Link);
             if (!cost.Completes) { refused.Add(new RefusedMove(guest.Name, m.From, m.To, $"the migration would not converge ({cost}); the guest stays")); continue; }
             pending.Add(new Pending(guest, m.From, m.To, m.Reasons, cost));

@@ -24,6 +24,10 @@ public static class Rebalancer
     public static Plan Plan(FleetSnapshot snapshot, Policy.Policy policy, PlanningContext context)
     {
         var engine = new PlacementEngine(snapshot, policy);
+        // A guest in flight holds its destination too, for the balancers and the builder alike.
+        var s = engine.State;
+        foreach (var m in context.InFlight)
+            if (s.TryGetHostIndex(m.To, out var to) && snapshot.FindGuest(m.Guest) is { } g) s.Add(s.Demand(g with { Host = m.To }), to, reserved: true);
         // Balancers leave the state as their moves would; the builder starts again from the fleet as it is.
         var mark = engine.State.Mark();
         var proposals = new MaintenanceBalancer().Balance(engine, context);

@@ -43,6 +43,7 @@ public sealed record Policy
     public EvenlyDistributedSettings EvenlyDistributed { get; init; } = new();
     public PowerSavingSettings PowerSaving { get; init; } = new();
     public AdaptiveSettings Adaptive { get; init; } = new();
+    public PowerActionSettings Power { get; init; } = new();
     /// <summary>Seed for every random choice a policy makes (e.g. random VM selection), so plans are reproducible.</summary>
     public long Seed { get; init; } = 1;
 

@@ -5,7 +5,8 @@ using KvmCluster.Policies.Model;
 
 namespace KvmCluster.Silo.Api;
 
-public sealed record MigrateRequest(string Guest, string? To);
+/// <param name="Force">Go past the policy's concurrency limits (recorded in the migration's reasons and the event log).</param>
+public sealed record MigrateRequest(string Guest, string? To, bool Force = false);
 public sealed record MaintenanceRequest(bool On);
 
 /// <summary>The REST API every silo serves. Reads are open on the bound address; every change needs the bearer token.</summary>
@@ -27,6 +28,13 @@ public static class ApiEndpoints
         {
             var body = await Read<MaintenanceRequest>(request);
             return Results.Ok(await Scheduler(g).SetMaintenance(name, body.On).WaitAsync(CallTimeout));
+        });
+
+        api.MapPost("/hosts/{name}/labels", async (string name, HttpRequest request, IGrainFactory g) =>
+        {
+            var change = await Read<LabelChange>(request);
+            foreach (var (field, message) in change.Problems()) return Problems.BadBody(message, field);
+            return Results.Ok(await Scheduler(g).SetLabels(name, change).WaitAsync(CallTimeout));
         });
 
         api.MapPost("/hosts/{name}/tuning", async (string name, HttpRequest request, IGrainFactory g) =>
@@ -85,7 +93,7 @@ public static class ApiEndpoints
         {
             var body = await Read<MigrateRequest>(request);
             if (string.IsNullOrWhiteSpace(body.Guest)) return Problems.BadBody("'guest' is required", "guest");
-            var m = await Scheduler(g).Migrate(body.Guest, string.IsNullOrWhiteSpace(body.To) ? null : body.To).WaitAsync(CallTimeout);
+            var m = await Scheduler(g).Migrate(body.Guest, string.IsNullOrWhiteSpace(body.To) ? null : body.To, body.Force).WaitAsync(CallTimeout);
             return Results.Accepted($"/api/migrations/{m.Id}", m);
         });
         api.MapGet("/migrations/{id}", async (string id, IGrainFactory g) =>

@@ -42,7 +42,8 @@ public static class MigrationModelCheck
             };
             await a.LaunchAsync(guest, CancellationToken.None);
             await WaitForHeartbeat(Path.Combine(stateDirectory, "a", "qemu", guest.Name + ".serial"));
-            var order = new MigrationOrder(guest.Name, "model-a", "model-b", null, c.BandwidthMiBps, 300, []);
+            var order = new MigrationOrder(guest.Name, "model-a", "model-b", null, new Policies.Policy.MigrationSettings { BandwidthMiBps = c.BandwidthMiBps, DowntimeMs = 300 },
+                Policies.Migration.MigrationPlanning.MinimumDeadlineSeconds, []);
             var endpoint = await b.PrepareIncomingAsync(guest, order, CancellationToken.None);
             await a.MigrateAsync(guest.Name, endpoint, order, _ => Task.CompletedTask, CancellationToken.None);
             await b.CommitIncomingAsync(guest.Name, CancellationToken.None);

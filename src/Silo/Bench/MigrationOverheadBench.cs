@@ -56,7 +56,8 @@ public static class MigrationOverheadBench
             await fleet.Grains.GetGrain<IHostGrain>(at).Control(guest.Name, stop);
             await from.ControlAsync(guest.Name, cont, CancellationToken.None);
             await Task.Delay(500); // dirtying again
-            var order = new MigrationOrder(guest.Name, "x", "y", null, bandwidthMiBps, 300, []);
+            var order = new MigrationOrder(guest.Name, "x", "y", null, new Policies.Policy.MigrationSettings { BandwidthMiBps = bandwidthMiBps, DowntimeMs = 300 },
+                Policies.Migration.MigrationPlanning.MinimumDeadlineSeconds, []);
             a.MigrationWorkMs.Clear(); b.MigrationWorkMs.Clear();
             var sw = Stopwatch.StartNew();
             var endpoint = await to.PrepareIncomingAsync(guest, order, CancellationToken.None);
@@ -73,7 +74,7 @@ public static class MigrationOverheadBench
             var next = at == "hv-a" ? "hv-b" : "hv-a";
             ca.MigrationWorkMs.Clear(); cb.MigrationWorkMs.Clear();
             sw.Restart();
-            var started = await fleet.Scheduler.Migrate(guest.Name, next);
+            var started = await fleet.Scheduler.Migrate(guest.Name, next, false);
             var migration = fleet.Grains.GetGrain<IMigrationGrain>(started.Id);
             MigrationView? view;
             while ((view = await migration.Get())!.Status is not (MigrationStatus.Completed or MigrationStatus.Failed or MigrationStatus.Cancelled)) await Task.Delay(5);

@@ -18,14 +18,15 @@ public static class ClusterCommands
         {
             var hosts = await c.Get("api/hosts");
             if (Raw(p, hosts)) return 0;
-            var t = new Table().AddColumns("Host", "Reachable", "Driver", "vCPU used / threads", "Memory used / total MiB", "Guests", "Maintenance");
+            var t = new Table().AddColumns("Host", "Reachable", "Power", "Driver", "vCPU used / threads", "Memory used / total MiB", "Guests", "Maintenance", "Labels");
             foreach (var h in hosts.EnumerateArray())
             {
                 var facts = h.GetProperty("facts");
-                t.AddRow(Esc(h, "name"), h.GetProperty("reachable").GetBoolean() ? "[green]yes[/]" : "[red]no[/]", Esc(h, "driver"),
+                var labels = h.TryGetProperty("labels", out var l) ? string.Join(",", l.EnumerateObject().Select(kv => $"{kv.Name}={kv.Value.GetString()}")) : "";
+                t.AddRow(Esc(h, "name"), h.GetProperty("reachable").GetBoolean() ? "[green]yes[/]" : "[red]no[/]", Esc(h, "power"), Esc(h, "driver"),
                     $"{h.GetProperty("usedVCpus")} / {facts.GetProperty("cpu").GetProperty("threads")}",
                     $"{h.GetProperty("usedMemoryMiB")} / {facts.GetProperty("memoryMiB")}",
-                    h.GetProperty("guests").GetArrayLength().ToString(), facts.GetProperty("maintenance").GetBoolean() ? "on" : "");
+                    h.GetProperty("guests").GetArrayLength().ToString(), facts.GetProperty("maintenance").GetBoolean() ? "on" : "", Markup.Escape(labels));
             }
             AnsiConsole.Write(t);
             return 0;
@@ -63,9 +64,10 @@ public static class ClusterCommands
 
         var guestArg = new Argument<string>("guest") { Description = "Guest to migrate" };
         var to = new Option<string?>("--to") { Description = "Destination host (default: where the active policy places it)" };
-        var migrate = Verb("migrate", "Live-migrate a guest", async (c, p) =>
+        var force = new Option<bool>("--force") { Description = "Go past the policy's concurrency limits (recorded in the event log)" };
+        var migrate = Verb("migrate", "Live-migrate a guest (within the policy's concurrency limits)", async (c, p) =>
         {
-            var m = await c.Post("api/migrations", new { guest = p.GetValue(guestArg), to = p.GetValue(to) });
+            var m = await c.Post("api/migrations", new { guest = p.GetValue(guestArg), to = p.GetValue(to), force = p.GetValue(force) });
             if (Raw(p, m)) return 0;
             var order = m.GetProperty("order");
             AnsiConsole.MarkupLine($"migration {Esc(m, "id")}: {Esc(order, "guest")} {Esc(order, "from")} → {Esc(order, "to")} [bold]{Esc(m, "status")}[/] {Esc(m, "reason")}");
@@ -73,6 +75,7 @@ public static class ClusterCommands
         });
         migrate.Arguments.Add(guestArg);
         migrate.Options.Add(to);
+        migrate.Options.Add(force);
         yield return migrate;
 
         var controlled = new Argument<string>("guest");
@@ -146,6 +149,28 @@ public static class ClusterCommands
         maintenance.Arguments.Add(hostArg);
         maintenance.Arguments.Add(onOff);
         yield return maintenance;
+
+        var labelledHost = new Argument<string>("host");
+        var labelArgs = new Argument<string[]>("labels") { Description = "KEY=VALUE to set, KEY- to remove", Arity = ArgumentArity.OneOrMore };
+        var label = Verb("label", "Set (zone=a) or remove (zone-) host labels; host-affinity rules and requireHostLabels match them", async (c, p) =>
+        {
+            var set = new Dictionary<string, string>(StringComparer.Ordinal);
+            var remove = new List<string>();
+            foreach (var a in p.GetValue(labelArgs)!)
+            {
+                if (a.EndsWith('-') && !a.Contains('=')) remove.Add(a[..^1]);
+                else if (a.IndexOf('=') is > 0 and var eq) set[a[..eq]] = a[(eq + 1)..];
+                else throw new Hosting.UsageException($"'{a}' is neither KEY=VALUE nor KEY-");
+            }
+            var h = await c.Post($"api/hosts/{Uri.EscapeDataString(p.GetValue(labelledHost)!)}/labels", new { set, remove });
+            if (Raw(p, h)) return 0;
+            var labels = h.GetProperty("labels").EnumerateObject().Select(kv => $"{kv.Name}={kv.Value.GetString()}");
+            AnsiConsole.MarkupLine($"host {Esc(h, "name")}: labels {Markup.Escape(string.Join(" ", labels))}");
+            return 0;
+        });
+        label.Arguments.Add(labelledHost);
+        label.Arguments.Add(labelArgs);
+        yield return label;
 
         var subject = new Option<string?>("--subject") { Description = "Only events about this guest or host" };
         var limit = new Option<int>("--limit") { Description = "Newest N events", DefaultValueFactory = _ => 50 };

@@ -5,10 +5,13 @@ namespace KvmCluster.Silo.Drivers;
 
 /// <summary>
 /// What a simulated hypervisor pretends to be: its host's facts and its guests' usage. By default a fixed host from
-/// <see cref="SimulatedDriverOptions"/> with a constant load; a kvmsim replay puts the trace's datacenter behind it.
+/// <see cref="SimulatedDriverOptions"/> with a constant or scripted load; a kvmsim replay puts the trace's datacenter
+/// behind it.
 /// </summary>
 public interface ISimulatedWorld
 {
     Host Facts(string host);
-    UsageHistory Usage(string host, Guest guest);
+
+    /// <summary>The guest's next usage sample (the driver asks once per sample interval).</summary>
+    UsageSample Sample(string host, Guest guest);
 }

@@ -5,11 +5,11 @@ using Microsoft.Extensions.Options;
 namespace KvmCluster.Silo.Drivers;
 
 /// <summary>The simulated hypervisors of one silo: usually one, several for a simulated fleet (bench, kvmsim replays).</summary>
-public sealed class SimulatedFleet(ISimulatedWorld world, IOptions<SimulatedDriverOptions> options) : IHypervisors, IAsyncDisposable
+public sealed class SimulatedFleet(ISimulatedWorld world, IOptions<SimulatedDriverOptions> options, IPowerController power) : IHypervisors, IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, SimulatedHypervisor> _hosts = new(StringComparer.Ordinal);
 
-    public IHypervisor For(string host) => _hosts.GetOrAdd(host, h => new SimulatedHypervisor(h, world, options.Value));
+    public IHypervisor For(string host) => _hosts.GetOrAdd(host, h => new SimulatedHypervisor(h, world, options.Value, power));
 
     public async ValueTask DisposeAsync()
     {

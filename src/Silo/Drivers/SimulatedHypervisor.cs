@@ -14,7 +14,9 @@ namespace KvmCluster.Silo.Drivers;
 /// So a destination that dies mid-migration breaks the transfer exactly as it would with QEMU, and the source keeps
 /// the guest.
 /// </summary>
-public sealed class SimulatedHypervisor(string name, ISimulatedWorld world, SimulatedDriverOptions options) : IHypervisor, IAsyncDisposable
+/// <remarks>With a power controller, the host is as powered as the controller's status says: off or standby when it
+/// says so, and on only <see cref="SimulatedDriverOptions.BootSeconds"/> after it says on again (a boot).</remarks>
+public sealed class SimulatedHypervisor(string name, ISimulatedWorld world, SimulatedDriverOptions options, IPowerController? power = null) : IHypervisor, IAsyncDisposable
 {
     private enum RunState { Running, Paused, Incoming, Received }
     private sealed class SimGuest(Guest spec, RunState state)
@@ -32,15 +34,43 @@ public sealed class SimulatedHypervisor(string name, ISimulatedWorld world, Simu
 
     public string Kind => "simulated";
 
-    public Task<(Host Facts, string? Problem)> DiscoverAsync(CancellationToken cancellationToken) =>
-        Task.FromResult<(Host, string?)>((world.Facts(name), null));
+    private DateTime? _bootedAt; // when a boot that is under way ends (real time)
+    private PowerState _power = PowerState.On;
+
+    public async Task<(Host Facts, string? Problem)> DiscoverAsync(CancellationToken cancellationToken)
+    {
+        var facts = world.Facts(name);
+        if (power is not null && O.FollowPowerController && await PowerAsync(cancellationToken) is { } p) facts = facts with { Power = p };
+        return (facts, null);
+    }
+
+    /// <summary>The power state the controller gives this host (booting hosts stay off until booted); null when it does not know.</summary>
+    private async Task<PowerState?> PowerAsync(CancellationToken cancellationToken)
+    {
+        var status = await power!.StatusAsync(name, cancellationToken);
+        if (status == HostPowerStatus.Unknown) return null; // no controller (--power none): the world's facts stand
+        var said = status switch { HostPowerStatus.Off => PowerState.Off, HostPowerStatus.Standby => PowerState.Standby, _ => PowerState.On };
+        if (said != PowerState.On) { _power = said; _bootedAt = null; return said; }
+        if (_power == PowerState.On) return PowerState.On;
+        // It was off and the controller says on: it boots.
+        _bootedAt ??= DateTime.UtcNow + TimeSpan.FromSeconds(O.BootSeconds / O.TimeScale);
+        if (DateTime.UtcNow < _bootedAt) return _power;
+        _bootedAt = null;
+        return _power = PowerState.On;
+    }
 
     public Task<IReadOnlyList<Guest>> InventoryAsync(CancellationToken cancellationToken)
     {
         // A paused source copy (migration switching over) and an incoming copy are not "running here".
-        var list = _guests.Values.Where(g => g.State == RunState.Running).Select(g => g.Spec with { Usage = world.Usage(name, g.Spec) })
-            .OrderBy(g => g.Name, StringComparer.Ordinal).ToList();
+        var list = _guests.Values.Where(g => g.State == RunState.Running).Select(g => g.Spec).OrderBy(g => g.Name, StringComparer.Ordinal).ToList();
         return Task.FromResult<IReadOnlyList<Guest>>(list);
+    }
+
+    public Task<IReadOnlyDictionary<string, UsageSample>> SampleAsync(CancellationToken cancellationToken)
+    {
+        var samples = new SortedDictionary<string, UsageSample>(StringComparer.Ordinal);
+        foreach (var g in _guests.Values.Where(g => g.State == RunState.Running)) samples[g.Spec.Name] = world.Sample(name, g.Spec);
+        return Task.FromResult<IReadOnlyDictionary<string, UsageSample>>(samples);
     }
 
     public Task LaunchAsync(Guest guest, CancellationToken cancellationToken)

@@ -77,15 +77,33 @@ public sealed class EmbeddedFleet : IAsyncDisposable
     }
 
     /// <summary>Every host reports now; returns when the scheduler holds a report from each.</summary>
-    public async Task ReportAllAsync(DateTimeOffset? reportedAt = null)
+    public Task ReportAllAsync(DateTimeOffset? reportedAt = null) => ReportAsync(Hosts, reportedAt);
+
+    /// <summary>These hosts report now; returns when the scheduler holds their reports (made at <paramref name="reportedAt"/>, if given).</summary>
+    public async Task ReportAsync(IReadOnlyCollection<string> hosts, DateTimeOffset? reportedAt = null)
     {
-        await Task.WhenAll(Hosts.Select(h => Grains.GetGrain<IHostGrain>(h).Refresh()));
+        await Task.WhenAll(hosts.Select(h => Grains.GetGrain<IHostGrain>(h).Refresh()));
         // Reports are one-way messages: wait until the scheduler has processed them all.
+        var wanted = hosts.ToHashSet(StringComparer.Ordinal);
         for (var attempt = 0; ; attempt++)
         {
             var known = await Scheduler.Hosts();
-            if (known.Count(h => reportedAt is null || h.ReportedAt == reportedAt) >= Hosts.Count) return;
-            if (attempt > 2000) throw new TimeoutException($"the scheduler holds {known.Count} of {Hosts.Count} host reports");
+            if (known.Count(h => wanted.Contains(h.Name) && (reportedAt is null || h.ReportedAt == reportedAt)) >= wanted.Count) return;
+            if (attempt > 2000) throw new TimeoutException($"the scheduler holds {known.Count} of {wanted.Count} host reports");
+            await Task.Delay(5);
+        }
+    }
+
+    /// <summary>Every host takes a usage sample now and reports; returns when the scheduler holds every report made.</summary>
+    public async Task SampleAllAsync()
+    {
+        var reports = await Task.WhenAll(Hosts.Select(h => Grains.GetGrain<IHostGrain>(h).Sample()));
+        var made = reports.ToDictionary(r => r.Host.Name, r => r.SampledAt);
+        for (var attempt = 0; ; attempt++)
+        {
+            var known = await Scheduler.Hosts();
+            if (known.Count(h => made.TryGetValue(h.Name, out var at) && h.SampledAt >= at) >= Hosts.Count) return;
+            if (attempt > 2000) throw new TimeoutException($"the scheduler holds {known.Count} of {Hosts.Count} sampled host reports");
             await Task.Delay(5);
         }
     }

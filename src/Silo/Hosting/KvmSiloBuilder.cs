@@ -33,8 +33,20 @@ public static class KvmSiloBuilder
         silo.AddHypervisorPlacement(hypervisors);
         silo.Services.AddSerializer(s => s.AddPolicyTypes());
         silo.Services.TryAddSingleton(FleetClock.System);
-        silo.Services.Configure<HostGrainOptions>(o => o.ReportInterval = TimeSpan.FromSeconds(settings.HostReportSeconds));
-        silo.Services.Configure<SchedulerOptions>(o => o.PlanningInterval = TimeSpan.FromSeconds(settings.PlanningIntervalSeconds));
+        silo.Services.AddOptions<HostGrainOptions>().Configure<Microsoft.Extensions.Options.IOptions<SimulatedDriverOptions>>((o, simulated) =>
+        {
+            o.ReportInterval = TimeSpan.FromSeconds(settings.HostReportSeconds);
+            o.SampleSeconds = settings.SampleIntervalSeconds;
+            // A simulated fleet may run faster than real time: its samples come as often as its time scale says.
+            var scale = settings.Driver == "simulated" ? simulated.Value.TimeScale : 1;
+            o.SampleInterval = settings.SampleIntervalSeconds > 0 ? TimeSpan.FromSeconds(settings.SampleIntervalSeconds / scale) : TimeSpan.Zero;
+            foreach (var (k, v) in settings.Labels) o.Labels[k] = v;
+        });
+        silo.Services.Configure<SchedulerOptions>(o =>
+        {
+            o.PlanningInterval = TimeSpan.FromSeconds(settings.PlanningIntervalSeconds);
+            o.UsageSampleSeconds = settings.SampleIntervalSeconds > 0 ? settings.SampleIntervalSeconds : 300;
+        });
         silo.Services.AddOptions<MigrationGrainOptions>();
         silo.Services.AddOptions<SimulatedDriverOptions>();
         switch (settings.Driver)

@@ -27,6 +27,13 @@ public sealed class SiloSettings
     /// <summary>Seconds between two planning rounds (0 = only on request).</summary>
     public double PlanningIntervalSeconds { get; set; } = 60;
     public double HostReportSeconds { get; set; } = 10;
+    /// <summary>
+    /// Seconds of fleet time between two usage samples of every guest (300, as CloudSim and PlanetLab). The simulated
+    /// driver samples TimeScale times as often in real time.
+    /// </summary>
+    public double SampleIntervalSeconds { get; set; } = 300;
+    /// <summary>Labels of this silo's host(s) (KvmCluster:Labels:zone=a): what host-affinity rules and filters match.</summary>
+    public Dictionary<string, string> Labels { get; set; } = new(StringComparer.Ordinal);
     /// <summary>Notice a dead host in seconds rather than a minute (see README, Redis clustering).</summary>
     public bool FastFailureDetection { get; set; } = true;
     /// <summary>

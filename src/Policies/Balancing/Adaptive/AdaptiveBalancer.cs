@@ -17,9 +17,13 @@ public sealed class AdaptiveBalancer : IBalancer
         var result = new BalancerResult();
         var s = engine.State;
         var settings = engine.Policy.Adaptive;
+        // CloudSim's PABFD may place a VM on a switched-off host (it counts as idle). Here such a host is a candidate
+        // too, and a move onto it comes with the power-on it needs (the plan boots it first).
+        var sleeping = Enumerable.Range(0, s.HostCount).Where(h => !s.Accepts(h) && s.Hosts[h].Power != Model.PowerState.On && !s.Hosts[h].Maintenance).ToHashSet();
+        foreach (var h in sleeping) s.SetAccepting(h, true);
         var fleet = new SnapshotAdaptiveFleet(engine, context.Link);
-        // Seeded from the policy and the round, so a plan is reproducible and rounds differ.
-        var random = new Random(HashCode.Combine(engine.Policy.Seed, context.Now.ToUnixTimeSeconds()));
+        // Seeded from the policy and the round, so a plan is reproducible in any process and rounds differ.
+        var random = new Random(Randomness.StableSeed.Mix(engine.Policy.Seed, context.Now.ToUnixTimeSeconds()));
         var optimizer = AdaptiveFactory.Create(settings, s.Snapshot.SampleIntervalSeconds, random);
         var decided = optimizer.Optimize(fleet, settings.MaxConsolidationsPerRound > 0 ? settings.MaxConsolidationsPerRound : null, settings.ConsolidateUnderloaded);
         result.Notes.Add($"{optimizer.Detector.Name} with {optimizer.Selection.Name} selection: {decided.Count} decision(s)");
@@ -37,9 +41,16 @@ public sealed class AdaptiveBalancer : IBalancer
             s.Move(fleet.Guest(vm), to);
             result.Moves.Add(new ProposedMove(fleet.Guest(vm), s.Hosts[from].Name, s.Hosts[to].Name, reasons));
         }
+        foreach (var h in sleeping)
+        {
+            if (s.GuestsOn(h).Count > 0)
+                result.Power.Add(new ProposedPower(s.Hosts[h].Name, PowerOperation.PowerOn,
+                    [$"PABFD places {s.GuestsOn(h).Count} guest(s) on {s.Hosts[h].Name}, which is {s.Hosts[h].Power.ToString().ToLowerInvariant()}"], Urgent: true));
+            else s.SetAccepting(h, false);
+        }
 
         var reserve = engine.Policy.PowerSaving.HostsInReserve;
-        var empty = Enumerable.Range(0, s.HostCount).Where(h => s.Accepts(h) && s.GuestsOn(h).Count == 0).ToList();
+        var empty = Enumerable.Range(0, s.HostCount).Where(h => s.Accepts(h) && !sleeping.Contains(h) && s.GuestsOn(h).Count == 0).ToList();
         foreach (var h in empty.Take(Math.Max(0, Math.Min(empty.Count - reserve, engine.Policy.PowerSaving.MaxPowerActionsPerRound))))
             result.Power.Add(new ProposedPower(s.Hosts[h].Name, PowerOperation.PowerOff, [$"empty after consolidation; {reserve} empty host(s) kept in reserve"]));
         return result;

@@ -94,7 +94,7 @@ public sealed class SnapshotAdaptiveFleet : IAdaptiveFleet
 
     public bool IsSuitable(int host, int vm)
     {
-        if (_s.CpuUsedMhz[host] + _guests[vm].Usage.LastCpuMhz > _s.CpuCapacityMhz[host]) return false;
+        if (_s.CpuUsedMhz[host] + Requested(vm) > _s.CpuCapacityMhz[host]) return false;
         // The demand as seen from home is the same for every target; cache it (with its signature id).
         var d = _homeDemand[vm] ??= Demand(vm);
         return _engine.Admits(d, host);
@@ -128,8 +128,11 @@ public sealed class SnapshotAdaptiveFleet : IAdaptiveFleet
     public bool InMigration(int vm) => _guests[vm].HasPassthrough; // never selected: it cannot move
     public double VmMips(int vm) => _mips[vm];
     public double VmRam(int vm) => _guests[vm].MemoryMiB;
-    public double VmRequestedMips(int vm) => _guests[vm].Usage.LastCpuMhz;
-    public double VmCurrentMips(int vm) => _guests[vm].Usage.LastCpuMhz;
+    public double VmRequestedMips(int vm) => Requested(vm);
+    public double VmCurrentMips(int vm) => Requested(vm);
+
+    /// <summary>Its latest sample; a guest never sampled asks for all of it (as a new VM does in CloudSim).</summary>
+    private double Requested(int vm) => _guests[vm].Usage.Samples > 0 ? _guests[vm].Usage.LastCpuMhz : _mips[vm];
     public ReadOnlySpan<double> VmHistory(int vm) => _history[vm];
 
     public void SaveAllocation() { }

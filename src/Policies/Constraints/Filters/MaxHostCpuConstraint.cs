@@ -10,8 +10,8 @@ public sealed class MaxHostCpuConstraint(MaxHostCpuFilter filter) : IDynamicCons
     public bool AppliesTo(GuestDemand d) => true;
 
     public bool Admits(GuestDemand d, int h, PlacementState s) =>
-        (s.CpuUsedMhz[h] + (h == d.CurrentHost ? 0 : d.CpuMhz)) <= s.CpuCapacityMhz[h] * filter.Percent / 100 + 1e-9;
+        (s.CpuUsedMhz[h] + (h == d.CurrentHost ? 0 : d.CpuMhzOn(h, s))) <= s.CpuCapacityMhz[h] * filter.Percent / 100 + 1e-9;
 
     public string Explain(GuestDemand d, int h, PlacementState s) =>
-        $"host {s.Hosts[h].Name} would use {100 * (s.CpuUsedMhz[h] + d.CpuMhz) / s.CpuCapacityMhz[h]:0.#}% CPU with the guest; policy allows {filter.Percent:0.#}%";
+        $"host {s.Hosts[h].Name} would use {100 * (s.CpuUsedMhz[h] + d.CpuMhzOn(h, s)) / s.CpuCapacityMhz[h]:0.#}% CPU with the guest; policy allows {filter.Percent:0.#}%";
 }

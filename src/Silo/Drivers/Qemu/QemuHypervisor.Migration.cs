@@ -33,8 +33,9 @@ public sealed partial class QemuHypervisor
         try { qemu = await Start(guest, incoming: true, cancellationToken); }
         catch { if (copiesDisks) _disks.Delete(guest); throw; }
         if (!_vms.TryAdd(guest.Name, new Vm(guest, qemu, Role.Incoming))) { await qemu.KillAsync(); throw ClusterException.Conflict($"guest '{guest.Name}' is already arriving"); }
-        // Post-copy has to be enabled on both sides before the migration starts. A destination receiving disks
-        // activates them only when told (its NBD export holds them until the copy is done).
+        // Post-copy has to be enabled on both sides before the migration starts (the order never asks it of a guest
+        // whose disks are copied: the core took it out). A destination receiving disks activates them only when told
+        // (its NBD export holds them until the copy is done).
         if (order.PostCopy) await SetCapabilities(qemu.Qmp, ("postcopy-ram", true));
         if (copiesDisks) await SetCapabilities(qemu.Qmp, ("late-block-activate", true));
         await qemu.Qmp.ExecuteAsync("migrate-incoming", new { uri = $"tcp:{options.MigrationAddress}:0" }, Timeout, cancellationToken);
@@ -101,13 +102,17 @@ public sealed partial class QemuHypervisor
         var target = QemuMigrationEndpoint.Parse(endpoint) ?? throw ClusterException.Invalid($"bad migration endpoint '{endpoint}'", "endpoint");
         var qmp = vm.Qemu.Qmp;
         var mirror = vm.Spec.CopiesDisksOnMigration ? new QemuDiskMirror(qmp, vm.Spec, Timeout) : null;
-        // Set every time: capabilities outlive a migration in the source QEMU.
-        await SetCapabilities(qmp, ("auto-converge", order.AutoConverge), ("postcopy-ram", order.PostCopy && mirror is null), ("pause-before-switchover", mirror is not null));
+        if (order.PostCopy && mirror is not null) throw ClusterException.Invalid($"the order asks post-copy for '{guest}', whose disks are copied: its disks would not be in step", "postCopy");
+        // Set every time: capabilities outlive a migration in the source QEMU. Everything comes from the order.
+        await SetCapabilities(qmp, ("auto-converge", order.AutoConverge), ("postcopy-ram", order.PostCopy), ("pause-before-switchover", mirror is not null));
+        // 0 = no cap: the link's speed, as the cost model assumes (QEMU's own default would be 128 MiB/s). The cap
+        // holds in post-copy too: QEMU's post-copy phase has its own limit (0 there means unlimited).
+        var cap = order.BandwidthMiBps > 0 ? (long)(order.BandwidthMiBps * 1024 * 1024) : 0L;
         await qmp.ExecuteAsync("migrate-set-parameters", new Dictionary<string, object>
         {
-            // 0 = no cap: the link's speed, as the cost model assumes (QEMU's own default would be 128 MiB/s).
-            ["max-bandwidth"] = order.BandwidthMiBps > 0 ? (long)(order.BandwidthMiBps * 1024 * 1024) : 1L << 40,
-            ["downtime-limit"] = order.DowntimeMs > 0 ? (long)order.DowntimeMs : 300L,
+            ["max-bandwidth"] = cap > 0 ? cap : 1L << 40,
+            ["max-postcopy-bandwidth"] = cap,
+            ["downtime-limit"] = (long)order.DowntimeMs,
         }, Timeout, cancellationToken);
         try
         {

@@ -20,9 +20,13 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
     private enum Role { Running, Incoming }
     private sealed record Vm(Guest Spec, QemuProcess Qemu, Role Role)
     {
+        /// <summary>The QEMU process's CPU time at the last usage sample.</summary>
         public (double Seconds, DateTime At) LastCpu { get; set; }
         /// <summary>QEMU's dirty rate while the guest migrates out (null otherwise).</summary>
         public double? DirtyMiBps { get; set; }
+        /// <summary>A calc-dirty-rate was started at the last sample (its result is read at the next).</summary>
+        public bool DirtyCalcStarted { get; set; }
+        public double LastDirtyMiBps { get; set; }
     }
 
     private readonly ConcurrentDictionary<string, Vm> _vms = new(StringComparer.Ordinal);
@@ -131,28 +135,10 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
                 continue;
             }
             if (vm.Role != Role.Running || vm.Qemu.HasExited) continue;
-            list.Add(vm.Spec with { Usage = await UsageAsync(vm, cancellationToken), Disks = await DiskUseAsync(vm, cancellationToken) });
+            list.Add(vm.Spec with { Disks = await DiskUseAsync(vm, cancellationToken) });
         }
         list.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
         return list;
-    }
-
-    /// <summary>
-    /// Live stats: the QEMU process's CPU time since the last look (MHz of this host's threads), the memory the guest
-    /// has (the balloon's actual, `query-balloon`), and while it migrates out, the dirty rate QEMU measures.
-    /// </summary>
-    private async Task<UsageHistory> UsageAsync(Vm vm, CancellationToken cancellationToken)
-    {
-        var now = DateTime.UtcNow;
-        var seconds = vm.Qemu.Process.TotalProcessorTime.TotalSeconds;
-        var (lastSeconds, lastAt) = vm.LastCpu;
-        vm.LastCpu = (seconds, now);
-        if (lastAt == default) return UsageHistory.Empty;
-        var busy = (seconds - lastSeconds) / Math.Max(0.001, (now - lastAt).TotalSeconds);
-        double memory = vm.Spec.MemoryMiB;
-        try { memory = (await vm.Qemu.Qmp.ExecuteAsync("query-balloon", timeout: Timeout, cancellationToken: cancellationToken)).GetProperty("actual").GetDouble() / (1024 * 1024); }
-        catch (QmpException) { } // no balloon driver in the guest yet: all of it
-        return new UsageHistory([busy * _mhzPerThread], [memory], vm.DirtyMiBps is { } dirty ? [dirty] : []);
     }
 
     /// <summary>The data each local and overlay disk holds now (`query-block`'s actual-size): what moving it copies.</summary>
