@@ -17,6 +17,12 @@ public sealed class AdaptiveBalancer : IBalancer
         var result = new BalancerResult();
         var s = engine.State;
         var settings = engine.Policy.Adaptive;
+        // The detectors judge measured use: before the first sample every guest would count as fully busy.
+        if (HostLoad.HistoryDepth(s) == 0)
+        {
+            result.Notes.Add("no usage samples yet: nothing to judge");
+            return result;
+        }
         // CloudSim's PABFD may place a VM on a switched-off host (it counts as idle). Here such a host is a candidate
         // too, and a move onto it comes with the power-on it needs (the plan boots it first).
         var sleeping = Enumerable.Range(0, s.HostCount).Where(h => !s.Accepts(h) && s.Hosts[h].Power != Model.PowerState.On && !s.Hosts[h].Maintenance).ToHashSet();
