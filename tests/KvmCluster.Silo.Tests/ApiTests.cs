@@ -108,6 +108,108 @@ public sealed class ApiTests
         }
     }
 
+    [Fact]
+    public async Task An_operator_labels_hosts_activates_built_in_policies_previews_plans_and_migrates_within_the_policys_limits()
+    {
+        var work = Directory.CreateTempSubdirectory("kvmcluster-ops-");
+        var api = $"http://127.0.0.1:{ExternalProcess.FreePort()}";
+        // Three simulated hypervisors hv-001…003, each labelled rack=r1 by the silo's settings.
+        using var silo = new ExternalProcess("dotnet", [ExternalProcess.Kvmcluster, "--hypervisor", "hv", "--simulated-hosts", "3", "--api-url", api, "--state-dir", work.FullName,
+            "--silo-port", ExternalProcess.FreePort().ToString(), "--gateway-port", ExternalProcess.FreePort().ToString(), "--planning-interval", "0", "--api-token", "ops-token"],
+            new Dictionary<string, string> { ["KvmCluster__Labels__rack"] = "r1" });
+        using var http = new HttpClient { BaseAddress = new Uri(api), Timeout = TimeSpan.FromSeconds(20) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "ops-token");
+        async Task<ExternalProcess> Cli(params string[] args)
+        {
+            var p = new ExternalProcess("dotnet", [ExternalProcess.Kvmcluster, .. args, "--api", api, "--token", "ops-token"]);
+            await p.WaitAsync(TimeSpan.FromSeconds(60));
+            return p;
+        }
+        async Task<JsonElement> Host(string name) => JsonDocument.Parse(await http.GetStringAsync($"/api/hosts/{name}")).RootElement;
+        try
+        {
+            await WaitUntilUp(http, silo, hosts: 3);
+            var hv1 = await Host("hv-001");
+            Assert.Equal("r1", hv1.GetProperty("labels").GetProperty("rack").GetString());
+            Assert.Equal("on", hv1.GetProperty("power").GetString());
+
+            // A hard host-affinity rule matches live labels: refused until a host carries zone=a, then placed there.
+            var zoned = """{"name":"zoned","vCpus":1,"memoryMiB":1024,"affinity":[{"scope":"host","key":"zone","value":"a","anti":false,"hard":true}]}""";
+            await AssertProblem(await http.PostAsync("/api/guests", Json(zoned)), 409, null);
+            using (var set = await Cli("label", "hv-002", "zone=a"))
+            {
+                Assert.Equal(0, set.ExitCode);
+                Assert.Contains("zone=a", set.Output);
+            }
+            var placed = await http.PostAsync("/api/guests", Json(zoned));
+            Assert.Equal(HttpStatusCode.Created, placed.StatusCode);
+            Assert.Equal("hv-002", JsonDocument.Parse(await placed.Content.ReadAsStringAsync()).RootElement.GetProperty("host").GetString());
+            using (var remove = await Cli("label", "hv-003", "rack-")) Assert.Equal(0, remove.ExitCode);
+            Assert.False((await Host("hv-003")).GetProperty("labels").TryGetProperty("rack", out _)); // a configured label removed, and it stays removed
+            using (var bad = await Cli("label", "hv-001", "Zone A=x"))
+            {
+                Assert.Equal(2, bad.ExitCode);
+                Assert.Contains("label key 'Zone A' must match", bad.Output);
+            }
+            Assert.Contains("hv-002 labels: zone=a", await http.GetStringAsync("/api/events?kind=host-labels"));
+
+            // Built-in policies are activated by name; an unknown name says which names exist.
+            Assert.Equal(HttpStatusCode.OK, (await http.PostAsync("/api/policies/evenly-distributed/activate", null)).StatusCode);
+            Assert.Equal("evenly-distributed", JsonDocument.Parse(await http.GetStringAsync("/api/policies/active")).RootElement.GetProperty("name").GetString());
+            var unknown = await http.PostAsync("/api/policies/sideways/activate", null);
+            Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+            Assert.Contains("power-saving", await unknown.Content.ReadAsStringAsync());
+
+            // A preview is a preview, even under full automation: nothing executes, and an approved plan stays approved.
+            var full = "name: evacuate\nautomation: full\nmigration:\n  maxConcurrent: 1\n";
+            Assert.Equal(HttpStatusCode.Created, (await http.PostAsync("/api/policies", new StringContent(full, Encoding.UTF8, "application/yaml"))).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await http.PostAsync("/api/policies/evacuate/activate", null)).StatusCode);
+            foreach (var n in new[] { "plain-1", "plain-2", "plain-3" })
+                Assert.Equal(HttpStatusCode.Created, (await http.PostAsync("/api/guests", Json($$"""{"name":"{{n}}","vCpus":1,"memoryMiB":4096}"""))).StatusCode);
+            var where = JsonDocument.Parse(await http.GetStringAsync("/api/guests/plain-1")).RootElement.GetProperty("host").GetString()!;
+            Assert.Equal(HttpStatusCode.OK, (await http.PostAsync($"/api/hosts/{where}/maintenance", Json("""{"on":true}"""))).StatusCode);
+            var preview = JsonDocument.Parse(await (await http.PostAsync("/api/plans", null)).Content.ReadAsStringAsync()).RootElement;
+            var planId = preview.GetProperty("id").GetString()!;
+            Assert.Equal("RECOMMENDED", preview.GetProperty("state").GetString());
+            Assert.NotEqual(0, preview.GetProperty("moves").GetArrayLength());
+            await Task.Delay(2000);
+            Assert.Equal("RECOMMENDED", JsonDocument.Parse(await http.GetStringAsync($"/api/plans/{planId}")).RootElement.GetProperty("state").GetString());
+            Assert.Equal(where, JsonDocument.Parse(await http.GetStringAsync("/api/guests/plain-1")).RootElement.GetProperty("host").GetString());
+            Assert.Equal(HttpStatusCode.OK, (await http.PostAsync($"/api/plans/{planId}/approve", null)).StatusCode);
+            var second = JsonDocument.Parse(await (await http.PostAsync("/api/plans", null)).Content.ReadAsStringAsync()).RootElement;
+            Assert.Equal("RECOMMENDED", second.GetProperty("state").GetString());
+            Assert.Equal("APPROVED", JsonDocument.Parse(await http.GetStringAsync($"/api/plans/{planId}")).RootElement.GetProperty("state").GetString());
+            Assert.Equal(HttpStatusCode.OK, (await http.PostAsync($"/api/plans/{planId}/cancel", null)).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await http.PostAsync($"/api/hosts/{where}/maintenance", Json("""{"on":false}"""))).StatusCode);
+
+            // Operators' migrations keep the policy's concurrency limits (one at a time here): a clear 409, or --force.
+            var guests = JsonDocument.Parse(await http.GetStringAsync("/api/guests")).RootElement.EnumerateArray()
+                .ToDictionary(g => g.GetProperty("name").GetString()!, g => g.GetProperty("host").GetString()!);
+            string Other(string guest) => new[] { "hv-001", "hv-002", "hv-003" }.First(h => h != guests[guest]);
+            var first = await http.PostAsync("/api/migrations", Json($$"""{"guest":"plain-2","to":"{{Other("plain-2")}}"}"""));
+            Assert.Equal(HttpStatusCode.Accepted, first.StatusCode);
+            var limited = await http.PostAsync("/api/migrations", Json($$"""{"guest":"plain-3","to":"{{Other("plain-3")}}"}"""));
+            var body = await limited.Content.ReadAsStringAsync();
+            Assert.Equal(HttpStatusCode.Conflict, limited.StatusCode);
+            Assert.Contains("migration.maxConcurrent", body);
+            Assert.Contains("plain-2", body);
+            using (var forced = await Cli("migrate", "plain-3", "--to", Other("plain-3"), "--force"))
+            {
+                Assert.Equal(0, forced.ExitCode);
+                Assert.Contains("plain-3", forced.Output);
+            }
+            Assert.Contains("past the policy", await http.GetStringAsync("/api/events?kind=migration-forced"));
+        }
+        catch (Exception e) when (e is not Xunit.Sdk.XunitException)
+        {
+            throw new Xunit.Sdk.XunitException($"{e}\n--- silo ---\n{silo.Output}");
+        }
+        finally
+        {
+            work.Delete(recursive: true);
+        }
+    }
+
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 
     private static async Task AssertProblem(HttpResponseMessage response, int status, string? field)
@@ -122,15 +224,15 @@ public sealed class ApiTests
         Assert.DoesNotContain("   at ", body);
     }
 
-    private static async Task WaitUntilUp(HttpClient http, ExternalProcess silo)
+    private static async Task WaitUntilUp(HttpClient http, ExternalProcess silo, int hosts = 1)
     {
         for (var i = 0; i < 240; i++)
         {
             if (silo.HasExited) throw new InvalidOperationException("the silo exited");
             try
             {
-                var hosts = JsonDocument.Parse(await http.GetStringAsync("/api/hosts")).RootElement;
-                if (hosts.GetArrayLength() == 1) return;
+                var seen = JsonDocument.Parse(await http.GetStringAsync("/api/hosts")).RootElement;
+                if (seen.GetArrayLength() == hosts) return;
             }
             catch (HttpRequestException) { }
             await Task.Delay(250);

@@ -171,6 +171,53 @@ public sealed class ClusterTests
     }
 
     [Fact]
+    public async Task A_scheduler_restarted_in_the_middle_of_a_wave_resumes_the_same_plan_from_its_executor_state()
+    {
+        await using var fleet = await ThreeHypervisors.StartAsync(timeScale: 1);
+        var management = fleet.Client.GetGrain<IManagementGrain>(0);
+        await fleet.Scheduler.Hosts();
+        var schedulerSilo = await management.GetActivationAddress(fleet.Scheduler);
+        var doomed = fleet.Cluster.Silos.Single(s => s.SiloAddress.Equals(schedulerSilo));
+        var others = fleet.Cluster.Silos.Where(s => s != doomed).Select(s => ThreeHypervisors.HypervisorOf(s.Name)).Order().ToList();
+        var (source, destination) = (others[0], others[1]);
+        foreach (var g in new[] { "w-1", "w-2" }) await fleet.Host(source).Launch(ThreeHypervisors.Guest(g, memoryMiB: 2048));
+        await fleet.ReportAllAsync();
+        // One migration out of a host at a time (two waves), about 5 s each, never onto the scheduler's hypervisor.
+        await fleet.ActivatePolicy($"name: evacuate\nfilters:\n  - excludeHosts: [{ThreeHypervisors.HypervisorOf(doomed.Name)}]\nmigration:\n  bandwidthMiBps: 400\n  maxOutboundPerHost: 1\n");
+        await fleet.Scheduler.SetMaintenance(source, true);
+        var plan = await fleet.Scheduler.Preview();
+        Assert.Equal([1, 2], plan.Moves.Select(m => m.Wave).Order());
+        Assert.All(plan.Moves, m => Assert.Equal(destination, m.To));
+
+        await fleet.Scheduler.Execute(plan.Id);
+        var first = plan.Moves.Single(m => m.Wave == 1);
+        var migration = fleet.Client.GetGrain<IMigrationGrain>($"{plan.Id}-{first.Step}");
+        await ThreeHypervisors.Eventually(() => migration.Get(), m => m?.Progress is { TransferredMiB: > 0 });
+        var before = await fleet.Scheduler.Plan(plan.Id);
+        Assert.Equal(("EXECUTING", 1, "running"), (before.State, before.Wave, before.Moves.Single(m => m.Step == first.Step).Status));
+
+        var killedAt = DateTimeOffset.UtcNow;
+        await fleet.Cluster.KillSiloAsync(doomed);
+        await fleet.Cluster.StartAdditionalSiloAsync();
+
+        var done = await ThreeHypervisors.Eventually(() => fleet.Scheduler.Plan(plan.Id), p => p.State is "SUCCEEDED" or "FAILED", TimeSpan.FromSeconds(90));
+        Assert.Equal("SUCCEEDED", done.State);
+        Assert.NotEqual(schedulerSilo, await management.GetActivationAddress(fleet.Scheduler));
+        // The same plan went on where it was: the same migrations, the first not started again, the second after it.
+        Assert.Equal(before.Moves.Select(m => $"{plan.Id}-{m.Step}"), done.Moves.Select(m => m.Migration));
+        Assert.All(done.Moves, m => Assert.Equal("completed", m.Status));
+        var events = await fleet.Client.GetGrain<IEventLogGrain>(Cluster.Key).Query(null, null, 0);
+        Assert.Contains(events, e => e.Kind == "plan-resumed" && e.Subject == plan.Id);
+        var startedSince = events.Where(e => e.Kind == "migration-started" && e.At >= killedAt).Select(e => e.Subject).ToList();
+        Assert.Equal([plan.Moves.Single(m => m.Wave == 2).Guest], startedSince);
+        foreach (var m in done.Moves)
+        {
+            Assert.Equal(MigrationStatus.Completed, (await fleet.Client.GetGrain<IMigrationGrain>(m.Migration!).Get())!.Status);
+            Assert.Equal([destination], await fleet.WhereRuns(m.Guest));
+        }
+    }
+
+    [Fact]
     public async Task A_guest_can_be_migrated_right_after_it_was_placed_before_its_host_reports_it()
     {
         await using var fleet = await ThreeHypervisors.StartAsync();

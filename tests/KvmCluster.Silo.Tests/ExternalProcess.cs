@@ -25,6 +25,7 @@ public sealed class ExternalProcess : IDisposable
     }
 
     public int Pid => _process.Id;
+    public int ExitCode => _process.ExitCode;
     public bool HasExited => _process.HasExited;
     public string Output { get { lock (_output) return _output.ToString(); } }
 
