@@ -116,6 +116,15 @@ public sealed class QemuClusterTests
         await fleet.Heartbeat(runsOn, "hot-1", beat);
         Assert.Equal(["hot-1"], (await fleet.Host(runsOn).Refresh()).Guests.Select(g => g.Name));
         Assert.Empty((await fleet.Host(runsOn == from ? to : from).Refresh()).Guests);
+        if (outcome != MigrationStatus.Cancelled) return;
+        // It did not converge: what QEMU measured is what the planner prices this guest with from now on, so the next
+        // plan does not try the same move again.
+        // (QEMU's dirty-pages-rate while it migrates counts each page once per pass: here it read about 32 MiB/s.)
+        var measured = ended.Progress!.DirtyMiBps;
+        Assert.True(measured > 16, $"QEMU measured {measured} MiB/s");
+        var snapshot = await ThreeHypervisors.Eventually(() => fleet.Scheduler.Snapshot(), s => s.FindGuest("hot-1")?.Usage.LastDirtyMiBps >= measured);
+        var settings = new Policies.Policy.MigrationSettings { BandwidthMiBps = 32, MaxDowntimeMs = 300, AllowAutoConverge = false };
+        Assert.False(Policies.Migration.MigrationPlanning.Predict(snapshot.FindGuest("hot-1")!, settings, Policies.Migration.MigrationLink.TcgLoopback).Completes);
     }
 
     [Fact]

@@ -124,9 +124,10 @@ public sealed class HostGrain(
 
     public async Task GuestDirtied(string guest, double dirtyMiBps)
     {
-        if (!state.State.Usage.TryGetValue(guest, out var usage)) return;
-        state.State.Usage[guest] = usage.WithObservedDirtyRate(dirtyMiBps);
+        // Kept even before the guest's first sample: the next plan must not price it as converging again.
+        state.State.Usage[guest] = state.State.Usage.GetValueOrDefault(guest, UsageHistory.Empty).WithObservedDirtyRate(dirtyMiBps);
         await state.WriteStateAsync();
+        await Refresh();
     }
 
     /// <summary>

@@ -237,6 +237,7 @@ public sealed partial class SchedulerGrain
         {
             var reasons = Find(planId).PowerActions.FirstOrDefault(p => p.Step == command.Step)?.Reasons ?? [];
             log.LogInformation("{Verb} {Host} done for plan {Plan}", verb, host, planId);
+            _ = RefreshPowerStatus(host); // what the controller says now, for a host that stops or starts reporting
             await Record("host-" + verb, host, verb == "power-on"
                 ? $"host {host} powered on (plan {planId}); waiting for it to report as on"
                 : $"host {host} powered off (plan {planId}); waiting for the power controller to say off", reasons);

@@ -30,6 +30,7 @@ public static class SiloCommand
             (new("--power") { Description = "Power controller: none, command (KvmCluster:Power:Command) or ipmitool (KvmCluster:Power:Hosts)" }, "Power"),
             (new("--state-dir") { Description = "State directory (token, sockets, logs)" }, "StateDirectory"),
             (new("--planning-interval") { Description = "Seconds between planning rounds; 0 = on request only" }, "PlanningIntervalSeconds"),
+            (new("--sample-interval") { Description = "Seconds of fleet time between usage samples of every guest (300)" }, "SampleIntervalSeconds"),
             (new("--dashboard") { Description = "Serve the Orleans Dashboard at /dashboard (true)" }, "Dashboard"),
             (new("--simulated-hosts") { Description = "Simulated driver: run N hypervisors named HYPERVISOR-001… in this silo (1)" }, "SimulatedHosts"),
         };
@@ -124,6 +125,9 @@ public static class SiloCommand
         if (!System.Net.IPAddress.TryParse(s.AdvertisedAddress, out _)) throw new UsageException($"--address: '{s.AdvertisedAddress}' is not an IP address");
         if (s.SiloPort is < 1 or > 65535 || s.GatewayPort is < 1 or > 65535) throw new UsageException("--silo-port/--gateway-port must be 1..65535");
         if (s.PlanningIntervalSeconds < 0) throw new UsageException("--planning-interval must be ≥ 0");
+        if (s.SampleIntervalSeconds is < 1 or > 86_400) throw new UsageException("--sample-interval must be 1..86400 seconds");
+        foreach (var (k, v) in s.Labels)
+            if ((Policies.Model.HostLabel.KeyProblem(k) ?? Policies.Model.HostLabel.ValueProblem(k, v)) is { } problem) throw new UsageException($"KvmCluster:Labels: {problem}");
         // QMP sockets live there: a unix socket path has at most 107 bytes.
         if (s.StateDirectory.Length > 60 || !Path.IsPathFullyQualified(s.StateDirectory)) throw new UsageException($"--state-dir: '{s.StateDirectory}' must be an absolute path of at most 60 characters");
         if (s.SimulatedHosts is < 1 or > 10_000) throw new UsageException("--simulated-hosts must be 1..10000");
