@@ -116,6 +116,14 @@ public sealed class QemuClusterTests
         await fleet.Heartbeat(runsOn, "hot-1", beat);
         Assert.Equal(["hot-1"], (await fleet.Host(runsOn).Refresh()).Guests.Select(g => g.Name));
         Assert.Empty((await fleet.Host(runsOn == from ? to : from).Refresh()).Guests);
+        if (name == "post-copy")
+        {
+            // The cap holds in post-copy too (max-postcopy-bandwidth): the guest's 128 MiB, dirtied faster than they
+            // can be sent, are pulled at 32 MiB/s — seconds, where an uncapped post-copy took 0.3–0.5 s here.
+            var switched = steps.Single(e => e.Message.Contains("post-copy", StringComparison.Ordinal)).At;
+            var completed = (await fleet.Client.GetGrain<IEventLogGrain>(Grains.Contracts.Cluster.Key).Query("hot-1", "migration-completed", 0)).Single().At;
+            Assert.True((completed - switched).TotalSeconds >= 1.5, $"post-copy took {(completed - switched).TotalSeconds:0.00} s");
+        }
         if (outcome != MigrationStatus.Cancelled) return;
         // It did not converge: what QEMU measured is what the planner prices this guest with from now on, so the next
         // plan does not try the same move again.

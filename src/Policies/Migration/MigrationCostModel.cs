@@ -44,7 +44,8 @@ public static class MigrationCostModel
                 var sentInPass = Math.Min(pass, bandwidth * elapsed);
                 var missing = pass - sentInPass + Math.Min(r.WorkingSetMiB, dirtyRate * elapsed);
                 passes.Add(sentInPass);
-                var pull = missing / link.EffectiveMiBps(0, r.Hugepages);
+                // The bandwidth cap holds in post-copy too (the executor sets max-postcopy-bandwidth).
+                var pull = missing / Math.Min(limit, link.EffectiveMiBps(0, r.Hugepages));
                 return new(MigrationOutcome.CompletesWithPostCopy, switchAt + pull, 1, sent + sentInPass + missing,
                     passes.Count, passes, downtimeLimit, throttle);
             }

@@ -54,11 +54,13 @@ public class CostModelTests
     }
 
     [Fact]
-    public void Post_copy_after_three_seconds_completes_close_to_the_measured_3317_ms()
+    public void Post_copy_after_three_seconds_completes_close_to_the_measured_6820_ms_at_the_capped_speed()
     {
+        // Measured with `bench model` (128 MiB dirtied at 100 MiB/s over 32 MiB/s, post-copy after 3 s): 6816–7107 ms.
+        // The cap holds in post-copy (max-postcopy-bandwidth); uncapped, the same pull took 0.3 s (3317 ms in all).
         var p = MigrationCostModel.Predict(new MigrationRequest(128, 128, 100, 32, 300), Link, new Escalation { PostCopyAfterSeconds = 3 });
         Assert.Equal(MigrationOutcome.CompletesWithPostCopy, p.Outcome);
-        Assert.InRange(p.TotalSeconds, 3.317 * 0.75, 3.317 * 1.25);
+        Assert.InRange(p.TotalSeconds, 6.82 * 0.75, 6.82 * 1.25);
         Assert.True(p.DowntimeMs < 10);
     }
 
