@@ -141,11 +141,8 @@ public sealed class ClusterTests
         // The scheduler (and the migration grains it starts, placed next to it) run on one silo; the guest moves
         // between the other two, so killing the scheduler's silo leaves the transfer itself running.
         var management = fleet.Client.GetGrain<IManagementGrain>(0);
-        await fleet.Scheduler.Hosts();
-        var schedulerSilo = await management.GetActivationAddress(fleet.Scheduler);
-        var doomed = fleet.Cluster.Silos.Single(s => s.SiloAddress.Equals(schedulerSilo));
-        var others = fleet.Cluster.Silos.Where(s => s != doomed).Select(s => ThreeHypervisors.HypervisorOf(s.Name)).Order().ToList();
-        var (source, destination) = (others[0], others[1]);
+        var (doomed, source, destination) = await fleet.SchedulersSiloAndTheOtherTwo();
+        var schedulerSilo = doomed.SiloAddress;
         await fleet.Host(source).Launch(ThreeHypervisors.Guest("vm-r", memoryMiB: 2048));
         await fleet.ReportAllAsync();
         await fleet.ActivatePolicy("name: slow\nmigration:\n  bandwidthMiBps: 200\n"); // about 10 s at scale 1
@@ -175,11 +172,8 @@ public sealed class ClusterTests
     {
         await using var fleet = await ThreeHypervisors.StartAsync(timeScale: 1);
         var management = fleet.Client.GetGrain<IManagementGrain>(0);
-        await fleet.Scheduler.Hosts();
-        var schedulerSilo = await management.GetActivationAddress(fleet.Scheduler);
-        var doomed = fleet.Cluster.Silos.Single(s => s.SiloAddress.Equals(schedulerSilo));
-        var others = fleet.Cluster.Silos.Where(s => s != doomed).Select(s => ThreeHypervisors.HypervisorOf(s.Name)).Order().ToList();
-        var (source, destination) = (others[0], others[1]);
+        var (doomed, source, destination) = await fleet.SchedulersSiloAndTheOtherTwo();
+        var schedulerSilo = doomed.SiloAddress;
         foreach (var g in new[] { "w-1", "w-2" }) await fleet.Host(source).Launch(ThreeHypervisors.Guest(g, memoryMiB: 2048));
         await fleet.ReportAllAsync();
         // One migration out of a host at a time (two waves), about 5 s each, never onto the scheduler's hypervisor.

@@ -96,17 +96,24 @@ public sealed class PowerActionTests : IDisposable
         Assert.Empty(hv1.Single(h => h.Name == "hv-1").Guests);
     }
 
-    [Fact]
-    public async Task A_powered_on_host_boots_and_reports_before_any_guest_migrates_onto_it()
+    /// <summary>hv-1 and hv-2 at 95 % CPU (two 8-vCPU guests each on 16 threads), hv-3 off, power-saving active, sampled once.</summary>
+    private async Task<EmbeddedFleet> BusyWithHv3Off()
     {
         _power.Set("hv-3", "off");
-        await using var fleet = await StartAsync(new GuestLoadScript { Guests = "busy-*", Cpu = [0.95] });
+        var fleet = await StartAsync(new GuestLoadScript { Guests = "busy-*", Cpu = [0.95] });
         foreach (var (host, guests) in new[] { ("hv-1", new[] { "busy-1", "busy-2" }), ("hv-2", ["busy-3", "busy-4"]) })
             foreach (var g in guests) await fleet.Hypervisor(host).LaunchAsync(Guest(g, vcpus: 8, memoryMiB: 8192) with { Host = host }, CancellationToken.None);
         await fleet.ReportAllAsync();
         await ThreeHypervisors.Eventually(() => fleet.Scheduler.Hosts(), hs => hs.Count == 3 && hs.Single(h => h.Name == "hv-3").Power == "off");
         await Activate(fleet, "name: wake\nbalancer: power-saving\npowerSaving:\n  hostsInReserve: 0\n");
         await fleet.SampleAllAsync();
+        return fleet;
+    }
+
+    [Fact]
+    public async Task A_powered_on_host_boots_and_reports_before_any_guest_migrates_onto_it()
+    {
+        await using var fleet = await BusyWithHv3Off();
 
         var plan = await fleet.Scheduler.Preview();
         var on = Assert.Single(plan.PowerActions);
@@ -128,15 +135,8 @@ public sealed class PowerActionTests : IDisposable
     [Fact]
     public async Task A_power_action_that_fails_stops_the_plan_and_every_guest_stays_where_it_runs()
     {
-        _power.Set("hv-3", "off");
         _power.Fail("on");
-        await using var fleet = await StartAsync(new GuestLoadScript { Guests = "busy-*", Cpu = [0.95] });
-        foreach (var (host, guests) in new[] { ("hv-1", new[] { "busy-1", "busy-2" }), ("hv-2", ["busy-3", "busy-4"]) })
-            foreach (var g in guests) await fleet.Hypervisor(host).LaunchAsync(Guest(g, vcpus: 8, memoryMiB: 8192) with { Host = host }, CancellationToken.None);
-        await fleet.ReportAllAsync();
-        await ThreeHypervisors.Eventually(() => fleet.Scheduler.Hosts(), hs => hs.Count == 3 && hs.Single(h => h.Name == "hv-3").Power == "off");
-        await Activate(fleet, "name: wake\nbalancer: power-saving\npowerSaving:\n  hostsInReserve: 0\n");
-        await fleet.SampleAllAsync();
+        await using var fleet = await BusyWithHv3Off();
         var plan = await fleet.Scheduler.Preview();
         Assert.NotEmpty(plan.Moves);
 

@@ -83,6 +83,16 @@ public sealed class ThreeHypervisors : IAsyncDisposable
             await Retry(() => Host(HypervisorOf(silo.Name)).Refresh());
     }
 
+    /// <summary>The silo the scheduler grain runs on, and the other two hypervisors (in name order).</summary>
+    public async Task<(InProcessSiloHandle Silo, string First, string Second)> SchedulersSiloAndTheOtherTwo()
+    {
+        await Scheduler.Hosts(); // activates it
+        var at = await Client.GetGrain<IManagementGrain>(0).GetActivationAddress(Scheduler);
+        var silo = Cluster.Silos.Single(s => s.SiloAddress.Equals(at));
+        var others = Cluster.Silos.Where(s => s != silo).Select(s => HypervisorOf(s.Name)).Order().ToList();
+        return (silo, others[0], others[1]);
+    }
+
     /// <summary>Every live host takes a usage sample now (their sample timers are minutes apart) and reports it.</summary>
     public async Task SampleAllAsync()
     {

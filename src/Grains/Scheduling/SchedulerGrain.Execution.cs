@@ -283,7 +283,14 @@ public sealed partial class SchedulerGrain
         if (state.State.PowerStatus.TryGetValue(host, out var old) ? old == p : p is null) return;
         if (p is { } known) state.State.PowerStatus[host] = known; else state.State.PowerStatus.Remove(host);
         _fleet.PowerStatus(host, p);
-        _ = Save();
+        _ = SaveQuietly();
+    }
+
+    /// <summary>A save nobody waits for (a power status learned in the background): its failure is logged, and the next save writes it.</summary>
+    private async Task SaveQuietly()
+    {
+        try { await Save(); }
+        catch (Exception e) { log.LogWarning(e, "scheduler state not written; the next change writes it"); }
     }
 
     private static PowerState? Map(HostPowerStatus s) => s switch

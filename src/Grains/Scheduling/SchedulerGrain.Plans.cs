@@ -79,11 +79,11 @@ public sealed partial class SchedulerGrain
         var plan = await Update(id, PlanState.Cancelled);
         if (state.State.Execution is { } e && e.PlanId == id)
         {
-            state.State.Execution = PlanExecutor.Cancel(e, clock.Now);
-            await Save();
             await Record("plan-cancelled", id, $"plan {id} CANCELLED: nothing more starts; running migrations end on their own", []);
+            await Finish(PlanExecutor.Cancel(e, clock.Now));
+            return Find(id);
         }
-        return WithProgress(plan);
+        return plan;
     }
 
     public async Task<MigrationView> Migrate(string guestName, string? to, bool force)
