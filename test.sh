@@ -27,15 +27,20 @@ status=$?
 
 passed=0
 failed=0
+skipped=0
 for trx in "$results"/*.trx; do
   [ -e "$trx" ] || continue
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
   p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
   f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
   e=$(sed -n 's/.* error="\([0-9]*\)".*/\1/p' <<<"$counters")
+  s=$(sed -n 's/.* notExecuted="\([0-9]*\)".*/\1/p' <<<"$counters")
   passed=$((passed + ${p:-0}))
   failed=$((failed + ${f:-0} + ${e:-0}))
+  skipped=$((skipped + ${s:-0}))
 done
+# Why tests were skipped (each says so in its message), once per distinct reason.
+reasons=$(cat "$results"/*.trx 2>/dev/null | awk '/outcome="NotExecuted"/ {skip=1} skip && /<Message>/ {sub(/.*<Message>/, ""); sub(/<\/Message>.*/, ""); print; skip=0}' | sort -u | paste -sd ';' -)
 # A build failure or a crashed test host produces no counts: report it as a failure, not as "0 failed".
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 
@@ -45,5 +50,9 @@ if tests/aot-smoke.sh | tee "$results/aot-smoke.log" | tail -n 1 | grep -q '^PAS
 else
   failed=$((failed + 1)); status=1
 fi
-echo "$passed passed, $failed failed"
+if [ "$skipped" -gt 0 ]; then
+  echo "$passed passed, $failed failed ($skipped skipped: $reasons)"
+else
+  echo "$passed passed, $failed failed"
+fi
 exit "$status"
