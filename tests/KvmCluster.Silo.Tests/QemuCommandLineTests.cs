@@ -33,12 +33,14 @@ public sealed class QemuCommandLineTests
     }
 
     [Fact]
-    public void A_destination_receiving_disks_starts_paused_and_one_receiving_only_memory_does_not()
+    public void Every_incoming_copy_starts_paused_and_a_launched_guest_does_not()
     {
         var withDisk = Argv(Vm(new GuestDisk(DiskKind.Local, SizeGiB: 1)), incoming: true);
         Assert.Equal("defer", Values(withDisk, "-incoming").Single());
         Assert.Contains("-S", withDisk);
-        Assert.DoesNotContain("-S", Argv(Vm(new GuestDisk(DiskKind.Shared, "/mnt/vm", Image: "/mnt/vm/a.qcow2")), incoming: true));
+        // Memory only: paused too, until the migration's decision resumes it.
+        Assert.Contains("-S", Argv(Vm(new GuestDisk(DiskKind.Shared, "/mnt/vm", Image: "/mnt/vm/a.qcow2")), incoming: true));
+        Assert.DoesNotContain("-S", Argv(Vm(new GuestDisk(DiskKind.Shared, "/mnt/vm", Image: "/mnt/vm/a.qcow2")), incoming: false));
     }
 
     [Theory]

@@ -1,3 +1,4 @@
+using KvmCluster.Policies.Migration;
 using KvmCluster.Policies.Model;
 using Orleans.Concurrency;
 
@@ -28,6 +29,14 @@ public interface IHostGrain : IGrainWithStringKey
     [Alias("AdjustOutgoing")] Task AdjustOutgoing(string guest, MigrationAdjustment adjustment);
     /// <summary>Whether this host is sending the guest right now.</summary>
     [Alias("IsSending")] Task<bool> IsSending(string guest);
+    /// <summary>The source side's facts for the migration grain's decision (answers even while the grain is busy).</summary>
+    [Alias("OutgoingState"), AlwaysInterleave] Task<SourceFact> OutgoingState(string guest);
+    /// <summary>The destination side's facts for the migration grain's decision.</summary>
+    [Alias("IncomingState"), AlwaysInterleave] Task<DestinationFact> IncomingState(string guest);
+    /// <summary>Why a guest's QEMU here exited on its own (null when it did not), for the event log.</summary>
+    [Alias("ExitOf"), AlwaysInterleave] Task<string?> ExitOf(string guest);
+    /// <summary>Post-copy was decided: the incoming copy runs as soon as the source switches.</summary>
+    [Alias("AllowIncomingToRun")] Task AllowIncomingToRun(string guest, string migration);
     /// <summary>The destination takes ownership: the guest runs here from now on, with the usage history it had.</summary>
     [Alias("CommitIncoming")] Task CommitIncoming(string guest, string migration, UsageHistory history);
     [Alias("AbortIncoming")] Task AbortIncoming(string guest, string migration);
@@ -63,8 +72,11 @@ public interface IMigrationGrain : IGrainWithStringKey
     [Alias("Get"), AlwaysInterleave] Task<MigrationView?> Get();
     [Alias("Cancel")] Task<MigrationView> Cancel();
     [Alias("Report")] Task Report(MigrationProgress progress);
-    /// <summary>The source host's transfer finished: <paramref name="failure"/> is null on success.</summary>
+    /// <summary>The source host's transfer finished: <paramref name="failure"/> is null on success. A hint: the grain
+    /// decides from both hosts' facts, so a lost call delays the outcome, never changes it.</summary>
     [Alias("TransferEnded")] Task TransferEnded(string? failure);
+    /// <summary>A restarted host found a QEMU of this migration: keep it, resume it or discard it.</summary>
+    [Alias("Adopted")] Task<AdoptionVerdict> Adopted(string host, bool isSource);
 }
 
 [Alias("kvm.IPolicyGrain")]

@@ -2,7 +2,11 @@ using KvmCluster.Policies.Model;
 
 namespace KvmCluster.Grains.Contracts;
 
-/// <summary>Reserved → Migrating → Completed | Failed | Cancelled. Failed and Cancelled leave the guest on its source.</summary>
+/// <summary>
+/// Created → Reserved → Migrating → Switching → Completed, or → Failing → Failed | Cancelled (the guest stays on its
+/// source), or Migrating → PostCopy → Switching (the destination owns the guest from the post-copy switch). See
+/// docs/migration-protocol.md for who owns the guest in each.
+/// </summary>
 public enum MigrationStatus
 {
     Created,
@@ -12,6 +16,8 @@ public enum MigrationStatus
     Completed,
     Failed,
     Cancelled,
+    PostCopy,
+    Failing,
 }
 
 /// <summary>
@@ -31,6 +37,8 @@ public sealed record MigrationOrder(
 {
     /// <summary>An operator overrode the policy's concurrency limits for this one (recorded in its reasons).</summary>
     [Id(7)] public bool Forced { get; init; }
+    /// <summary>The migration (its grain's key): hosts keep it beside a guest they migrate, to settle it after a restart.</summary>
+    [Id(8)] public string? Id { get; init; }
 
     public double BandwidthMiBps => Settings.BandwidthMiBps;
     public int DowntimeMs => Settings.DowntimeMs;

@@ -3,6 +3,7 @@ using KvmCluster.Grains.Contracts;
 using KvmCluster.Grains.Events;
 using KvmCluster.Grains.Placement;
 using KvmCluster.Grains.Ports;
+using KvmCluster.Policies.Migration;
 using KvmCluster.Policies.Model;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -27,6 +28,8 @@ public sealed class HostGrain(
     ILogger<HostGrain> log) : Grain, IHostGrain
 {
     private readonly Dictionary<string, CancellationTokenSource> _outgoing = new(StringComparer.Ordinal);
+    // Guests whose transfer task is running now (it runs off the grain's turn, hence concurrent).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _sending = new(StringComparer.Ordinal);
     private HashSet<string> _seen = new(StringComparer.Ordinal);
     // Guests this host let go on purpose (stopped, migrated away): their absence is not a loss.
     private readonly HashSet<string> _letGo = new(StringComparer.Ordinal);
@@ -50,8 +53,57 @@ public sealed class HostGrain(
     public async Task<HostReport> Refresh()
     {
         var report = await Observe();
+        if (!_adoptionsSettled) await SettleAdoptions(report);
         await GrainFactory.GetGrain<ISchedulerGrain>(Cluster.Key).ReportHost(report);
         return report;
+    }
+
+    private bool _adoptionsSettled;
+
+    /// <summary>
+    /// Once, when the silo started: the QEMUs a previous silo left running are this host's guests (recorded as adopted),
+    /// and those found mid-migration are settled with their migration grain — kept, resumed or discarded as it decided.
+    /// Until then a paused copy stays paused: a copy that may be the only one is never killed, and none runs twice.
+    /// </summary>
+    private async Task SettleAdoptions(HostReport report)
+    {
+        var where = this.GetPrimaryKeyString();
+        var migrations = _problem is null ? hypervisor.AdoptedMigrations() : [];
+        var settled = true;
+        foreach (var m in migrations)
+        {
+            try
+            {
+                var verdict = await GrainFactory.GetGrain<IMigrationGrain>(m.MigrationId).Adopted(where, m.IsSource);
+                await Settle(m, verdict);
+            }
+            catch (Exception e)
+            {
+                settled = false; // asked again at the next report
+                log.LogWarning("copy of {Guest} (migration {Migration}) not settled yet: {Error}", m.Guest, m.MigrationId, e.GetBaseException().Message);
+            }
+        }
+        if (!settled) return;
+        var adopted = report.Guests.Select(g => g.Name).Concat(migrations.Select(m => m.Guest)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        if (adopted.Count > 0)
+            await GrainFactory.Record(Events.Events.New(clock.Now, "guests-adopted", where,
+                $"host {where} started with {adopted.Count} guest(s) a previous silo left running: {string.Join(", ", adopted)}", adopted));
+        _adoptionsSettled = true;
+    }
+
+    private async Task Settle(AdoptedMigration m, AdoptionVerdict verdict)
+    {
+        log.LogInformation("adopted {Side} copy of {Guest} (migration {Migration}): {Verdict}", m.IsSource ? "source" : "incoming", m.Guest, m.MigrationId, verdict);
+        switch (verdict, m.IsSource)
+        {
+            case (AdoptionVerdict.Resume, true): await hypervisor.ResumeOutgoingAsync(m.Guest, CancellationToken.None); break;
+            case (AdoptionVerdict.Resume, false): await hypervisor.CommitIncomingAsync(m.Guest, CancellationToken.None); break;
+            case (AdoptionVerdict.Discard, true): _letGo.Add(m.Guest); await hypervisor.ReleaseOutgoingAsync(m.Guest, CancellationToken.None); break;
+            case (AdoptionVerdict.Discard, false): await hypervisor.AbortIncomingAsync(m.Guest, CancellationToken.None); break;
+            case (AdoptionVerdict.Keep, true) when m.Order is { } order && await hypervisor.OutgoingStateAsync(m.Guest, CancellationToken.None) == SourceFact.Sending:
+                Send(m.Guest, order, m.MigrationId, (guest, progress, ct) => hypervisor.WatchOutgoingAsync(guest, order, progress, ct));
+                break;
+        }
     }
 
     /// <summary>
@@ -187,23 +239,48 @@ public sealed class HostGrain(
     public Task MigrateOut(string guest, string endpoint, MigrationOrder order, string migration)
     {
         if (_outgoing.ContainsKey(guest)) throw ClusterException.Conflict($"guest '{guest}' is already migrating");
+        Send(guest, order, migration, (g, progress, ct) => hypervisor.MigrateAsync(g, endpoint, order, progress, ct));
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Runs a transfer outside the grain's turn (it may take minutes, and progress and cancel calls must get in) and
+    /// tells the migration grain when it ended — again and again if its silo is gone, until one answers: the grain
+    /// decides from facts anyway, so this only saves it time.
+    /// </summary>
+    private void Send(string guest, MigrationOrder order, string migration, Func<string, Func<MigrationProgress, Task>, CancellationToken, Task> transfer)
+    {
         var cts = new CancellationTokenSource();
         _outgoing[guest] = cts;
+        _sending[guest] = true;
         var migrationGrain = GrainFactory.GetGrain<IMigrationGrain>(migration);
-        // The transfer runs outside the grain's turn: it may take minutes, and progress and cancel calls must get in.
         _ = Task.Run(async () =>
         {
             string? failure = null;
             try
             {
-                await hypervisor.MigrateAsync(guest, endpoint, order, p => migrationGrain.Report(p), cts.Token);
+                await transfer(guest, async p =>
+                {
+                    try { await migrationGrain.Report(p); }
+                    catch (Exception e) { log.LogDebug("progress of {Migration} not reported: {Error}", migration, e.GetBaseException().Message); }
+                }, cts.Token);
             }
             catch (OperationCanceledException) when (cts.IsCancellationRequested) { failure = "cancelled"; }
             catch (Exception e) { failure = e.Message; }
-            try { await migrationGrain.TransferEnded(failure); }
-            catch (Exception e) { log.LogWarning(e, "could not tell migration {Migration} that its transfer ended", migration); }
+            finally { _sending.TryRemove(guest, out _); }
+            var delay = TimeSpan.FromMilliseconds(200);
+            for (var attempt = 1; ; attempt++)
+            {
+                try { await migrationGrain.TransferEnded(failure); return; }
+                catch (Exception e) when (attempt < 20)
+                {
+                    log.LogInformation("could not tell migration {Migration} that its transfer ended (attempt {Attempt}): {Error}", migration, attempt, e.GetBaseException().Message);
+                    await Task.Delay(delay);
+                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(10).Ticks));
+                }
+                catch (Exception e) { log.LogWarning("migration {Migration} not told its transfer ended; it decides from the hosts' facts: {Error}", migration, e.GetBaseException().Message); return; }
+            }
         });
-        return Task.CompletedTask;
     }
 
     public Task CancelOutgoing(string guest)
@@ -213,6 +290,16 @@ public sealed class HostGrain(
     }
 
     public Task<bool> IsSending(string guest) => Task.FromResult(_outgoing.ContainsKey(guest));
+
+    /// <summary>Sending while this host's transfer runs (QEMU may not have begun yet: disks first); then what QEMU says.</summary>
+    public async Task<SourceFact> OutgoingState(string guest) =>
+        _sending.ContainsKey(guest) ? SourceFact.Sending : await hypervisor.OutgoingStateAsync(guest, CancellationToken.None);
+
+    public Task<DestinationFact> IncomingState(string guest) => hypervisor.IncomingStateAsync(guest, CancellationToken.None);
+
+    public Task<string?> ExitOf(string guest) => Task.FromResult(hypervisor.ExitOf(guest));
+
+    public Task AllowIncomingToRun(string guest, string migration) => hypervisor.AllowIncomingToRunAsync(guest, CancellationToken.None);
 
     public async Task CommitIncoming(string guest, string migration, UsageHistory history)
     {

@@ -1,5 +1,6 @@
-using KvmCluster.Grains.Ports;
 using KvmCluster.Grains.Contracts;
+using KvmCluster.Grains.Ports;
+using KvmCluster.Policies.Migration;
 using KvmCluster.Policies.Model;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -7,11 +8,13 @@ using Microsoft.Extensions.Options;
 namespace KvmCluster.Grains.Migrations;
 
 /// <summary>
-/// One live migration as a persistent state machine: Created → Reserved (destination prepared) → Migrating (source
-/// sending) → Switching (destination takes over) → Completed; any failure or cancel → the destination copy is
-/// discarded and the source resumes (Failed / Cancelled). A guest is never owned by two hosts: ownership moves only
-/// in Switching, after the destination holds the whole guest. After a silo restart the reminder wakes the grain and
-/// it finishes the switch or ends the migration cleanly.
+/// One live migration as a persistent state machine with a single decision point (docs/migration-protocol.md):
+/// Created → Reserved (destination prepared, paused) → Migrating (source sending) → Switching (decided complete: the
+/// destination is resumed, the source copy released) → Completed; or → Failing (decided failed: the incoming copy
+/// discarded, the source resumed) → Failed | Cancelled; or Migrating → PostCopy (the destination runs from the switch).
+/// The outcome is decided only from facts both hosts give (<see cref="MigrationProtocol"/>), never from a timeout
+/// alone; every decision is written before it is acted on, and every action is repeated until it is done, so a silo
+/// dying at any step — the source's, the destination's, this grain's — delays the outcome but never changes it.
 /// </summary>
 [Orleans.Placement.PreferLocalPlacement] // next to the scheduler that starts it: its calls stay in one silo
 public sealed class MigrationGrain(
@@ -22,23 +25,24 @@ public sealed class MigrationGrain(
 {
     private const string Reminder = "watchdog";
     private IGrainTimer? _watchdog;
-    private int _lostTransferChecks;
     /// <summary>The end is being recorded: Get still says Switching until the guest record and the scheduler know.</summary>
     private bool _ending;
-    private KvmCluster.Policies.Migration.EscalationState? _escalation;
+    private bool _stepping;
+    private bool _stepAgain;
+    private EscalationState? _escalation;
     /// <summary>Cancelled by the escalation schedule or its deadline: the guest dirties memory faster than it was thought to.</summary>
     private bool _notConverging;
+    private DateTime? _sourceSilentSince;
+    private DateTime? _destinationSilentSince;
     private string Id => this.GetPrimaryKeyString();
     private MigrationState S => state.State;
+    private MigrationGrainOptions O => options.Value;
 
-    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (S.Order is null || S.IsFinal) return;
-        // Woken after a restart (reminder, or the source reporting its transfer's end).
-        if (S.Status is MigrationStatus.Created or MigrationStatus.Reserved)
-            await Fail("interrupted before the transfer started (silo restart)", MigrationStatus.Failed);
-        else if (S.Status == MigrationStatus.Switching) await Switch();
-        else StartWatchdog();
+        // Woken after a restart (reminder, a host's report, or a host adopting a QEMU): decide from facts at the first look.
+        if (S.Order is not null && !S.IsFinal) StartWatchdog();
+        return Task.CompletedTask;
     }
 
     public async Task<MigrationView> Start(MigrationOrder order, Guest guest)
@@ -47,33 +51,34 @@ public sealed class MigrationGrain(
             return S.Order.Guest == order.Guest && S.Order.From == order.From && S.Order.To == order.To
                 ? View() : throw ClusterException.Conflict($"migration {Id} already exists for {S.Order.Guest}");
         if (order.From == order.To) throw ClusterException.Invalid($"guest '{order.Guest}' already runs on {order.To}", "to");
-        S.Order = order;
+        S.Order = order with { Id = Id };
         S.Guest = guest;
         S.CreatedAt = clock.Now;
         // The core computed the time limit from the policy (completionTimeoutPerGiB over memory and copied disks).
         S.Deadline = S.CreatedAt + TimeSpan.FromSeconds(order.DeadlineSeconds);
         S.Status = MigrationStatus.Created;
         await state.WriteStateAsync();
-        await this.RegisterOrUpdateReminder(Reminder, options.Value.ReminderPeriod, options.Value.ReminderPeriod);
+        await this.RegisterOrUpdateReminder(Reminder, O.ReminderPeriod, O.ReminderPeriod);
         await Record("migration-started", $"migration {Id}: {order.Guest} {order.From} → {order.To}", order.Reasons);
 
         var guestGrain = GrainFactory.GetGrain<IGuestGrain>(order.Guest);
         try
         {
             if (await guestGrain.Get() is null) await guestGrain.Define(guest);
-            S.Endpoint = await Host(order.To).PrepareIncoming(guest, order, Id);
-            S.Status = MigrationStatus.Reserved;
-            await state.WriteStateAsync();
+            S.Endpoint = await Host(order.To).PrepareIncoming(guest, S.Order, Id);
+            await Become(MigrationStatus.Reserved);
             await guestGrain.Locate(order.From, GuestStatus.Migrating, Id);
-            S.Status = MigrationStatus.Migrating;
-            await state.WriteStateAsync();
-            await Host(order.From).MigrateOut(order.Guest, S.Endpoint, order, Id);
-            StartWatchdog();
+            await Become(MigrationStatus.Migrating);
+            await Host(order.From).MigrateOut(order.Guest, S.Endpoint, S.Order, Id);
         }
-        catch (Exception e) when (!S.IsFinal)
+        catch (Exception e) when (!S.IsFinal && S.Status is MigrationStatus.Created or MigrationStatus.Reserved or MigrationStatus.Migrating)
         {
-            await Fail(Describe(e), MigrationStatus.Failed);
+            // Nothing was sent, or the source refused to send: the source owns the guest; undo what was prepared.
+            S.Reason = Describe(e);
+            await Become(MigrationStatus.Failing);
         }
+        StartWatchdog();
+        await Step();
         return View();
     }
 
@@ -83,15 +88,16 @@ public sealed class MigrationGrain(
     public async Task<MigrationView> Cancel()
     {
         if (S.Order is null) throw ClusterException.NotFound($"no migration {Id}");
-        if (S.IsFinal) return View();
-        if (S.Status == MigrationStatus.Switching) throw ClusterException.Conflict($"migration {Id} is switching over and can no longer be cancelled");
-        if (S.Status == MigrationStatus.Migrating)
-        {
-            // The source stops sending and reports the end of its transfer, which cleans up.
-            try { await Host(S.Order.From).CancelOutgoing(S.Order.Guest); return View(); }
-            catch (Exception e) { log.LogWarning(e, "cancel of {Migration} could not reach the source", Id); }
-        }
-        await Fail("cancelled", MigrationStatus.Cancelled);
+        if (S.IsFinal || S.Status == MigrationStatus.Failing) return View();
+        if (S.Status is MigrationStatus.Switching or MigrationStatus.PostCopy)
+            throw ClusterException.Conflict($"migration {Id} is switching over and can no longer be cancelled");
+        S.CancelRequested = true;
+        S.Reason ??= "cancelled";
+        await state.WriteStateAsync();
+        // The source stops sending; the next look finds it running the guest and unwinds the destination.
+        try { await Host(S.Order.From).CancelOutgoing(S.Order.Guest).WaitAsync(O.HostTimeout); }
+        catch (Exception e) { log.LogWarning("cancel of {Migration} could not reach the source: {Error}", Id, Describe(e)); }
+        await Step();
         return View();
     }
 
@@ -100,24 +106,26 @@ public sealed class MigrationGrain(
         S.Progress = progress; // kept in memory; written with the next state change
         if (S.Status != MigrationStatus.Migrating || progress.CopyingDisks) return; // the escalation schedule is for memory
         var settings = S.Order!.Settings;
-        _escalation ??= KvmCluster.Policies.Migration.EscalationState.Start(settings);
-        var decision = KvmCluster.Policies.Migration.MigrationEscalation.Next(settings, _escalation, (clock.Now - S.CreatedAt).TotalSeconds, progress.RemainingMiB, options.Value.EscalationWindow.TotalSeconds);
+        _escalation ??= EscalationState.Start(settings);
+        var decision = MigrationEscalation.Next(settings, _escalation, (clock.Now - S.CreatedAt).TotalSeconds, progress.RemainingMiB, O.EscalationWindow.TotalSeconds);
         _escalation = decision.State;
-        if (decision.Step == KvmCluster.Policies.Migration.EscalationStep.None) return;
+        if (decision.Step == EscalationStep.None) return;
         await Record("migration-escalated", $"migration {Id}: {decision.Reason}", [decision.Reason]);
         try
         {
             switch (decision.Step)
             {
-                case KvmCluster.Policies.Migration.EscalationStep.RaiseDowntime:
+                case EscalationStep.RaiseDowntime:
                     await Host(S.Order.From).AdjustOutgoing(S.Order.Guest, new MigrationAdjustment(decision.State.DowntimeMs, false));
                     break;
-                case KvmCluster.Policies.Migration.EscalationStep.StartPostCopy:
-                    await Host(S.Order.From).AdjustOutgoing(S.Order.Guest, new MigrationAdjustment(null, true));
+                case EscalationStep.StartPostCopy:
+                    await StartPostCopy();
                     break;
-                case KvmCluster.Policies.Migration.EscalationStep.Cancel:
+                case EscalationStep.Cancel:
                     S.Reason = decision.Reason;
+                    S.CancelRequested = true;
                     _notConverging = true;
+                    await state.WriteStateAsync();
                     await Host(S.Order.From).CancelOutgoing(S.Order.Guest);
                     break;
             }
@@ -125,55 +133,236 @@ public sealed class MigrationGrain(
         catch (Exception e) { log.LogWarning("escalation step {Step} of {Migration} not applied: {Error}", decision.Step, Id, Describe(e)); }
     }
 
+    /// <summary>
+    /// Post-copy is a decision: from the switch the destination owns the guest. It is written first, then the
+    /// destination may run (QEMU's cont while receiving), then the source switches.
+    /// </summary>
+    private async Task StartPostCopy()
+    {
+        var o = S.Order!;
+        await Become(MigrationStatus.PostCopy);
+        await Host(o.To).AllowIncomingToRun(o.Guest, Id);
+        await Host(o.From).AdjustOutgoing(o.Guest, new MigrationAdjustment(null, true));
+    }
+
     public async Task TransferEnded(string? failure)
     {
-        if (S.Status != MigrationStatus.Migrating) return; // already ended (idempotent)
-        if (failure is null) { S.Status = MigrationStatus.Switching; await state.WriteStateAsync(); await Switch(); }
-        else if (failure == "cancelled") await Fail(S.Reason ?? "cancelled", MigrationStatus.Cancelled); // the escalation schedule's reason, if it cancelled
-        else await Fail(failure, MigrationStatus.Failed);
+        if (S.Order is null || S.IsFinal) return; // already ended (idempotent)
+        log.LogDebug("migration {Migration}: the source says its transfer ended ({Failure})", Id, failure ?? "completed");
+        await Step(); // a hint: the decision comes from both hosts' facts
+    }
+
+    public Task<AdoptionVerdict> Adopted(string host, bool isSource)
+    {
+        // No record of it (never started here, or state lost): the source keeps its guest, an incoming copy goes.
+        if (S.Order is null) return Task.FromResult(isSource ? AdoptionVerdict.Resume : AdoptionVerdict.Discard);
+        var verdict = MigrationProtocol.Adopt(S.Decided, isSource);
+        log.LogInformation("migration {Migration}: {Host} adopted its {Side} copy of {Guest} ({Status}): {Verdict}",
+            Id, host, isSource ? "source" : "incoming", S.Order.Guest, S.Status, verdict);
+        if (!S.IsFinal) StartWatchdog();
+        return Task.FromResult(verdict);
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
         if (S.Order is null || S.IsFinal) await UnregisterReminder();
+        else StartWatchdog();
+    }
+
+    /// <summary>Looks at both hosts and moves on as far as the facts allow. One at a time; a call meanwhile looks again.</summary>
+    private async Task Step()
+    {
+        if (_stepping) { _stepAgain = true; return; }
+        _stepping = true;
+        try
+        {
+            do
+            {
+                _stepAgain = false;
+                var before = S.Status;
+                if (S.Order is null || S.IsFinal) return;
+                switch (S.Status)
+                {
+                    case MigrationStatus.Created or MigrationStatus.Reserved:
+                        // Start's own turn died with its silo: nothing was sent.
+                        S.Reason ??= "interrupted before the transfer started (silo restart)";
+                        await Become(MigrationStatus.Failing);
+                        break;
+                    case MigrationStatus.Migrating: await DecideMigrating(); break;
+                    case MigrationStatus.PostCopy: await DecidePostCopy(); break;
+                    case MigrationStatus.Switching: await Switch(); break;
+                    case MigrationStatus.Failing: await Unwind(); break;
+                }
+                if (S.Status != before && !S.IsFinal) _stepAgain = true;
+            } while (_stepAgain);
+        }
+        catch (Exception e) { log.LogWarning("migration {Migration} ({Status}): {Error}; looking again shortly", Id, S.Status, Describe(e)); }
+        finally { _stepping = false; }
+    }
+
+    private async Task DecideMigrating()
+    {
+        var (source, destination) = await Facts();
+        var d = MigrationProtocol.Decide(source, destination, clock.Now > S.Deadline, Silent(_sourceSilentSince), Silent(_destinationSilentSince), O.HandOverGrace.TotalSeconds);
+        switch (d.Verdict)
+        {
+            case Verdict.Complete:
+                log.LogInformation("migration {Migration}: complete ({Reason})", Id, d.Reason);
+                await Become(MigrationStatus.Switching);
+                break;
+            case Verdict.Fail:
+                S.Reason ??= d.Reason + await WhyGone(destination);
+                await Become(MigrationStatus.Failing);
+                break;
+            case Verdict.CancelSource:
+                if (S.Reason is null) { S.Reason = "did not complete before its deadline"; _notConverging = true; }
+                try { await Host(S.Order!.From).CancelOutgoing(S.Order.Guest).WaitAsync(O.HostTimeout); }
+                catch (Exception e) { log.LogInformation("cancel of {Migration} not delivered: {Error}", Id, Describe(e)); }
+                break;
+            case Verdict.Lost:
+                await Lose(d.Reason);
+                break;
+        }
+    }
+
+    private async Task DecidePostCopy()
+    {
+        var (source, destination) = await Facts();
+        if (destination == DestinationFact.Gone) { await Lose("the destination ran the guest in post-copy and its QEMU is gone"); return; }
+        // The destination owns the guest: once the source has sent everything (postmigrate, or its QEMU gone), release it.
+        if (destination is DestinationFact.Running or DestinationFact.Received && source is SourceFact.HandedOver or SourceFact.Gone)
+            await Become(MigrationStatus.Switching);
     }
 
     private async Task Switch()
     {
         var o = S.Order!;
-        // The guest's usage history goes with it (the source's, or the snapshot's if the source cannot be asked).
-        var history = S.Guest!.Usage;
-        try { history = await Host(o.From).UsageOf(o.Guest); }
-        catch (Exception e) { log.LogInformation("usage history of {Guest} not read from {Host}: {Error}", o.Guest, o.From, e.Message); }
-        try { await Host(o.To).CommitIncoming(o.Guest, Id, history); }
-        catch (Exception e)
+        var (source, destination) = await Facts();
+        var d = MigrationProtocol.DecideSwitching(source, destination, S.ResumeAttempted);
+        if (!S.DestinationSettled && (d.Verdict == Verdict.Complete || d.Verdict == Verdict.Wait && destination == DestinationFact.Received))
         {
-            await Fail("destination could not take over: " + Describe(e), MigrationStatus.Failed);
-            return;
+            // Resume the destination (or, after post-copy, make its running copy an ordinary guest of that host). The
+            // guest's usage history goes with it (the source's, or the snapshot's if the source cannot be asked).
+            var history = S.Guest!.Usage;
+            try { history = await Host(o.From).UsageOf(o.Guest).WaitAsync(O.HostTimeout); }
+            catch (Exception e) { log.LogInformation("usage history of {Guest} not read from {Host}: {Error}", o.Guest, o.From, Describe(e)); }
+            // Written first: once a resume may have reached the destination, its copy may have run, and the source's
+            // (paused at the hand-over) must never resume after it.
+            if (!S.ResumeAttempted) { S.ResumeAttempted = true; await state.WriteStateAsync(); }
+            await Host(o.To).CommitIncoming(o.Guest, Id, history).WaitAsync(O.HostTimeout);
+            S.DestinationSettled = true;
+            await state.WriteStateAsync();
+            d = new Decision(Verdict.Complete, "the destination runs the guest");
         }
-        // From here the destination runs the guest; the source copy is paused and only needs destroying.
-        try { await Host(o.From).ReleaseOutgoing(o.Guest, Id); }
-        catch (Exception e) { log.LogWarning(e, "source of {Migration} could not release its paused copy", Id); }
-        await End(MigrationStatus.Completed, null, o.To);
+        switch (d.Verdict)
+        {
+            case Verdict.Complete:
+                // From here the destination runs the guest; the source copy is paused and only needs destroying. A
+                // silent source destroys it when it is back (it asks this grain: complete → discard).
+                if (source is not (SourceFact.Unreachable or SourceFact.Gone))
+                {
+                    try { await Host(o.From).ReleaseOutgoing(o.Guest, Id).WaitAsync(O.HostTimeout); }
+                    catch (Exception e) { log.LogWarning("source of {Migration} could not release its paused copy: {Error}", Id, Describe(e)); return; }
+                }
+                await End(MigrationStatus.Completed, null, o.To);
+                break;
+            case Verdict.Fail:
+                S.Reason = d.Reason;
+                await Become(MigrationStatus.Failing);
+                break;
+            case Verdict.Lost:
+                await Lose(d.Reason);
+                break;
+        }
     }
 
-    private async Task Fail(string reason, MigrationStatus status)
+    /// <summary>Failing: discard the incoming copy (it never ran), resume the source. A silent host does its part when back.</summary>
+    private async Task Unwind()
     {
         var o = S.Order!;
-        // It did not converge: what the migration measured is what the planner should expect of this guest next time.
-        if (_notConverging && S.Progress is { DirtyMiBps: > 0 } progress)
+        var (source, destination) = await Facts();
+        if (destination == DestinationFact.Running)
         {
-            try { await Host(o.From).GuestDirtied(o.Guest, progress.DirtyMiBps); }
-            catch (Exception e) { log.LogInformation("dirty rate of {Guest} not kept: {Error}", o.Guest, e.Message); }
+            // Only a decided switch resumes the destination; if it runs, it owns the guest.
+            log.LogWarning("migration {Migration}: the destination runs the guest although the migration was failing; it owns it now", Id);
+            S.Reason = null;
+            await Become(MigrationStatus.Switching);
+            return;
         }
-        try { await Host(o.To).AbortIncoming(o.Guest, Id); }
-        catch (Exception e) { log.LogInformation("destination of {Migration} not cleaned up: {Error}", Id, e.Message); }
-        try { await Host(o.From).ResumeOutgoing(o.Guest, Id); }
-        catch (Exception e) { log.LogWarning("source of {Migration} could not resume the guest: {Error}", Id, e.Message); }
-        await End(status, reason, o.From);
+        // Also when its QEMU is gone: what it left (images made for the copy) goes too. A silent destination does this
+        // when it is back (it asks this grain: failed → discard).
+        if (destination is DestinationFact.Receiving or DestinationFact.Received or DestinationFact.Gone)
+            await Host(o.To).AbortIncoming(o.Guest, Id).WaitAsync(O.HostTimeout);
+        switch (source)
+        {
+            case SourceFact.Gone:
+                await Lose("the migration failed and the source's QEMU is gone");
+                return;
+            case SourceFact.Sending:
+                await Host(o.From).CancelOutgoing(o.Guest).WaitAsync(O.HostTimeout); // look again when it has stopped
+                return;
+            case SourceFact.HandedOver or SourceFact.Paused or SourceFact.Running:
+                await Host(o.From).ResumeOutgoing(o.Guest, Id).WaitAsync(O.HostTimeout);
+                break;
+        }
+        // A silent source resumes its copy when it is back (it asks this grain: failed → resume).
+        await End(S.CancelRequested ? MigrationStatus.Cancelled : MigrationStatus.Failed, S.Reason ?? "failed", o.From);
     }
 
-    private async Task End(MigrationStatus status, string? reason, string host)
+    /// <summary>The destination's own words when its copy is gone (its QEMU's exit), for the reason and the event log.</summary>
+    private async Task<string> WhyGone(DestinationFact destination)
+    {
+        if (destination != DestinationFact.Gone) return "";
+        try { return await Host(S.Order!.To).ExitOf(S.Order.Guest).WaitAsync(O.HostTimeout) is { } why ? $" ({why})" : ""; }
+        catch (Exception) { return ""; }
+    }
+
+    /// <summary>What both hosts say now; a host that does not answer in time is unreachable.</summary>
+    private async Task<(SourceFact Source, DestinationFact Destination)> Facts()
+    {
+        var o = S.Order!;
+        var source = SourceFact.Unreachable;
+        var destination = DestinationFact.Unreachable;
+        try { source = await Host(o.From).OutgoingState(o.Guest).WaitAsync(O.HostTimeout); }
+        catch (Exception e) { log.LogDebug("source of {Migration} did not answer: {Error}", Id, Describe(e)); }
+        try { destination = await Host(o.To).IncomingState(o.Guest).WaitAsync(O.HostTimeout); }
+        catch (Exception e) { log.LogDebug("destination of {Migration} did not answer: {Error}", Id, Describe(e)); }
+        _sourceSilentSince = source == SourceFact.Unreachable ? _sourceSilentSince ?? DateTime.UtcNow : null;
+        _destinationSilentSince = destination == DestinationFact.Unreachable ? _destinationSilentSince ?? DateTime.UtcNow : null;
+        return (source, destination);
+    }
+
+    private static double Silent(DateTime? since) => since is { } s ? (DateTime.UtcNow - s).TotalSeconds : 0;
+
+    /// <summary>A decision: written before anything acts on it; if it cannot be written, it was not taken.</summary>
+    private async Task Become(MigrationStatus status)
+    {
+        var before = S.Status;
+        S.Status = status;
+        try { await state.WriteStateAsync(); }
+        catch
+        {
+            S.Status = before;
+            throw;
+        }
+        // It did not converge: what the migration measured is what the planner should expect of this guest next time.
+        if (status == MigrationStatus.Failing && _notConverging && S.Progress is { DirtyMiBps: > 0 } progress)
+        {
+            try { await Host(S.Order!.From).GuestDirtied(S.Order.Guest, progress.DirtyMiBps).WaitAsync(O.HostTimeout); }
+            catch (Exception e) { log.LogInformation("dirty rate of {Guest} not kept: {Error}", S.Order!.Guest, Describe(e)); }
+        }
+    }
+
+    /// <summary>No copy of the guest is left: the record, the event log and the scheduler say so.</summary>
+    private async Task Lose(string reason)
+    {
+        var o = S.Order!;
+        log.LogError("migration {Migration}: guest {Guest} lost: {Reason}", Id, o.Guest, reason);
+        await Record("guest-lost", $"guest {o.Guest} lost during migration {Id} {o.From} → {o.To}: {reason}", [reason]);
+        await End(MigrationStatus.Failed, "guest lost: " + reason, null, GuestStatus.Failed);
+    }
+
+    private async Task End(MigrationStatus status, string? reason, string? host, GuestStatus guestStatus = GuestStatus.Running)
     {
         var o = S.Order!;
         _ending = true;
@@ -186,41 +375,23 @@ public sealed class MigrationGrain(
             Telemetry.KvmMeters.Migrations.Add(1, new KeyValuePair<string, object?>("outcome", status.ToString().ToLowerInvariant()));
             _watchdog?.Dispose();
             _watchdog = null;
-            try { await GrainFactory.GetGrain<IGuestGrain>(o.Guest).Locate(host, GuestStatus.Running, null); }
+            try { await GrainFactory.GetGrain<IGuestGrain>(o.Guest).Locate(host, guestStatus, null); }
             catch (Exception e) { log.LogWarning(e, "guest record of {Guest} not updated", o.Guest); }
             var text = status == MigrationStatus.Completed
                 ? $"migration {Id}: {o.Guest} now runs on {o.To}"
                 : $"migration {Id}: {o.Guest} stays on {o.From} ({status.ToString().ToLowerInvariant()}: {reason})";
+            if (host is null) text = $"migration {Id}: {o.Guest} runs nowhere ({reason})";
             try { await Record("migration-" + status.ToString().ToLowerInvariant(), text, reason is null ? [] : [reason]); }
             catch (Exception e) { log.LogWarning(e, "event of {Migration} not recorded", Id); } // the scheduler must still hear of it
             try { await GrainFactory.GetGrain<ISchedulerGrain>(Cluster.Key).MigrationEnded(View()); }
-            catch (Exception e) { log.LogWarning(e, "scheduler not told about {Migration}", Id); }
+            catch (Exception e) { log.LogWarning(e, "scheduler not told about {Migration}", Id); } // it asks its migrations now and then
         }
         finally { _ending = false; } // a client that sees Completed finds the guest on its new host everywhere
         await UnregisterReminder();
     }
 
-    private void StartWatchdog() => _watchdog ??= this.RegisterGrainTimer(Watch,
-        new GrainTimerCreationOptions(options.Value.WatchdogInterval, options.Value.WatchdogInterval) { KeepAlive = true });
-
-    private async Task Watch()
-    {
-        if (S.Status != MigrationStatus.Migrating) return;
-        var o = S.Order!;
-        if (clock.Now > S.Deadline)
-        {
-            try { await Host(o.From).CancelOutgoing(o.Guest); } catch { /* the failure below cleans up */ }
-            _notConverging = true;
-            await Fail("did not complete before its deadline", MigrationStatus.Failed);
-            return;
-        }
-        bool sending;
-        try { sending = await Host(o.From).IsSending(o.Guest).WaitAsync(TimeSpan.FromSeconds(10)); }
-        catch (Exception e) { await Fail("source host unreachable: " + Describe(e), MigrationStatus.Failed); return; }
-        // A source restarted mid-transfer has no transfer any more; two looks in a row rule out a race with its report.
-        _lostTransferChecks = sending ? 0 : _lostTransferChecks + 1;
-        if (_lostTransferChecks >= 2) await Fail("the source host lost the transfer (restarted)", MigrationStatus.Failed);
-    }
+    private void StartWatchdog() => _watchdog ??= this.RegisterGrainTimer(Step,
+        new GrainTimerCreationOptions(O.WatchdogInterval, O.WatchdogInterval) { KeepAlive = true });
 
     private async Task UnregisterReminder()
     {

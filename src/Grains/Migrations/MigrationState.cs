@@ -1,4 +1,5 @@
 using KvmCluster.Grains.Contracts;
+using KvmCluster.Policies.Migration;
 using KvmCluster.Policies.Model;
 
 namespace KvmCluster.Grains.Migrations;
@@ -15,16 +16,39 @@ public sealed class MigrationState
     [Id(6)] public DateTimeOffset? EndedAt { get; set; }
     [Id(7)] public string? Endpoint { get; set; }
     [Id(8)] public DateTimeOffset Deadline { get; set; }
+    /// <summary>An operator (or the escalation schedule) asked to cancel: a failure is then a cancel.</summary>
+    [Id(9)] public bool CancelRequested { get; set; }
+    /// <summary>A resume was sent to the destination: its copy may have run, so from then on it is the only copy.</summary>
+    [Id(10)] public bool ResumeAttempted { get; set; }
+    /// <summary>The source's copy is gone (released, or it was found gone): nothing left to do there.</summary>
+    [Id(11)] public bool SourceSettled { get; set; }
+    /// <summary>The destination's copy is discarded or runs: nothing left to do there.</summary>
+    [Id(12)] public bool DestinationSettled { get; set; }
 
     public bool IsFinal => Status is MigrationStatus.Completed or MigrationStatus.Failed or MigrationStatus.Cancelled;
+
+    /// <summary>What has been decided, for hosts that find a QEMU of this migration after a restart.</summary>
+    public MigrationDecided Decided => Status switch
+    {
+        MigrationStatus.Switching or MigrationStatus.Completed or MigrationStatus.PostCopy => MigrationDecided.Complete,
+        MigrationStatus.Failing or MigrationStatus.Failed or MigrationStatus.Cancelled => MigrationDecided.Failed,
+        _ => MigrationDecided.Undecided,
+    };
 }
 
 public sealed class MigrationGrainOptions
 {
-    /// <summary>How often an active migration checks its deadline and that its source is still alive.</summary>
+    /// <summary>How often an undecided or unsettled migration looks at both hosts' facts again.</summary>
     public TimeSpan WatchdogInterval { get; set; } = TimeSpan.FromSeconds(2);
     /// <summary>Reminder that wakes an unfinished migration after a silo restart.</summary>
     public TimeSpan ReminderPeriod { get; set; } = TimeSpan.FromMinutes(1);
     /// <summary>The escalation schedule looks at a migration's progress this often (see MigrationEscalation).</summary>
     public TimeSpan EscalationWindow { get; set; } = TimeSpan.FromSeconds(3);
+    /// <summary>A host call that does not answer within this counts as the host being unreachable.</summary>
+    public TimeSpan HostTimeout { get; set; } = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// How long a destination may be unreachable after the source handed the guest over before the source resumes it
+    /// (the destination's copy stays paused and is discarded when its host is back).
+    /// </summary>
+    public TimeSpan HandOverGrace { get; set; } = TimeSpan.FromSeconds(60);
 }

@@ -1,4 +1,5 @@
 using KvmCluster.Grains.Contracts;
+using KvmCluster.Policies.Migration;
 using KvmCluster.Policies.Model;
 
 namespace KvmCluster.Grains.Ports;
@@ -46,8 +47,26 @@ public interface IHypervisor
     /// <summary>Changes a running outgoing migration (the escalation schedule's steps).</summary>
     Task AdjustMigrationAsync(string guest, MigrationAdjustment adjustment, CancellationToken cancellationToken);
 
-    /// <summary>Runs the completely received incoming guest.</summary>
+    /// <summary>
+    /// Runs the completely received incoming guest (waiting until it is whole) and returns once it runs. The incoming
+    /// copy never runs before this (or <see cref="AllowIncomingToRunAsync"/>): its QEMU starts paused.
+    /// </summary>
     Task CommitIncomingAsync(string guest, CancellationToken cancellationToken);
+    /// <summary>Post-copy: the incoming copy runs as soon as the source switches (QEMU's cont while it still receives).</summary>
+    Task AllowIncomingToRunAsync(string guest, CancellationToken cancellationToken);
+    /// <summary>What the source side of a migration says (QEMU's query-migrate and run state).</summary>
+    Task<SourceFact> OutgoingStateAsync(string guest, CancellationToken cancellationToken);
+    /// <summary>What the destination side says of its incoming copy.</summary>
+    Task<DestinationFact> IncomingStateAsync(string guest, CancellationToken cancellationToken);
+    /// <summary>
+    /// QEMUs this driver found mid-migration when it started (a previous silo's): each with its migration and side.
+    /// They are kept as they are (paused stays paused) until the host grain settles them with their migration grain.
+    /// </summary>
+    IReadOnlyList<AdoptedMigration> AdoptedMigrations();
+    /// <summary>Why the guest's QEMU on this host is gone, when it exited on its own (its exit code and last words).</summary>
+    string? ExitOf(string guest);
+    /// <summary>Follows an outgoing transfer a previous silo started and QEMU still runs, to its end (as MigrateAsync does).</summary>
+    Task WatchOutgoingAsync(string guest, MigrationOrder order, Func<MigrationProgress, Task> progress, CancellationToken cancellationToken);
     /// <summary>Discards an incoming guest (failed or cancelled migration).</summary>
     Task AbortIncomingAsync(string guest, CancellationToken cancellationToken);
     /// <summary>Destroys the paused source copy after the destination took over.</summary>
@@ -55,3 +74,6 @@ public interface IHypervisor
     /// <summary>Resumes the source copy after a failed or cancelled migration.</summary>
     Task ResumeOutgoingAsync(string guest, CancellationToken cancellationToken);
 }
+
+/// <summary>A QEMU found mid-migration by a restarted driver: the migration it belongs to, and which side it is.</summary>
+public sealed record AdoptedMigration(string Guest, string MigrationId, bool IsSource, MigrationOrder? Order);

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using KvmCluster.Grains.Contracts;
 using KvmCluster.Grains.Ports;
+using KvmCluster.Policies.Migration;
 using KvmCluster.Policies.Model;
 using Host = KvmCluster.Policies.Model.Host;
 
@@ -24,6 +25,10 @@ public sealed class SimulatedHypervisor(string name, ISimulatedWorld world, Simu
         public Guest Spec { get; } = spec;
         public RunState State { get; set; } = state;
         public TcpListener? Listener { get; set; }
+        /// <summary>A transfer out is under way.</summary>
+        public bool Sending { get; set; }
+        /// <summary>Its whole state went to a destination (the source copy is paused, as QEMU's postmigrate).</summary>
+        public bool HandedOver { get; set; }
     }
 
     private const int ChunkBytes = 4096;
@@ -143,6 +148,13 @@ public sealed class SimulatedHypervisor(string name, ISimulatedWorld world, Simu
         using var client = new TcpClient();
         await client.ConnectAsync(address, port, linked.Token);
         var stream = client.GetStream();
+        g.Sending = true;
+        try { await SendAsync(g, stream, order, progress, linked.Token); }
+        finally { g.Sending = false; }
+    }
+
+    private async Task SendAsync(SimGuest g, NetworkStream stream, MigrationOrder order, Func<MigrationProgress, Task> progress, CancellationToken token)
+    {
         var bandwidth = order.BandwidthMiBps > 0 ? order.BandwidthMiBps : O.BandwidthMiBps;
         var seconds = g.Spec.MemoryMiB / bandwidth / O.TimeScale;
         // One chunk stands for a slice of guest memory; pace the chunks to the simulated bandwidth.
@@ -154,10 +166,10 @@ public sealed class SimulatedHypervisor(string name, ISimulatedWorld world, Simu
         var lastReport = TimeSpan.Zero;
         for (var i = 0; i < chunks; i++)
         {
-            await stream.WriteAsync(payload, linked.Token);
+            await stream.WriteAsync(payload, token);
             // Pace to the simulated bandwidth; sleep only when ahead by a millisecond or more (timer granularity).
             var ahead = TimeSpan.FromSeconds(pause * (i + 1)) - clock.Elapsed;
-            if (ahead >= TimeSpan.FromMilliseconds(1)) await Task.Delay(ahead, linked.Token);
+            if (ahead >= TimeSpan.FromMilliseconds(1)) await Task.Delay(ahead, token);
             if (clock.Elapsed - lastReport > TimeSpan.FromMilliseconds(250) || i == chunks - 1)
             {
                 lastReport = clock.Elapsed;
@@ -169,10 +181,11 @@ public sealed class SimulatedHypervisor(string name, ISimulatedWorld world, Simu
         g.State = RunState.Paused;
         try
         {
-            await stream.WriteAsync(new[] { End }, linked.Token);
+            await stream.WriteAsync(new[] { End }, token);
             var ack = new byte[1];
-            await stream.ReadExactlyAsync(ack, linked.Token);
+            await stream.ReadExactlyAsync(ack, token);
             if (ack[0] != Ack) throw new IOException("destination did not acknowledge the migration");
+            g.HandedOver = true;
         }
         catch
         {
@@ -180,6 +193,34 @@ public sealed class SimulatedHypervisor(string name, ISimulatedWorld world, Simu
             throw;
         }
     }
+
+    public Task<SourceFact> OutgoingStateAsync(string guest, CancellationToken cancellationToken) => Task.FromResult(
+        !_guests.TryGetValue(guest, out var g) || g.State is RunState.Incoming or RunState.Received ? SourceFact.Gone
+        : g.Sending ? SourceFact.Sending
+        : g.HandedOver ? SourceFact.HandedOver
+        : g.State == RunState.Paused ? SourceFact.Paused
+        : SourceFact.Running);
+
+    public Task<DestinationFact> IncomingStateAsync(string guest, CancellationToken cancellationToken) => Task.FromResult(
+        !_guests.TryGetValue(guest, out var g) ? DestinationFact.Gone
+        : g.State switch
+        {
+            RunState.Incoming => DestinationFact.Receiving,
+            RunState.Received => DestinationFact.Received,
+            RunState.Running => DestinationFact.Running,
+            _ => DestinationFact.Gone,
+        });
+
+    /// <summary>The simulated driver has no post-copy phase: its transfers end with the whole guest received.</summary>
+    public Task AllowIncomingToRunAsync(string guest, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public string? ExitOf(string guest) => null;
+
+    /// <summary>Simulated guests live in the silo's memory: nothing outlives it, nothing is adopted.</summary>
+    public IReadOnlyList<AdoptedMigration> AdoptedMigrations() => [];
+
+    public Task WatchOutgoingAsync(string guest, MigrationOrder order, Func<MigrationProgress, Task> progress, CancellationToken cancellationToken) =>
+        throw ClusterException.NotFound($"no transfer of '{guest}' to follow on this host");
 
     public Task CommitIncomingAsync(string guest, CancellationToken cancellationToken)
     {
@@ -208,7 +249,7 @@ public sealed class SimulatedHypervisor(string name, ISimulatedWorld world, Simu
 
     public Task ResumeOutgoingAsync(string guest, CancellationToken cancellationToken)
     {
-        if (_guests.TryGetValue(guest, out var g) && g.State == RunState.Paused) g.State = RunState.Running;
+        if (_guests.TryGetValue(guest, out var g) && g.State == RunState.Paused) { g.State = RunState.Running; g.HandedOver = false; }
         return Task.CompletedTask;
     }
 

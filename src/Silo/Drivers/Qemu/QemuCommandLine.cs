@@ -12,6 +12,9 @@ public sealed record GuestFiles(string Qmp, string Serial, string Pid)
     /// <summary>The guest's spec as this host runs it, so a restarted silo can adopt the running QEMU.</summary>
     public string Spec => Path.ChangeExtension(Pid, ".spec.json");
 
+    /// <summary>Which migration this guest's QEMU takes part in, and on which side, while it does (for adoption).</summary>
+    public string Migration => Path.ChangeExtension(Pid, ".migration.json");
+
     /// <summary>This host's image of a local or overlay disk.</summary>
     public string Disk(int index) => Path.ChangeExtension(Pid, $".disk{index}.qcow2");
 
@@ -89,10 +92,10 @@ public static partial class QemuCommandLine
             args.AddRange(["-kernel", boot.Kernel]);
             if (!string.IsNullOrEmpty(boot.Append)) args.AddRange(["-append", boot.Append]);
         }
-        if (incoming) args.AddRange(["-incoming", "defer"]);
-        // A destination receiving disks stays paused until its NBD export is gone: the export holds the images the
-        // guest's devices need for themselves.
-        if (incoming && guest.CopiesDisksOnMigration) args.Add("-S");
+        // An incoming copy stays paused when it has everything (-S): only the migration's decision resumes it, so the
+        // guest never runs on two hosts and a copy that may be the only one is never killed (docs/migration-protocol.md).
+        // A destination receiving disks also needs it: its NBD export holds the images until the copy is done.
+        if (incoming) args.AddRange(["-incoming", "defer", "-S"]);
         return args;
     }
 

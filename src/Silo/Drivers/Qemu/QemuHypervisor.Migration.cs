@@ -33,6 +33,9 @@ public sealed partial class QemuHypervisor
         try { qemu = await Start(guest, incoming: true, cancellationToken); }
         catch { if (copiesDisks) _disks.Delete(guest); throw; }
         if (!_vms.TryAdd(guest.Name, new Vm(guest, qemu, Role.Incoming))) { await qemu.KillAsync(); throw ClusterException.Conflict($"guest '{guest.Name}' is already arriving"); }
+        // Kept beside it so that a restarted silo finds the incoming copy and settles it with its migration.
+        await SaveSpec(guest, qemu.Files);
+        await SaveMigration(qemu.Files, order, isSource: false);
         // Post-copy has to be enabled on both sides before the migration starts (the order never asks it of a guest
         // whose disks are copied: the core took it out). A destination receiving disks activates them only when told
         // (its NBD export holds them until the copy is done).
@@ -102,6 +105,7 @@ public sealed partial class QemuHypervisor
         var target = QemuMigrationEndpoint.Parse(endpoint) ?? throw ClusterException.Invalid($"bad migration endpoint '{endpoint}'", "endpoint");
         var qmp = vm.Qemu.Qmp;
         var mirror = vm.Spec.CopiesDisksOnMigration ? new QemuDiskMirror(qmp, vm.Spec, Timeout) : null;
+        await SaveMigration(vm.Qemu.Files, order, isSource: true);
         if (order.PostCopy && mirror is not null) throw ClusterException.Invalid($"the order asks post-copy for '{guest}', whose disks are copied: its disks would not be in step", "postCopy");
         // Set every time: capabilities outlive a migration in the source QEMU. Everything comes from the order.
         await SetCapabilities(qmp, ("auto-converge", order.AutoConverge), ("postcopy-ram", order.PostCopy), ("pause-before-switchover", mirror is not null));
@@ -236,6 +240,7 @@ public sealed partial class QemuHypervisor
         if (status != "running") await vm.Qemu.Qmp.ExecuteAsync("cont", timeout: Timeout, cancellationToken: cancellationToken);
         _vms[guest] = vm with { Role = Role.Running };
         await SaveSpec(vm.Spec, vm.Qemu.Files);
+        ForgetMigration(vm.Qemu.Files); // an ordinary running guest of this host from now on
     }
 
     public async Task AbortIncomingAsync(string guest, CancellationToken cancellationToken)
@@ -265,5 +270,6 @@ public sealed partial class QemuHypervisor
         if (!_vms.TryGetValue(guest, out var vm) || vm.Qemu.HasExited) return;
         var status = (await vm.Qemu.Qmp.ExecuteAsync("query-status", timeout: Timeout, cancellationToken: cancellationToken)).GetProperty("status").GetString();
         if (status is "postmigrate" or "paused" or "finish-migrate") await vm.Qemu.Qmp.ExecuteAsync("cont", timeout: Timeout, cancellationToken: cancellationToken);
+        ForgetMigration(vm.Qemu.Files);
     }
 }

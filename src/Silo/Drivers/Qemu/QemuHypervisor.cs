@@ -109,11 +109,13 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
             try { spec = JsonSerializer.Deserialize<Guest>(await File.ReadAllTextAsync(specFile), Grains.Serialization.PolicyTypesSerialization.Options); }
             catch (JsonException e) { log.LogWarning("spec of {Guest} unreadable: {Error}", name, e.Message); }
             var status = qemu is null ? null : (await qemu.Qmp.ExecuteAsync("query-status", timeout: Timeout)).GetProperty("status").GetString();
-            // An incoming copy whose migration the restart interrupted is not a guest: the source still runs it.
+            if (qemu is not null && spec is not null && await AdoptMigrating(name, spec, qemu, files, status)) continue;
+            // Without a migration record an incoming or handed-over QEMU is a leftover; a stopped one is no guest.
             if (qemu is null || spec is null || status is "inmigrate" or "postmigrate" or "shutdown" or "guest-panicked")
             {
                 if (qemu is not null) await qemu.KillAsync();
                 File.Delete(specFile);
+                File.Delete(files.Migration);
                 log.LogInformation("guest {Guest} not adopted (QEMU {State})", name, status ?? "not running");
                 continue;
             }

@@ -96,7 +96,7 @@ public sealed class QemuProcess : IAsyncDisposable
             try { await Process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(5)).Token); } catch (OperationCanceledException) { }
         }
         if (Qmp is not null) await Qmp.DisposeAsync();
-        foreach (var f in new[] { Files.Qmp, Files.Pid, Files.Spec }) try { File.Delete(f); } catch (IOException) { }
+        foreach (var f in new[] { Files.Qmp, Files.Pid, Files.Spec, Files.Migration }) try { File.Delete(f); } catch (IOException) { }
     }
 
     public async ValueTask DisposeAsync()
