@@ -243,8 +243,9 @@ public sealed class QemuClusterTests
         var lost = await ThreeHypervisors.Eventually(() => fleet.Client.GetGrain<IEventLogGrain>(Grains.Contracts.Cluster.Key).Query("crash-1", "guest-lost", 0), e => e.Count > 0);
         Assert.Contains($"on {at}", lost.Single().Message);
         var record = await fleet.Client.GetGrain<IGuestGrain>("crash-1").Get();
-        Assert.Equal(GuestStatus.Failed, record!.Status);
-        await ThreeHypervisors.Eventually(() => fleet.Scheduler.Guests(), gs => gs.All(g => g.Name != "crash-1"));
+        Assert.Equal(GuestStatus.Lost, record!.Status);
+        // Listed as lost (its record stays), no longer running anywhere.
+        await ThreeHypervisors.Eventually(() => fleet.Scheduler.Guests(), gs => gs.Single(g => g.Name == "crash-1") is { Status: GuestStatus.Lost, Host: null });
         // The name is free again: the same guest starts afresh.
         var again = await fleet.Scheduler.Place(TestVm("crash-1"));
         await fleet.Heartbeat(again.Host!, "crash-1", again.Host == at ? TestGuest.LastHeartbeat(fleet.Serial(at, "crash-1")) : 0);

@@ -11,6 +11,8 @@ public enum GuestStatus
     Failed,
     /// <summary>Its host's silo is dead: the guest may still run there, but nobody can reach it.</summary>
     Unreachable,
+    /// <summary>Its record says it runs, but no host runs it (found by reconciliation, or no copy survived a migration).</summary>
+    Lost,
 }
 
 [GenerateSerializer, Immutable, Alias("kvm.GuestView")]
@@ -29,3 +31,10 @@ public sealed record PlacementView(
     [property: Id(1)] string? Host,
     [property: Id(2)] double Score,
     [property: Id(3)] IReadOnlyList<string> Reasons);
+
+/// <summary>A guest's line in the guest directory: where its record says it runs, and since when.</summary>
+[GenerateSerializer, Immutable, Alias("kvm.GuestEntry")]
+public sealed record GuestEntry(
+    [property: Id(0)] string? Host,
+    [property: Id(1)] GuestStatus Status,
+    [property: Id(2)] DateTimeOffset UpdatedAt);

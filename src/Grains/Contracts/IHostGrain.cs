@@ -60,6 +60,15 @@ public interface IGuestGrain : IGrainWithStringKey
     [Alias("History")] Task<IReadOnlyList<EventRecord>> History();
 }
 
+/// <summary>Every guest record (key <see cref="Cluster.Key"/>): name → where the record says it runs.</summary>
+[Alias("kvm.IGuestDirectoryGrain")]
+public interface IGuestDirectoryGrain : IGrainWithStringKey
+{
+    /// <summary>Records (or, with null, removes) a guest's entry; returns once it is stored.</summary>
+    [Alias("Set")] Task Set(string name, GuestEntry? entry);
+    [Alias("All"), AlwaysInterleave] Task<IReadOnlyDictionary<string, GuestEntry>> All();
+}
+
 [Alias("kvm.IMigrationGrain")]
 public interface IMigrationGrain : IGrainWithStringKey
 {

@@ -1,4 +1,5 @@
 using KvmCluster.Grains.Contracts;
+using Orleans.Concurrency;
 
 namespace KvmCluster.Grains.Events;
 
@@ -9,37 +10,56 @@ public sealed class EventLogState
     [Id(1)] public long NextSequence { get; set; } = 1;
 }
 
+/// <summary>Events appended since the log was last archived: small, so writing it on every append is cheap.</summary>
+[GenerateSerializer, Alias("kvm.EventJournalState")]
+public sealed class EventJournalState
+{
+    [Id(0)] public List<EventRecord> Events { get; set; } = [];
+}
+
 /// <summary>
-/// The cluster's decisions and actions with their reasons, newest last, capped. Appends are cheap (memory);
-/// the log is written to storage on a timer, so a burst of placements costs one write, not thousands.
+/// The cluster's decisions and actions with their reasons, newest last, capped. An append returns once its events are
+/// in storage (in a small journal; concurrent appends share one write), so an event is never lost once the action it
+/// records was acknowledged. On a timer the journal is folded into the capped archive.
 /// </summary>
+[Reentrant]
 public sealed class EventLogGrain(
-    [PersistentState("events", StorageNames.Store)] IPersistentState<EventLogState> state) : Grain, IEventLogGrain
+    [PersistentState("events", StorageNames.Store)] IPersistentState<EventLogState> archive,
+    [PersistentState("event-journal", StorageNames.Store)] IPersistentState<EventJournalState> journal) : Grain, IEventLogGrain
 {
     public const int Capacity = 5000;
-    private bool _dirty;
+    private Task? _journalWrite;
+    private bool _journalDirty;
+    private bool _archiving;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        this.RegisterGrainTimer(Flush, new GrainTimerCreationOptions(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2)) { KeepAlive = true });
+        // A crash between archiving and clearing the journal leaves events in both: the sequence tells them apart.
+        var last = archive.State.Events.Count > 0 ? archive.State.Events[^1].Sequence : 0;
+        foreach (var e in journal.State.Events.Where(e => e.Sequence > last)) archive.State.Events.Add(e);
+        archive.State.NextSequence = Math.Max(archive.State.NextSequence, archive.State.Events.Select(e => e.Sequence + 1).DefaultIfEmpty(1).Max());
+        Trim();
+        this.RegisterGrainTimer(Archive, new GrainTimerCreationOptions(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2)) { KeepAlive = true });
         return Task.CompletedTask;
     }
 
-    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => await Flush();
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => await Archive();
 
-    public Task Append(IReadOnlyList<EventRecord> events)
+    public async Task Append(IReadOnlyList<EventRecord> events)
     {
         foreach (var e in events)
-            state.State.Events.Add(e with { Sequence = state.State.NextSequence++ });
-        var excess = state.State.Events.Count - Capacity;
-        if (excess > 0) state.State.Events.RemoveRange(0, excess);
-        _dirty = true;
-        return Task.CompletedTask;
+        {
+            var numbered = e with { Sequence = archive.State.NextSequence++ };
+            archive.State.Events.Add(numbered);
+            journal.State.Events.Add(numbered);
+        }
+        Trim();
+        await WriteJournal();
     }
 
     public Task<IReadOnlyList<EventRecord>> Query(string? subject, string? kind, int limit)
     {
-        IEnumerable<EventRecord> q = state.State.Events;
+        IEnumerable<EventRecord> q = archive.State.Events;
         if (!string.IsNullOrEmpty(subject)) q = q.Where(e => e.Subject == subject || e.Message.Contains(subject, StringComparison.Ordinal));
         if (!string.IsNullOrEmpty(kind)) q = q.Where(e => e.Kind == kind);
         var list = q.ToList();
@@ -47,10 +67,38 @@ public sealed class EventLogGrain(
         return Task.FromResult<IReadOnlyList<EventRecord>>(list);
     }
 
-    private async Task Flush()
+    private void Trim()
     {
-        if (!_dirty) return;
-        _dirty = false;
-        await state.WriteStateAsync();
+        var excess = archive.State.Events.Count - Capacity;
+        if (excess > 0) archive.State.Events.RemoveRange(0, excess);
+    }
+
+    /// <summary>One journal write at a time; appends meanwhile wait for it and share the next.</summary>
+    private async Task WriteJournal()
+    {
+        _journalDirty = true;
+        while (_journalWrite is { IsCompleted: false } inFlight)
+        {
+            try { await inFlight; } catch { /* its callers see its failure; this one writes again */ }
+        }
+        if (!_journalDirty) return; // a write that started after these events holds them
+        _journalDirty = false;
+        _journalWrite = journal.WriteStateAsync();
+        await _journalWrite;
+    }
+
+    /// <summary>Folds the journal into the archive: archive written first, then the journal emptied.</summary>
+    private async Task Archive()
+    {
+        if (_archiving || journal.State.Events.Count == 0) return;
+        _archiving = true;
+        try
+        {
+            var folded = journal.State.Events.Count;
+            await archive.WriteStateAsync();
+            journal.State.Events.RemoveRange(0, Math.Min(folded, journal.State.Events.Count));
+            await WriteJournal();
+        }
+        finally { _archiving = false; }
     }
 }

@@ -28,12 +28,12 @@ public sealed class GuestGrain(
     public async Task<GuestView> Define(Guest spec)
     {
         if (spec.Name != this.GetPrimaryKeyString()) throw ClusterException.Invalid($"guest name '{spec.Name}' does not match '{this.GetPrimaryKeyString()}'", "name");
-        if (state.State.Spec is { } existing && state.State.Status != GuestStatus.Failed && existing != spec)
+        if (state.State.Spec is { } existing && state.State.Status is not (GuestStatus.Failed or GuestStatus.Lost or GuestStatus.Stopped) && existing != spec)
             throw ClusterException.Conflict($"guest '{spec.Name}' already exists on {state.State.Host ?? "no host"}");
         state.State.Spec = spec;
         state.State.Status = GuestStatus.Pending;
         Remember("defined", $"guest {spec.Name} defined ({spec.VCpus} vCPU, {spec.MemoryMiB} MiB)");
-        await state.WriteStateAsync();
+        await Save();
         return View();
     }
 
@@ -46,7 +46,7 @@ public sealed class GuestGrain(
         state.State.Status = GuestStatus.Running;
         state.State.Migration = null;
         Remember("placed", $"guest {spec.Name} ({spec.VCpus} vCPU, {spec.MemoryMiB} MiB) placed and running on {spec.Host}");
-        await state.WriteStateAsync();
+        await Save();
         return View();
     }
 
@@ -60,9 +60,16 @@ public sealed class GuestGrain(
             state.State.Migration = migration;
             Remember(status.ToString().ToLowerInvariant(), $"guest {state.State.Spec.Name} {status.ToString().ToLowerInvariant()} on {host ?? "no host"}"
                 + (migration is null ? "" : $" (migration {migration})"));
-            await state.WriteStateAsync();
+            await Save();
         }
         return View();
+    }
+
+    /// <summary>The record, then its line in the guest directory: both stored before the caller hears of the change.</summary>
+    private async Task Save()
+    {
+        await state.WriteStateAsync();
+        await GrainFactory.GetGrain<IGuestDirectoryGrain>(Cluster.Key).Set(this.GetPrimaryKeyString(), new GuestEntry(state.State.Host, state.State.Status, state.State.UpdatedAt));
     }
 
     public Task<IReadOnlyList<EventRecord>> History() => Task.FromResult<IReadOnlyList<EventRecord>>(state.State.History.ToList());

@@ -193,8 +193,9 @@ public sealed class HostGrain(
         {
             var where = this.GetPrimaryKeyString();
             log.LogWarning("guest {Guest} is gone from {Host} without being stopped", lost, where);
-            await GrainFactory.Record(Events.Events.New(clock.Now, "guest-lost", lost, $"guest {lost} stopped running on {where} (its process exited)"));
-            try { await GrainFactory.GetGrain<IGuestGrain>(lost).Locate(null, GuestStatus.Failed, null); }
+            var why = hypervisor.ExitOf(lost) ?? "its process exited";
+            await GrainFactory.Record(Events.Events.New(clock.Now, "guest-lost", lost, $"guest {lost} stopped running on {where} ({why})", [why]));
+            try { await GrainFactory.GetGrain<IGuestGrain>(lost).Locate(null, GuestStatus.Lost, null); }
             catch (Exception e) { log.LogWarning(e, "record of lost guest {Guest} not updated", lost); }
         }
         _letGo.IntersectWith(now);
@@ -209,10 +210,13 @@ public sealed class HostGrain(
         await hypervisor.LaunchAsync(guest with { Host = this.GetPrimaryKeyString(), Usage = UsageHistory.Empty }, CancellationToken.None);
     }
 
-    public Task Stop(string guest)
+    public async Task Stop(string guest)
     {
         _letGo.Add(guest);
-        return hypervisor.StopAsync(guest, CancellationToken.None);
+        await hypervisor.StopAsync(guest, CancellationToken.None);
+        // Stopped on purpose: its record says so (reconciliation would otherwise call it lost).
+        try { await GrainFactory.GetGrain<IGuestGrain>(guest).Locate(null, GuestStatus.Stopped, null); }
+        catch (ClusterException e) when (e.Kind == ProblemKind.NotFound) { } // never recorded (started by hand)
     }
 
     public async Task<GuestControlResult> Control(string guest, GuestControl control)

@@ -359,7 +359,7 @@ public sealed class MigrationGrain(
         var o = S.Order!;
         log.LogError("migration {Migration}: guest {Guest} lost: {Reason}", Id, o.Guest, reason);
         await Record("guest-lost", $"guest {o.Guest} lost during migration {Id} {o.From} → {o.To}: {reason}", [reason]);
-        await End(MigrationStatus.Failed, "guest lost: " + reason, null, GuestStatus.Failed);
+        await End(MigrationStatus.Failed, "guest lost: " + reason, null, GuestStatus.Lost);
     }
 
     private async Task End(MigrationStatus status, string? reason, string? host, GuestStatus guestStatus = GuestStatus.Running)

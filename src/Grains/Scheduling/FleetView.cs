@@ -12,8 +12,13 @@ namespace KvmCluster.Grains.Scheduling;
 /// standby (without guests): a policy may power them on, and they are never placement targets until they are on.
 /// A host whose silo is gone and whose power state is unknown stays out: its guests cannot be moved.
 /// </summary>
-public sealed class FleetView(IClusterMembershipService membership)
+public sealed class FleetView(IClusterMembershipService membership, TimeSpan? staleAfter = null)
 {
+    private readonly TimeSpan _staleAfter = staleAfter ?? TimeSpan.FromMinutes(1);
+    // When each host's last report arrived, in real time: a host whose reports stop is not reachable, whatever the
+    // membership table says (its silo may be alive and its host grain stuck, or the reports lost).
+    private readonly Dictionary<string, DateTime> _heard = new(StringComparer.Ordinal);
+    private DateTime _freshnessChecked;
     private readonly SortedDictionary<string, HostReport> _reports = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTimeOffset> _receivedAt = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Guest> _launched = new(StringComparer.Ordinal);
@@ -43,6 +48,7 @@ public sealed class FleetView(IClusterMembershipService membership)
         Count(report, +1);
         _reports[report.Host.Name] = report;
         _receivedAt[report.Host.Name] = receivedAt;
+        _heard[report.Host.Name] = DateTime.UtcNow;
         _silos[report.Host.Name] = SiloAddress.FromParsableString(report.Silo);
         foreach (var g in report.Guests) _launched.Remove(g.Name);
         if (changed) { Version++; _seen = MembershipVersion.MinValue; }
@@ -144,15 +150,24 @@ public sealed class FleetView(IClusterMembershipService membership)
         return _powerStatus.TryGetValue(host, out var p) && p != PowerState.On ? new HostSighting(p, null, []) : null;
     }
 
-    /// <summary>Re-reads liveness only when the membership table changed.</summary>
+    /// <summary>When the scheduler last heard from the host (real time), or null if never since it started.</summary>
+    public DateTime? HeardAt(string host) => _heard.TryGetValue(host, out var t) ? t : null;
+
+    /// <summary>
+    /// Re-reads liveness when the membership table changed, and at most once a second for hosts whose reports stopped.
+    /// A host is reachable when its silo is active and it reported within the stale time (hosts restored from the
+    /// roster at start-up count as heard then).
+    /// </summary>
     private void Refresh()
     {
         var snapshot = membership.CurrentSnapshot;
-        if (snapshot.Version == _seen) return;
+        var now = DateTime.UtcNow;
+        if (snapshot.Version == _seen && now - _freshnessChecked < TimeSpan.FromSeconds(1)) return;
         _seen = snapshot.Version;
+        _freshnessChecked = now;
         var reachable = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (host, silo) in _silos)
-            if (snapshot.GetSiloStatus(silo) == SiloStatus.Active) reachable.Add(host);
+            if (snapshot.GetSiloStatus(silo) == SiloStatus.Active && now - _heard.GetValueOrDefault(host, now) <= _staleAfter) reachable.Add(host);
         if (!reachable.SetEquals(_reachable)) Version++;
         _reachable = reachable;
     }

@@ -55,19 +55,24 @@ public sealed partial class SchedulerGrain
         _fleet.Launched(placed);
         _engineVersion = _fleet.Version; // the engine already holds this guest: no rebuild for it
         var why = new List<string> { $"best of {result.Feasible} feasible hosts with policy {_policy.Policy.Name} (score {result.Score:0.###})" };
-        _ = RecordGuest(placed);
-        // Placement events go out in batches (a burst of placements costs a few calls to the event log, not one each).
-        _placedEvents.Add(Events.Events.New(now, "guest-placed", guest.Name, $"guest {guest.Name} placed on {reservation.Host}", why));
-        if (_placedEvents.Count >= 256) FlushPlacedEvents();
+        // Acknowledged only once its record and its event are stored: what a 201 said is never forgotten. Concurrent
+        // placements share the writes (the guest directory and the event log group them).
+        try
+        {
+            await GrainFactory.GetGrain<IGuestGrain>(guest.Name).Placed(placed);
+            await Record("guest-placed", guest.Name, $"guest {guest.Name} placed on {reservation.Host}", why);
+        }
+        catch (Exception e)
+        {
+            // Not recorded: nothing is acknowledged, and nothing is left running that no record knows.
+            log.LogWarning("guest {Guest} placed on {Host} but not recorded, so stopped again: {Error}", guest.Name, reservation.Host, e.GetBaseException().Message);
+            try { await HostGrain(reservation.Host).Stop(guest.Name); }
+            catch (Exception stop) { log.LogWarning("guest {Guest} not stopped: {Error} (reconciliation adopts or stops it)", guest.Name, stop.GetBaseException().Message); }
+            _fleet.LaunchFailed(guest.Name);
+            _engine = null;
+            throw ClusterException.Unavailable($"guest '{guest.Name}' could not be recorded ({e.GetBaseException().Message}); it was not started");
+        }
         return new PlacementView(guest.Name, reservation.Host, result.Score, why);
-    }
-
-    private void FlushPlacedEvents()
-    {
-        if (_placedEvents.Count == 0) return;
-        var batch = _placedEvents;
-        _placedEvents = [];
-        _ = GrainFactory.GetGrain<IEventLogGrain>(Cluster.Key).Append(batch);
     }
 
     /// <summary>Grain references are cached: resolving one costs a reflection lookup in this Orleans version.</summary>
@@ -77,10 +82,4 @@ public sealed partial class SchedulerGrain
         return grain;
     }
 
-    /// <summary>The guest's own record follows in the background: placement does not wait for its storage write.</summary>
-    private async Task RecordGuest(Guest placed)
-    {
-        try { await GrainFactory.GetGrain<IGuestGrain>(placed.Name).Placed(placed); }
-        catch (Exception e) { log.LogWarning(e, "guest record of {Guest} not written", placed.Name); }
-    }
 }

@@ -27,7 +27,7 @@ public sealed partial class SchedulerGrain(
     FleetClock clock,
     ILogger<SchedulerGrain> log) : Grain, ISchedulerGrain, IRemindable
 {
-    private readonly FleetView _fleet = new(membership);
+    private readonly FleetView _fleet = new(membership, options.Value.ReportStaleAfter);
     private (string Key, PolicyModel.Policy Policy) _policy = ("", PolicyModel.Policy.Default);
     private PlacementEngine? _engine;
     private long _engineVersion = -1;
@@ -36,7 +36,6 @@ public sealed partial class SchedulerGrain(
 
     private long _rosterVersion;
     private Task? _rosterWrite;
-    private List<EventRecord> _placedEvents = [];
     private readonly Dictionary<string, IHostGrain> _hostGrains = new(StringComparer.Ordinal);
     private bool _policyStale = true;
     private int _placing;
@@ -60,8 +59,7 @@ public sealed partial class SchedulerGrain(
         foreach (var r in roster.State.Hosts) _fleet.Report(r, r.At);
         foreach (var (host, p) in state.State.PowerStatus) _fleet.PowerStatus(host, p);
         _rosterVersion = _fleet.Version;
-        this.RegisterGrainTimer(() => { FlushPlacedEvents(); RosterChanged(); return Task.CompletedTask; },
-            new GrainTimerCreationOptions(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2)) { KeepAlive = true });
+        this.RegisterGrainTimer(Housekeeping, new GrainTimerCreationOptions(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2)) { KeepAlive = true });
         var every = options.Value.PlanningInterval;
         if (every > TimeSpan.Zero)
             this.RegisterGrainTimer(async () => { try { await Round(); } catch (Exception e) { log.LogWarning(e, "planning round failed"); } },
@@ -123,7 +121,6 @@ public sealed partial class SchedulerGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        FlushPlacedEvents();
         if (_rosterWrite is { } pending) await pending;
         RosterChanged();
         if (_rosterWrite is { } last) await last;
@@ -144,7 +141,26 @@ public sealed partial class SchedulerGrain(
         };
     })]);
 
-    public Task<IReadOnlyList<GuestView>> Guests()
+    /// <summary>
+    /// Every guest: those hosts run (as they report them), and every other record with what its record says (lost,
+    /// stopped, failed, or running on a host that cannot be reached) — so a full restart of every silo lists them all.
+    /// </summary>
+    public async Task<IReadOnlyList<GuestView>> Guests()
+    {
+        var list = LiveGuests();
+        var known = list.Select(g => g.Name).ToHashSet(StringComparer.Ordinal);
+        var records = await GrainFactory.GetGrain<IGuestDirectoryGrain>(Cluster.Key).All();
+        foreach (var (name, entry) in records.Where(r => !known.Contains(r.Key)))
+        {
+            if (await GrainFactory.GetGrain<IGuestGrain>(name).Get() is not { } record) continue;
+            var status = entry.Status is GuestStatus.Running or GuestStatus.Migrating && entry.Host is { } h && !_fleet.IsReachable(h) ? GuestStatus.Unreachable : record.Status;
+            list.Add(record with { Status = status });
+        }
+        list.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
+        return list;
+    }
+
+    private List<GuestView> LiveGuests()
     {
         var list = new List<GuestView>();
         foreach (var r in _fleet.Reports)
@@ -157,8 +173,7 @@ public sealed partial class SchedulerGrain(
                 list.Add(new GuestView(g.Name, g with { Host = r.Host.Name }, r.Host.Name, status, r.At, migration));
             }
         }
-        list.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
-        return Task.FromResult<IReadOnlyList<GuestView>>(list);
+        return list;
     }
 
     public Task<FleetSnapshot> Snapshot() => Task.FromResult(_fleet.Snapshot(options.Value.UsageSampleSeconds));
@@ -208,9 +223,6 @@ public sealed partial class SchedulerGrain(
         return _policy.Policy;
     }
 
-    private Task Record(string kind, string subject, string message, IReadOnlyList<string> reasons)
-    {
-        FlushPlacedEvents(); // keep the log in order
-        return GrainFactory.GetGrain<IEventLogGrain>(Cluster.Key).Append([Events.Events.New(clock.Now, kind, subject, message, reasons)]);
-    }
+    private Task Record(string kind, string subject, string message, IReadOnlyList<string> reasons) =>
+        GrainFactory.GetGrain<IEventLogGrain>(Cluster.Key).Append([Events.Events.New(clock.Now, kind, subject, message, reasons)]);
 }

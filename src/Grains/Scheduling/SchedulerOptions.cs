@@ -28,6 +28,12 @@ public sealed class SchedulerOptions
     public TimeSpan ExecutorTick { get; set; } = TimeSpan.FromSeconds(1);
     /// <summary>How often migration grains are asked how their migration went (in case a one-way "ended" was lost).</summary>
     public TimeSpan MigrationPoll { get; set; } = TimeSpan.FromSeconds(5);
+    /// <summary>A host whose reports stopped this long ago is unreachable, whatever the membership table says.</summary>
+    public TimeSpan ReportStaleAfter { get; set; } = TimeSpan.FromMinutes(1);
+    /// <summary>How often host reports are reconciled with the guest records (lost, adopted, relocated, duplicated guests).</summary>
+    public TimeSpan ReconcileInterval { get; set; } = TimeSpan.FromSeconds(5);
+    /// <summary>A record says a guest runs on a host that reported this long after the record without it: the guest is lost.</summary>
+    public TimeSpan LostAfter { get; set; } = TimeSpan.FromSeconds(30);
     /// <summary>How often the power controller is asked about hosts that do not report (zero: never).</summary>
     public TimeSpan PowerStatusInterval { get; set; } = TimeSpan.FromMinutes(1);
 }

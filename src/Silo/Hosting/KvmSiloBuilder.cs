@@ -46,6 +46,10 @@ public static class KvmSiloBuilder
         {
             o.PlanningInterval = TimeSpan.FromSeconds(settings.PlanningIntervalSeconds);
             o.UsageSampleSeconds = settings.SampleIntervalSeconds > 0 ? settings.SampleIntervalSeconds : 300;
+            // Reports every HostReportSeconds: three missed ones make a host unreachable; a guest is lost once its host
+            // has reported without it for three report intervals after its record said it runs there.
+            o.ReportStaleAfter = TimeSpan.FromSeconds(Math.Max(3, 3 * settings.HostReportSeconds));
+            o.LostAfter = TimeSpan.FromSeconds(Math.Max(3, 3 * settings.HostReportSeconds));
         });
         silo.Services.AddOptions<MigrationGrainOptions>();
         silo.Services.AddOptions<SimulatedDriverOptions>();

@@ -133,6 +133,7 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
             {
                 // Its QEMU died: forget it (the host grain reports the loss), keep its serial log for the post-mortem.
                 log.LogWarning("QEMU of guest {Guest} exited (code {Code}): {Errors}", name, vm.Qemu.Process.ExitCode, vm.Qemu.Errors);
+                NoteExit(name, vm.Qemu);
                 _ = vm.Qemu.KillAsync();
                 continue;
             }

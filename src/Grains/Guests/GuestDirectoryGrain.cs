@@ -1,0 +1,46 @@
+using KvmCluster.Grains.Contracts;
+using Orleans.Concurrency;
+
+namespace KvmCluster.Grains.Guests;
+
+[GenerateSerializer, Alias("kvm.GuestDirectoryState")]
+public sealed class GuestDirectoryState
+{
+    [Id(0)] public Dictionary<string, GuestEntry> Guests { get; set; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>
+/// Every guest record by name, with where its record says it runs: the list the API shows after a full restart, and
+/// what the scheduler reconciles host reports with. Guest grains keep it up to date before they acknowledge a change;
+/// concurrent changes share one write.
+/// </summary>
+[Reentrant]
+public sealed class GuestDirectoryGrain(
+    [PersistentState("guest-directory", StorageNames.Store)] IPersistentState<GuestDirectoryState> state) : Grain, IGuestDirectoryGrain
+{
+    private Task? _write;
+    private bool _dirty;
+
+    public async Task Set(string name, GuestEntry? entry)
+    {
+        if (entry is null ? !state.State.Guests.Remove(name) : state.State.Guests.TryGetValue(name, out var old) && old == entry) return;
+        if (entry is not null) state.State.Guests[name] = entry;
+        await Write();
+    }
+
+    public Task<IReadOnlyDictionary<string, GuestEntry>> All() =>
+        Task.FromResult<IReadOnlyDictionary<string, GuestEntry>>(new Dictionary<string, GuestEntry>(state.State.Guests, StringComparer.Ordinal));
+
+    private async Task Write()
+    {
+        _dirty = true;
+        while (_write is { IsCompleted: false } inFlight)
+        {
+            try { await inFlight; } catch { /* its callers see its failure; this one writes again */ }
+        }
+        if (!_dirty) return;
+        _dirty = false;
+        _write = state.WriteStateAsync();
+        await _write;
+    }
+}
