@@ -60,7 +60,7 @@ public interface IGuestGrain : IGrainWithStringKey
     [Alias("History")] Task<IReadOnlyList<EventRecord>> History();
 }
 
-/// <summary>Every guest record (key <see cref="Cluster.Key"/>): name → where the record says it runs.</summary>
+/// <summary>A bucket of the guest directory (see GuestDirectory): name → where the record says it runs.</summary>
 [Alias("kvm.IGuestDirectoryGrain")]
 public interface IGuestDirectoryGrain : IGrainWithStringKey
 {

@@ -54,7 +54,17 @@ public sealed class EventLogGrain(
             journal.State.Events.Add(numbered);
         }
         Trim();
+        // A burst (thousands of placements) folds into the archive early: the journal, written on every append, stays small.
+        if (journal.State.Events.Count >= JournalFold) _ = FoldEarly();
         await WriteJournal();
+    }
+
+    private const int JournalFold = 1000;
+
+    // The timer retries a fold that failed; nothing is lost meanwhile, the journal still holds the events.
+    private async Task FoldEarly()
+    {
+        try { await Archive(); } catch (Exception) { }
     }
 
     public Task<IReadOnlyList<EventRecord>> Query(string? subject, string? kind, int limit)

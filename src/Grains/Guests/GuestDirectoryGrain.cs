@@ -10,9 +10,9 @@ public sealed class GuestDirectoryState
 }
 
 /// <summary>
-/// Every guest record by name, with where its record says it runs: the list the API shows after a full restart, and
-/// what the scheduler reconciles host reports with. Guest grains keep it up to date before they acknowledge a change;
-/// concurrent changes share one write.
+/// One bucket of the guest directory (<see cref="GuestDirectory"/>): every guest record whose name hashes here, with
+/// where its record says it runs. Guest grains keep it up to date before they acknowledge a change; concurrent changes
+/// share one write, and a bucket holds a small share of the fleet, so a write stays small.
 /// </summary>
 [Reentrant]
 public sealed class GuestDirectoryGrain(

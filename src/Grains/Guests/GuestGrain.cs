@@ -69,7 +69,7 @@ public sealed class GuestGrain(
     private async Task Save()
     {
         await state.WriteStateAsync();
-        await GrainFactory.GetGrain<IGuestDirectoryGrain>(Cluster.Key).Set(this.GetPrimaryKeyString(), new GuestEntry(state.State.Host, state.State.Status, state.State.UpdatedAt));
+        await GuestDirectory.For(GrainFactory, this.GetPrimaryKeyString()).Set(this.GetPrimaryKeyString(), new GuestEntry(state.State.Host, state.State.Status, state.State.UpdatedAt));
     }
 
     public Task<IReadOnlyList<EventRecord>> History() => Task.FromResult<IReadOnlyList<EventRecord>>(state.State.History.ToList());

@@ -73,7 +73,7 @@ public sealed partial class SchedulerGrain
     /// <summary>Compares what each reachable host runs with the guest records, and says and does what follows.</summary>
     private async Task Reconcile()
     {
-        var records = await GrainFactory.GetGrain<IGuestDirectoryGrain>(Cluster.Key).All();
+        var records = await KvmCluster.Grains.Guests.GuestDirectory.All(GrainFactory);
         var live = _fleet.Reports.Where(r => _fleet.IsReachable(r.Host.Name)).ToList();
         var where = new Dictionary<string, List<(string Host, KvmCluster.Policies.Model.Guest Spec)>>(StringComparer.Ordinal);
         foreach (var r in live)
@@ -86,7 +86,7 @@ public sealed partial class SchedulerGrain
 
         foreach (var (name, entry) in records)
         {
-            if (state.State.Active.ContainsKey(name) || entry.Status is not (GuestStatus.Running or GuestStatus.Migrating)) continue;
+            if (state.State.Active.ContainsKey(name) || _naming.Contains(name) || entry.Status is not (GuestStatus.Running or GuestStatus.Migrating)) continue;
             var hosts = where.GetValueOrDefault(name) ?? [];
             if (hosts.Count == 0)
             {
@@ -109,7 +109,8 @@ public sealed partial class SchedulerGrain
 
         foreach (var (name, hosts) in where)
         {
-            if (state.State.Active.ContainsKey(name)) continue;
+            // A placement in flight has launched its guest but not yet stored its record: not a stranger.
+            if (state.State.Active.ContainsKey(name) || _naming.Contains(name)) continue;
             records.TryGetValue(name, out var entry);
             if (hosts.Count > 1)
             {

@@ -1,4 +1,5 @@
 using KvmCluster.Grains.Contracts;
+using KvmCluster.Grains.Events;
 using KvmCluster.Grains.Ports;
 using KvmCluster.Policies.Documents;
 using KvmCluster.Policies.Model;
@@ -149,7 +150,7 @@ public sealed partial class SchedulerGrain(
     {
         var list = LiveGuests();
         var known = list.Select(g => g.Name).ToHashSet(StringComparer.Ordinal);
-        var records = await GrainFactory.GetGrain<IGuestDirectoryGrain>(Cluster.Key).All();
+        var records = await KvmCluster.Grains.Guests.GuestDirectory.All(GrainFactory);
         foreach (var (name, entry) in records.Where(r => !known.Contains(r.Key)))
         {
             if (await GrainFactory.GetGrain<IGuestGrain>(name).Get() is not { } record) continue;
@@ -223,6 +224,10 @@ public sealed partial class SchedulerGrain(
         return _policy.Policy;
     }
 
+    private EventBatcher? _events;
+
+    /// <summary>Returns once the event is stored; events recorded meanwhile share one append (in order).</summary>
     private Task Record(string kind, string subject, string message, IReadOnlyList<string> reasons) =>
-        GrainFactory.GetGrain<IEventLogGrain>(Cluster.Key).Append([Events.Events.New(clock.Now, kind, subject, message, reasons)]);
+        (_events ??= new EventBatcher(batch => GrainFactory.GetGrain<IEventLogGrain>(Cluster.Key).Append(batch)))
+            .Add(Events.Events.New(clock.Now, kind, subject, message, reasons));
 }

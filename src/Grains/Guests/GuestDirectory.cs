@@ -1,0 +1,31 @@
+using KvmCluster.Grains.Contracts;
+
+namespace KvmCluster.Grains.Guests;
+
+/// <summary>
+/// The guest directory: every guest record by name, spread over <see cref="Buckets"/> grains by a stable hash of the
+/// name (FNV-1a: the same in every process), so that recording one guest writes a bucket, not the fleet.
+/// </summary>
+public static class GuestDirectory
+{
+    public const int Buckets = 256;
+
+    public static IGuestDirectoryGrain For(IGrainFactory grains, string guest) => grains.GetGrain<IGuestDirectoryGrain>(Bucket(guest));
+
+    public static async Task<IReadOnlyDictionary<string, GuestEntry>> All(IGrainFactory grains)
+    {
+        var parts = await Task.WhenAll(Enumerable.Range(0, Buckets).Select(b => grains.GetGrain<IGuestDirectoryGrain>(Key(b)).All()));
+        var all = new Dictionary<string, GuestEntry>(StringComparer.Ordinal);
+        foreach (var part in parts) foreach (var (k, v) in part) all[k] = v;
+        return all;
+    }
+
+    private static string Bucket(string guest)
+    {
+        var h = 2166136261u;
+        foreach (var c in guest) h = (h ^ c) * 16777619u;
+        return Key((int)(h % Buckets));
+    }
+
+    private static string Key(int bucket) => $"{Cluster.Key}-{bucket:D3}";
+}
