@@ -36,6 +36,13 @@ public sealed class ExternalProcess : IDisposable
         _process.WaitForExit(10_000);
     }
 
+    /// <summary>SIGKILL of this process alone: what it started lives on (a silo's QEMUs outlive it).</summary>
+    public void KillProcessOnly()
+    {
+        if (!_process.HasExited) _process.Kill(entireProcessTree: false);
+        _process.WaitForExit(10_000);
+    }
+
     public async Task<int> WaitAsync(TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);

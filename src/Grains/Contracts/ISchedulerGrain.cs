@@ -10,6 +10,8 @@ public interface ISchedulerGrain : IGrainWithStringKey
     /// <summary>One-way: a host must never wait on the scheduler (the scheduler may be waiting on that host).</summary>
     [OneWay, Alias("ReportHost")] Task ReportHost(HostReport report);
     [Alias("Hosts")] Task<IReadOnlyList<HostView>> Hosts();
+    /// <summary>The name of the silo the scheduler runs on now (it moves when that silo goes).</summary>
+    [Alias("Silo"), Orleans.Concurrency.AlwaysInterleave] Task<string> Silo();
     [Alias("Guests")] Task<IReadOnlyList<GuestView>> Guests();
     [Alias("Snapshot")] Task<FleetSnapshot> Snapshot();
     /// <summary>Places a new guest with the active policy and launches it on the chosen host.</summary>

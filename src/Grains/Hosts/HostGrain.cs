@@ -25,6 +25,7 @@ public sealed class HostGrain(
     ILocalSiloDetails silo,
     IOptions<HostGrainOptions> options,
     FleetClock clock,
+    IFaultInjection faults,
     ILogger<HostGrain> log) : Grain, IHostGrain
 {
     private readonly Dictionary<string, CancellationTokenSource> _outgoing = new(StringComparer.Ordinal);
@@ -76,6 +77,11 @@ public sealed class HostGrain(
             {
                 var verdict = await GrainFactory.GetGrain<IMigrationGrain>(m.MigrationId).Adopted(where, m.IsSource);
                 await Settle(m, verdict);
+            }
+            catch (ClusterException e) when (e.Kind == ProblemKind.NotFound)
+            {
+                // The copy went meanwhile (its QEMU died, or its migration settled it): nothing left to settle here.
+                log.LogInformation("copy of {Guest} (migration {Migration}) is gone: {Error}", m.Guest, m.MigrationId, e.Message);
             }
             catch (Exception e)
             {
@@ -272,6 +278,7 @@ public sealed class HostGrain(
             catch (OperationCanceledException) when (cts.IsCancellationRequested) { failure = "cancelled"; }
             catch (Exception e) { failure = e.Message; }
             finally { _sending.TryRemove(guest, out _); }
+            if (failure is null) await faults.At(FaultPoints.QemuCompleted, guest);
             var delay = TimeSpan.FromMilliseconds(200);
             for (var attempt = 1; ; attempt++)
             {

@@ -21,6 +21,7 @@ public sealed class MigrationGrain(
     [PersistentState("migration", StorageNames.Store)] IPersistentState<MigrationState> state,
     IOptions<MigrationGrainOptions> options,
     FleetClock clock,
+    IFaultInjection faults,
     ILogger<MigrationGrain> log) : Grain, IMigrationGrain, IRemindable
 {
     private const string Reminder = "watchdog";
@@ -42,6 +43,8 @@ public sealed class MigrationGrain(
     {
         // Woken after a restart (reminder, a host's report, or a host adopting a QEMU): decide from facts at the first look.
         if (S.Order is not null && !S.IsFinal) StartWatchdog();
+        // Ended, but its silo died before the guest record, the event log and the scheduler heard of it.
+        if (S.Order is not null && S.IsFinal && S.AnnouncePending) StartAnnouncing();
         return Task.CompletedTask;
     }
 
@@ -67,6 +70,7 @@ public sealed class MigrationGrain(
             if (await guestGrain.Get() is null) await guestGrain.Define(guest);
             S.Endpoint = await Host(order.To).PrepareIncoming(guest, S.Order, Id);
             await Become(MigrationStatus.Reserved);
+            await faults.At(FaultPoints.DestinationPrepared, order.Guest);
             await guestGrain.Locate(order.From, GuestStatus.Migrating, Id);
             await Become(MigrationStatus.Migrating);
             await Host(order.From).MigrateOut(order.Guest, S.Endpoint, S.Order, Id);
@@ -165,7 +169,8 @@ public sealed class MigrationGrain(
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
-        if (S.Order is null || S.IsFinal) await UnregisterReminder();
+        if (S.Order is null || S.IsFinal && !S.AnnouncePending) await UnregisterReminder();
+        else if (S.IsFinal) StartAnnouncing();
         else StartWatchdog();
     }
 
@@ -209,6 +214,7 @@ public sealed class MigrationGrain(
             case Verdict.Complete:
                 log.LogInformation("migration {Migration}: complete ({Reason})", Id, d.Reason);
                 await Become(MigrationStatus.Switching);
+                await faults.At(FaultPoints.GrainSwitching, S.Order!.Guest);
                 break;
             case Verdict.Fail:
                 S.Reason ??= d.Reason + await WhyGone(destination);
@@ -345,6 +351,7 @@ public sealed class MigrationGrain(
             S.Status = before;
             throw;
         }
+        log.LogInformation("migration {Migration}: {Before} → {Status}{Reason}", Id, before, status, status == MigrationStatus.Failing ? $" ({S.Reason})" : "");
         // It did not converge: what the migration measured is what the planner should expect of this guest next time.
         if (status == MigrationStatus.Failing && _notConverging && S.Progress is { DirtyMiBps: > 0 } progress)
         {
@@ -362,33 +369,57 @@ public sealed class MigrationGrain(
         await End(MigrationStatus.Failed, "guest lost: " + reason, null, GuestStatus.Lost);
     }
 
+    /// <summary>
+    /// The end: written first (with where the guest runs now), then told to the guest record, the event log and the
+    /// scheduler. A silo dying between the two tells them when the grain wakes again (at least once).
+    /// </summary>
     private async Task End(MigrationStatus status, string? reason, string? host, GuestStatus guestStatus = GuestStatus.Running)
     {
-        var o = S.Order!;
         _ending = true;
         try
         {
             S.Status = status;
             S.Reason = reason;
             S.EndedAt = clock.Now;
+            S.EndHost = host;
+            S.EndGuestStatus = guestStatus;
+            S.AnnouncePending = true;
             await state.WriteStateAsync();
             Telemetry.KvmMeters.Migrations.Add(1, new KeyValuePair<string, object?>("outcome", status.ToString().ToLowerInvariant()));
             _watchdog?.Dispose();
             _watchdog = null;
-            try { await GrainFactory.GetGrain<IGuestGrain>(o.Guest).Locate(host, guestStatus, null); }
-            catch (Exception e) { log.LogWarning(e, "guest record of {Guest} not updated", o.Guest); }
-            var text = status == MigrationStatus.Completed
-                ? $"migration {Id}: {o.Guest} now runs on {o.To}"
-                : $"migration {Id}: {o.Guest} stays on {o.From} ({status.ToString().ToLowerInvariant()}: {reason})";
-            if (host is null) text = $"migration {Id}: {o.Guest} runs nowhere ({reason})";
-            try { await Record("migration-" + status.ToString().ToLowerInvariant(), text, reason is null ? [] : [reason]); }
-            catch (Exception e) { log.LogWarning(e, "event of {Migration} not recorded", Id); } // the scheduler must still hear of it
-            try { await GrainFactory.GetGrain<ISchedulerGrain>(Cluster.Key).MigrationEnded(View()); }
-            catch (Exception e) { log.LogWarning(e, "scheduler not told about {Migration}", Id); } // it asks its migrations now and then
+            if (status == MigrationStatus.Completed) await faults.At(FaultPoints.Completed, S.Order!.Guest);
+            try { await Announce(); }
+            catch (Exception e) { log.LogWarning("end of {Migration} not announced yet: {Error}", Id, Describe(e)); StartAnnouncing(); }
         }
         finally { _ending = false; } // a client that sees Completed finds the guest on its new host everywhere
+    }
+
+    private async Task Announce()
+    {
+        var o = S.Order!;
+        await GrainFactory.GetGrain<IGuestGrain>(o.Guest).Locate(S.EndHost, S.EndGuestStatus, null);
+        var text = S.Status == MigrationStatus.Completed
+            ? $"migration {Id}: {o.Guest} now runs on {o.To}"
+            : $"migration {Id}: {o.Guest} stays on {o.From} ({S.Status.ToString().ToLowerInvariant()}: {S.Reason})";
+        if (S.EndHost is null) text = $"migration {Id}: {o.Guest} runs nowhere ({S.Reason})";
+        await Record("migration-" + S.Status.ToString().ToLowerInvariant(), text, S.Reason is null ? [] : [S.Reason]);
+        try { await GrainFactory.GetGrain<ISchedulerGrain>(Cluster.Key).MigrationEnded(View()); }
+        catch (Exception e) { log.LogInformation("scheduler not told about {Migration}: {Error} (it asks its migrations now and then)", Id, Describe(e)); }
+        S.AnnouncePending = false;
+        await state.WriteStateAsync();
+        _announcer?.Dispose();
+        _announcer = null;
         await UnregisterReminder();
     }
+
+    private IGrainTimer? _announcer;
+
+    private void StartAnnouncing() => _announcer ??= this.RegisterGrainTimer(async () =>
+    {
+        try { if (S.AnnouncePending) await Announce(); }
+        catch (Exception e) { log.LogInformation("end of {Migration} not announced yet: {Error}", Id, Describe(e)); }
+    }, new GrainTimerCreationOptions(O.WatchdogInterval, O.WatchdogInterval) { KeepAlive = true });
 
     private void StartWatchdog() => _watchdog ??= this.RegisterGrainTimer(Step,
         new GrainTimerCreationOptions(O.WatchdogInterval, O.WatchdogInterval) { KeepAlive = true });

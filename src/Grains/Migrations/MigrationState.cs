@@ -24,6 +24,11 @@ public sealed class MigrationState
     [Id(11)] public bool SourceSettled { get; set; }
     /// <summary>The destination's copy is discarded or runs: nothing left to do there.</summary>
     [Id(12)] public bool DestinationSettled { get; set; }
+    /// <summary>Where the guest runs now that the migration ended (null: nowhere, it was lost), and its record's status.</summary>
+    [Id(13)] public string? EndHost { get; set; }
+    [Id(14)] public GuestStatus EndGuestStatus { get; set; }
+    /// <summary>The end is not yet told to the guest record, the event log and the scheduler (repeated until it is).</summary>
+    [Id(15)] public bool AnnouncePending { get; set; }
 
     public bool IsFinal => Status is MigrationStatus.Completed or MigrationStatus.Failed or MigrationStatus.Cancelled;
 

@@ -23,6 +23,7 @@ public sealed partial class SchedulerGrain(
     [PersistentState("scheduler", StorageNames.Store)] IPersistentState<SchedulerState> state,
     [PersistentState("roster", StorageNames.Store)] IPersistentState<SchedulerRoster> roster,
     IClusterMembershipService membership,
+    ILocalSiloDetails localSilo,
     IOptions<SchedulerOptions> options,
     IPowerController power,
     FleetClock clock,
@@ -176,6 +177,8 @@ public sealed partial class SchedulerGrain(
         }
         return list;
     }
+
+    public Task<string> Silo() => Task.FromResult(localSilo.Name);
 
     public Task<FleetSnapshot> Snapshot() => Task.FromResult(_fleet.Snapshot(options.Value.UsageSampleSeconds));
 

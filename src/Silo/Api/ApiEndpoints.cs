@@ -8,6 +8,8 @@ namespace KvmCluster.Silo.Api;
 /// <param name="Force">Go past the policy's concurrency limits (recorded in the migration's reasons and the event log).</param>
 public sealed record MigrateRequest(string Guest, string? To, bool Force = false);
 public sealed record MaintenanceRequest(bool On);
+public sealed record SiloView(string Name, string Address, string Status);
+public sealed record ClusterView(string Scheduler, IReadOnlyList<SiloView> Silos);
 
 /// <summary>The REST API every silo serves. Reads are open on the bound address; every change needs the bearer token.</summary>
 public static class ApiEndpoints
@@ -20,6 +22,11 @@ public static class ApiEndpoints
         ISchedulerGrain Scheduler(IGrainFactory g) => g.GetGrain<ISchedulerGrain>(Cluster.Key);
         IPolicyGrain Policies(IGrainFactory g) => g.GetGrain<IPolicyGrain>(Cluster.Key);
 
+        // Who is in the cluster and where the scheduler runs (as `pvecm status` and the HA manager's master say).
+        api.MapGet("/cluster", async (IGrainFactory g, Orleans.Runtime.IClusterMembershipService membership) => new ClusterView(
+            await Scheduler(g).Silo().WaitAsync(CallTimeout),
+            [.. membership.CurrentSnapshot.Members.Values.OrderBy(m => m.Name, StringComparer.Ordinal)
+                .Select(m => new SiloView(m.Name, m.SiloAddress.ToString(), m.Status.ToString().ToLowerInvariant()))]));
         api.MapGet("/hosts", async (IGrainFactory g) => await Scheduler(g).Hosts().WaitAsync(CallTimeout));
         api.MapGet("/hosts/{name}", async (string name, IGrainFactory g) =>
             (await Scheduler(g).Hosts().WaitAsync(CallTimeout)).FirstOrDefault(h => h.Name == name) is { } h ? Results.Ok(h)

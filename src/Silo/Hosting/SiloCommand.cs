@@ -25,6 +25,7 @@ public static class SiloCommand
             (new("--gateway-port") { Description = "Client gateway port (30000)" }, "GatewayPort"),
             (new("--redis") { Description = "Redis connection string; none = embedded single node" }, "Redis"),
             (new("--api-url") { Description = "API listen URL (http://127.0.0.1:8080)" }, "ApiUrl"),
+            (new("--api-socket") { Description = "Also serve the API on this unix socket (mode 0600)" }, "ApiSocket"),
             (new("--api-token") { Description = "Bearer token for changes (default: random, in {state}/api-token)" }, "ApiToken"),
             (new("--driver") { Description = "Hypervisor driver: simulated or qemu" }, "Driver"),
             (new("--power") { Description = "Power controller: none, command (KvmCluster:Power:Command) or ipmitool (KvmCluster:Power:Hosts)" }, "Power"),
@@ -54,7 +55,12 @@ public static class SiloCommand
         catch (InvalidOperationException e) { throw new UsageException(e.GetBaseException().Message); }
         Validate(settings);
 
-        builder.WebHost.UseUrls(settings.ApiUrl);
+        if (string.IsNullOrEmpty(settings.ApiSocket)) builder.WebHost.UseUrls(settings.ApiUrl);
+        else
+        {
+            if (File.Exists(settings.ApiSocket)) File.Delete(settings.ApiSocket); // a previous run's socket
+            builder.WebHost.UseUrls(settings.ApiUrl, "http://unix:" + settings.ApiSocket);
+        }
         builder.Services.AddSingleton(settings);
         builder.Services.Configure<Drivers.SimulatedDriverOptions>(builder.Configuration.GetSection("KvmCluster:Simulated"));
         builder.Services.Configure<Drivers.Qemu.QemuOptions>(builder.Configuration.GetSection("KvmCluster:Qemu"));
@@ -89,7 +95,11 @@ public static class SiloCommand
         app.MapKvmApi();
         app.MapPrometheusScrapingEndpoint(AccessGuard.MetricsPath);
         if (settings.Dashboard) app.MapOrleansDashboard(AccessGuard.DashboardPath);
-        app.Lifetime.ApplicationStarted.Register(() => _ = AnnounceHost(app, settings));
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            if (!string.IsNullOrEmpty(settings.ApiSocket) && !OperatingSystem.IsWindows()) File.SetUnixFileMode(settings.ApiSocket, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            _ = AnnounceHost(app, settings);
+        });
         var log = app.Logger;
         log.LogInformation("kvmcluster silo for hypervisor {Hypervisor}: {Mode}, API {Url}{Token}", settings.Hypervisor,
             string.IsNullOrWhiteSpace(settings.Redis) ? "embedded (single node, in-memory state)" : "Redis clustering",
@@ -122,6 +132,8 @@ public static class SiloCommand
         if (Policies.Model.GuestName.Problem(s.Hypervisor) is { } p) throw new UsageException($"--hypervisor: {p}");
         if (!Uri.TryCreate(s.ApiUrl, UriKind.Absolute, out var api) || api.Scheme is not ("http" or "https"))
             throw new UsageException($"--api-url: '{s.ApiUrl}' is not an http(s) URL");
+        if (!string.IsNullOrEmpty(s.ApiSocket) && (!Path.IsPathFullyQualified(s.ApiSocket) || s.ApiSocket.Length > 100 || Directory.Exists(s.ApiSocket)))
+            throw new UsageException($"--api-socket: '{s.ApiSocket}' must be an absolute file path of at most 100 characters");
         if (!System.Net.IPAddress.TryParse(s.AdvertisedAddress, out _)) throw new UsageException($"--address: '{s.AdvertisedAddress}' is not an IP address");
         if (s.SiloPort is < 1 or > 65535 || s.GatewayPort is < 1 or > 65535) throw new UsageException("--silo-port/--gateway-port must be 1..65535");
         if (s.PlanningIntervalSeconds < 0) throw new UsageException("--planning-interval must be ≥ 0");

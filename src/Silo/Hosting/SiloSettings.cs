@@ -17,6 +17,8 @@ public sealed class SiloSettings
     /// <summary>Redis connection string; empty = embedded (single node, in-memory state).</summary>
     public string? Redis { get; set; }
     public string ApiUrl { get; set; } = "http://127.0.0.1:8080";
+    /// <summary>Also serve the API on this unix socket (mode 0600: this host's root tools, no network at all).</summary>
+    public string? ApiSocket { get; set; }
     /// <summary>Bearer token for mutating API calls; empty = a random one written to {StateDirectory}/api-token.</summary>
     public string? ApiToken { get; set; }
     /// <summary>`qemu` or `simulated`.</summary>

@@ -16,6 +16,20 @@ public sealed class QemuDiskMirror(QmpClient qmp, Guest guest, TimeSpan timeout)
 {
     private readonly List<string> _jobs = [];
 
+    /// <summary>
+    /// The copy jobs a previous silo started in this QEMU (they run on without it): a restarted silo finishes them at
+    /// the switch-over or stops them.
+    /// </summary>
+    public static async Task<QemuDiskMirror> AttachAsync(QmpClient qmp, Guest guest, TimeSpan timeout)
+    {
+        var mirror = new QemuDiskMirror(qmp, guest, timeout);
+        var list = await qmp.ExecuteAsync("query-block-jobs", timeout: timeout);
+        mirror._jobs.AddRange(list.EnumerateArray().Select(j => j.GetProperty("device").GetString()!).Where(id => id.StartsWith("mirror-disk", StringComparison.Ordinal)));
+        return mirror;
+    }
+
+    public bool HasJobs => _jobs.Count > 0;
+
     public async Task StartAsync(QemuMigrationEndpoint endpoint, double bandwidthMiBps, CancellationToken cancellationToken)
     {
         if (!endpoint.HasDisks) throw ClusterException.Conflict($"the destination of '{guest.Name}' does not export disks to copy its local disks to");
@@ -57,7 +71,10 @@ public sealed class QemuDiskMirror(QmpClient qmp, Guest guest, TimeSpan timeout)
     public async Task CompleteAsync(CancellationToken cancellationToken)
     {
         // Cancelling a ready mirror completes it without switching the guest to the copy: exactly a finished copy.
-        foreach (var job in _jobs) await qmp.ExecuteAsync("block-job-cancel", new { device = job }, timeout, cancellationToken);
+        // (A job already concluded was finished by a previous silo before it died.)
+        var before = await Jobs(cancellationToken);
+        foreach (var job in _jobs.Where(j => before.TryGetValue(j, out var state) && state.GetProperty("status").GetString() != "concluded"))
+            await qmp.ExecuteAsync("block-job-cancel", new { device = job }, timeout, cancellationToken);
         var deadline = DateTime.UtcNow + timeout;
         while (true)
         {

@@ -123,6 +123,7 @@ public sealed partial class QemuHypervisor
             if (mirror is not null)
             {
                 await mirror.StartAsync(target, order.BandwidthMiBps, cancellationToken);
+                await _faults.At(Grains.Ports.FaultPoints.DisksMirroring, guest);
                 await mirror.WaitReadyAsync(progress, order.DowntimeMs, options.ProgressMilliseconds, cancellationToken);
             }
             await qmp.ExecuteAsync("migrate", new { uri = target.MigrationUri }, Timeout, cancellationToken);
@@ -133,7 +134,7 @@ public sealed partial class QemuHypervisor
         {
             await Task.Delay(100, CancellationToken.None);
             throw new InvalidOperationException(vm.Qemu.HasExited
-                ? $"the source QEMU exited during the migration (code {vm.Qemu.Process.ExitCode}): {vm.Qemu.Errors}"
+                ? $"the source QEMU {vm.Qemu.Exit} during the migration: {vm.Qemu.Errors}"
                 : $"lost the QMP connection to the source QEMU: {e.Description}");
         }
         catch (Exception e)
@@ -150,6 +151,7 @@ public sealed partial class QemuHypervisor
     private async Task TransferAsync(Vm vm, QemuDiskMirror? mirror, MigrationOrder order, Func<MigrationProgress, Task> progress, CancellationToken cancellationToken)
     {
         var qmp = vm.Qemu.Qmp;
+        var running = false;
         while (true)
         {
             await Task.Delay(options.ProgressMilliseconds, cancellationToken);
@@ -163,7 +165,12 @@ public sealed partial class QemuHypervisor
             }
             switch (status)
             {
+                case "active" when !running && s.TryGetProperty("ram", out var sent) && Get(sent, "transferred") > 0:
+                    running = true;
+                    await _faults.At(Grains.Ports.FaultPoints.TransferRunning, vm.Spec.Name);
+                    break;
                 case "pre-switchover" when mirror is not null: // the guest is stopped: the disks' last writes go now
+                    await _faults.At(Grains.Ports.FaultPoints.PausedAtSwitchover, vm.Spec.Name);
                     await mirror.CompleteAsync(cancellationToken);
                     await qmp.ExecuteAsync("migrate-continue", new { state = "pre-switchover" }, Timeout, cancellationToken);
                     break;
@@ -268,8 +275,23 @@ public sealed partial class QemuHypervisor
     public async Task ResumeOutgoingAsync(string guest, CancellationToken cancellationToken)
     {
         if (!_vms.TryGetValue(guest, out var vm) || vm.Qemu.HasExited) return;
-        var status = (await vm.Qemu.Qmp.ExecuteAsync("query-status", timeout: Timeout, cancellationToken: cancellationToken)).GetProperty("status").GetString();
-        if (status is "postmigrate" or "paused" or "finish-migrate") await vm.Qemu.Qmp.ExecuteAsync("cont", timeout: Timeout, cancellationToken: cancellationToken);
+        var qmp = vm.Qemu.Qmp;
+        // A transfer a previous silo started may still run in QEMU (or wait at the switch-over): stop it first, and
+        // the disk copies with it — QEMU refuses cont while a migration is not finalized.
+        var migrating = (await qmp.ExecuteAsync("query-migrate", timeout: Timeout, cancellationToken: cancellationToken)).TryGetProperty("status", out var ms) ? ms.GetString() : null;
+        if (migrating is "setup" or "active" or "pre-switchover" or "device" or "wait-unplug" or "cancelling")
+        {
+            if (migrating != "cancelling") await qmp.ExecuteAsync("migrate_cancel", timeout: Timeout, cancellationToken: cancellationToken);
+            var deadline = DateTime.UtcNow + Timeout;
+            while ((await qmp.ExecuteAsync("query-migrate", timeout: Timeout, cancellationToken: cancellationToken)).GetProperty("status").GetString() is "setup" or "active" or "pre-switchover" or "device" or "cancelling")
+            {
+                if (DateTime.UtcNow > deadline) throw ClusterException.Conflict($"the transfer of '{guest}' does not stop");
+                await Task.Delay(20, cancellationToken);
+            }
+        }
+        if (vm.Spec.CopiesDisksOnMigration && await QemuDiskMirror.AttachAsync(qmp, vm.Spec, Timeout) is { HasJobs: true } leftover) await leftover.AbortAsync();
+        var status = (await qmp.ExecuteAsync("query-status", timeout: Timeout, cancellationToken: cancellationToken)).GetProperty("status").GetString();
+        if (status is "postmigrate" or "paused" or "finish-migrate") await qmp.ExecuteAsync("cont", timeout: Timeout, cancellationToken: cancellationToken);
         ForgetMigration(vm.Qemu.Files);
     }
 }

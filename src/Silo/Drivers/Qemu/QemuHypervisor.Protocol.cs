@@ -20,7 +20,8 @@ public sealed partial class QemuHypervisor
 
     public IReadOnlyList<AdoptedMigration> AdoptedMigrations()
     {
-        lock (_adoptedMigrations) return [.. _adoptedMigrations];
+        // Only copies still here: one that has gone since (its QEMU died, or it was discarded) has nothing to settle.
+        lock (_adoptedMigrations) return [.. _adoptedMigrations.Where(m => _vms.TryGetValue(m.Guest, out var vm) && !vm.Qemu.HasExited)];
     }
 
     private static async Task SaveMigration(GuestFiles files, MigrationOrder order, bool isSource)
@@ -44,6 +45,8 @@ public sealed partial class QemuHypervisor
 
     public async Task<SourceFact> OutgoingStateAsync(string guest, CancellationToken cancellationToken)
     {
+        // Not before this silo has adopted the QEMUs it found: until then "not here" would be a lie ("gone").
+        await EnsureUsable(cancellationToken);
         if (!_vms.TryGetValue(guest, out var vm) || vm.Role != Role.Running || vm.Qemu.HasExited) return SourceFact.Gone;
         var run = (await vm.Qemu.Qmp.ExecuteAsync("query-status", timeout: Timeout, cancellationToken: cancellationToken)).GetProperty("status").GetString();
         if (run == "postmigrate") return SourceFact.HandedOver;
@@ -63,10 +66,11 @@ public sealed partial class QemuHypervisor
     }
 
     private void NoteExit(string guest, QemuProcess qemu) =>
-        _exits[guest] = $"its QEMU exited with code {qemu.Process.ExitCode}" + (qemu.Errors is { Length: > 0 } e ? ": " + e : "");
+        _exits[guest] = $"its QEMU {qemu.Exit}" + (qemu.Errors is { Length: > 0 } e ? ": " + e : "");
 
     public async Task<DestinationFact> IncomingStateAsync(string guest, CancellationToken cancellationToken)
     {
+        await EnsureUsable(cancellationToken); // adopted first, as above
         // An incoming QEMU whose migration failed exits (QEMU 7.2 quits when loading the stream fails).
         if (!_vms.TryGetValue(guest, out var vm)) return DestinationFact.Gone;
         if (vm.Qemu.HasExited)
@@ -95,7 +99,8 @@ public sealed partial class QemuHypervisor
     public async Task WatchOutgoingAsync(string guest, MigrationOrder order, Func<MigrationProgress, Task> progress, CancellationToken cancellationToken)
     {
         if (!_vms.TryGetValue(guest, out var vm) || vm.Role != Role.Running) throw ClusterException.NotFound($"no running guest '{guest}' on this host");
-        var mirror = vm.Spec.CopiesDisksOnMigration ? new QemuDiskMirror(vm.Qemu.Qmp, vm.Spec, Timeout) : null;
+        // The disk copies run on in QEMU without a silo: this one finishes them at the switch-over.
+        var mirror = vm.Spec.CopiesDisksOnMigration ? await QemuDiskMirror.AttachAsync(vm.Qemu.Qmp, vm.Spec, Timeout) : null;
         try { await TransferAsync(vm, mirror, order, progress, cancellationToken); }
         finally { vm.DirtyMiBps = null; }
     }

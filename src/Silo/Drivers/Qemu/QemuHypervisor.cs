@@ -15,7 +15,7 @@ namespace KvmCluster.Silo.Drivers.Qemu;
 /// an identical QEMU with `-incoming defer` and listens; the source migrates to it with the order's bandwidth and
 /// downtime limits and reports progress; any failure or cancel leaves the source running.
 /// </summary>
-public sealed partial class QemuHypervisor(string name, QemuOptions options, string stateDirectory, ILogger log) : IHypervisor, IAsyncDisposable
+public sealed partial class QemuHypervisor(string name, QemuOptions options, string stateDirectory, ILogger log, IFaultInjection? faults = null) : IHypervisor, IAsyncDisposable
 {
     private enum Role { Running, Incoming }
     private sealed record Vm(Guest Spec, QemuProcess Qemu, Role Role)
@@ -38,6 +38,7 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
     private string? _problem;
     private double _mhzPerThread = 1000;
     private TimeSpan Timeout => TimeSpan.FromSeconds(options.CommandTimeoutSeconds);
+    private readonly IFaultInjection _faults = faults ?? NoFaultInjection.Instance;
     private string Directory => Path.Combine(stateDirectory, "qemu");
 
     /// <summary>"qemu 7.2.0 (tcg)" once probed: the host's report says which QEMU and accelerator run its guests.</summary>
@@ -132,7 +133,7 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
             if (vm.Role == Role.Running && vm.Qemu.HasExited && _vms.TryRemove(name, out _))
             {
                 // Its QEMU died: forget it (the host grain reports the loss), keep its serial log for the post-mortem.
-                log.LogWarning("QEMU of guest {Guest} exited (code {Code}): {Errors}", name, vm.Qemu.Process.ExitCode, vm.Qemu.Errors);
+                log.LogWarning("QEMU of guest {Guest} {Exit}: {Errors}", name, vm.Qemu.Exit, vm.Qemu.Errors);
                 NoteExit(name, vm.Qemu);
                 _ = vm.Qemu.KillAsync();
                 continue;

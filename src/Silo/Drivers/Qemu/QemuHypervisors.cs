@@ -6,9 +6,9 @@ using Microsoft.Extensions.Options;
 namespace KvmCluster.Silo.Drivers.Qemu;
 
 /// <summary>`--driver qemu`: the one hypervisor this silo runs on.</summary>
-public sealed class QemuHypervisors(SiloSettings settings, IOptions<QemuOptions> options, ILogger<QemuHypervisor> log) : IHypervisors, IAsyncDisposable
+public sealed class QemuHypervisors(SiloSettings settings, IOptions<QemuOptions> options, IFaultInjection faults, ILogger<QemuHypervisor> log) : IHypervisors, IAsyncDisposable
 {
-    private readonly QemuHypervisor _host = new(settings.Hypervisor, options.Value, settings.StateDirectory, log);
+    private readonly QemuHypervisor _host = new(settings.Hypervisor, options.Value, settings.StateDirectory, log, faults);
 
     public IHypervisor For(string host) => host == settings.Hypervisor
         ? _host

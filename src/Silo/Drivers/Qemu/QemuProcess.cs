@@ -14,6 +14,16 @@ public sealed class QemuProcess : IAsyncDisposable
     public QmpClient Qmp { get; private set; } = null!;
     public bool HasExited => Process.HasExited;
 
+    /// <summary>"exited with code N", or just "exited" for a QEMU a previous silo started (its code went to that silo).</summary>
+    public string Exit
+    {
+        get
+        {
+            try { return $"exited with code {Process.ExitCode}"; }
+            catch (InvalidOperationException) { return "exited"; }
+        }
+    }
+
     /// <summary>QEMU's own words on stderr (why it refused to start, e.g. too few hugepages).</summary>
     public string Errors { get { lock (_stderr) return _stderr.ToString().Trim(); } }
 

@@ -1,0 +1,102 @@
+using System.Diagnostics;
+
+namespace KvmCluster.Silo.Tests.Hosts;
+
+/// <summary>
+/// Separate hosts on one machine: a Linux network namespace per host, each with a veth pair to a bridge that lives in
+/// a namespace of its own, addresses 10.77.0.0/24 only inside them. Created by the test, removed when disposed (also
+/// after a failure, with every process still running inside). Needs root (CAP_SYS_ADMIN) and iproute2: without them
+/// it fails loudly, never skips.
+/// </summary>
+public sealed class NetworkNamespaces : IDisposable
+{
+    private static int _sets;
+    private readonly string _prefix;
+    private readonly List<string> _namespaces = [];
+    private int _hosts;
+
+    public string Bridge { get; }
+
+    public NetworkNamespaces()
+    {
+        // Short names: interface names have at most 15 characters.
+        _prefix = $"kvt{Environment.ProcessId % 10000}x{Interlocked.Increment(ref _sets)}";
+        Bridge = _prefix + "-br";
+        try
+        {
+            Add(Bridge);
+            Ip(Bridge, "link", "add", "br0", "type", "bridge");
+            Ip(Bridge, "link", "set", "br0", "up");
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A new host: its namespace, its veth to the bridge, its address 10.77.0.<paramref name="octet"/>.</summary>
+    public string AddHost(string name, int octet)
+    {
+        var ns = $"{_prefix}-{name}";
+        var i = ++_hosts;
+        var (inside, onBridge) = ($"{_prefix}h{i}", $"{_prefix}b{i}");
+        Add(ns);
+        Ip(ns, "link", "add", inside, "type", "veth", "peer", "name", onBridge);
+        Ip(ns, "link", "set", onBridge, "netns", Bridge);
+        Ip(Bridge, "link", "set", onBridge, "master", "br0");
+        Ip(Bridge, "link", "set", onBridge, "up");
+        Ip(ns, "addr", "add", $"10.77.0.{octet}/24", "dev", inside);
+        Ip(ns, "link", "set", inside, "up");
+        return ns;
+    }
+
+    /// <summary>The argv that runs a program inside a namespace (ip netns exec execs it: the pid is the program's).</summary>
+    public static IReadOnlyList<string> Exec(string ns, string file, IEnumerable<string> args) => ["netns", "exec", ns, file, .. args];
+
+    /// <summary>Kills every process left inside a namespace (silos, QEMUs, Redis).</summary>
+    public static void KillAll(string ns)
+    {
+        var pids = Run("ip", ["netns", "pids", ns], check: false);
+        foreach (var line in pids.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            if (int.TryParse(line, out var pid))
+                try { Process.GetProcessById(pid).Kill(); } catch (Exception e) when (e is ArgumentException or InvalidOperationException) { }
+    }
+
+    public void Dispose()
+    {
+        foreach (var ns in Enumerable.Reverse(_namespaces)) KillAll(ns);
+        Thread.Sleep(200);
+        foreach (var ns in Enumerable.Reverse(_namespaces)) Run("ip", ["netns", "del", ns], check: false);
+        _namespaces.Clear();
+    }
+
+    private void Add(string ns)
+    {
+        var (code, output) = RunCode("ip", ["netns", "add", ns]);
+        if (code != 0)
+            throw new InvalidOperationException($"cannot create network namespace {ns} (the multi-host tests need root and iproute2; ./test.sh runs as root in CI): {output}");
+        _namespaces.Add(ns);
+        Ip(ns, "link", "set", "lo", "up");
+    }
+
+    private static void Ip(string ns, params string[] args) => Run("ip", ["-n", ns, .. args]);
+
+    private static string Run(string file, IReadOnlyList<string> args, bool check = true)
+    {
+        var (code, output) = RunCode(file, args);
+        if (check && code != 0) throw new InvalidOperationException($"{file} {string.Join(' ', args)} failed ({code}): {output}");
+        return output;
+    }
+
+    private static (int Code, string Output) RunCode(string file, IReadOnlyList<string> args)
+    {
+        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) info.ArgumentList.Add(a);
+        using var p = Process.Start(info) ?? throw new InvalidOperationException($"could not start {file}");
+        var output = p.StandardOutput.ReadToEndAsync();
+        var errors = p.StandardError.ReadToEndAsync();
+        p.WaitForExit();
+        return (p.ExitCode, output.Result + errors.Result);
+    }
+}
