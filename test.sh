@@ -10,7 +10,8 @@ cd "$(dirname "$0")"
 # redis-server: the cluster tests start their own servers on loopback ports (grain state, reminders, clustering).
 # qemu-system-x86, qemu-utils: the QEMU driver's tests run real QEMU (TCG on this machine kind) and make qcow2 disks
 # with qemu-img; gcc also builds their test guest.
-packages=(gcc libc6-dev zlib1g-dev redis-server qemu-system-x86 qemu-utils)
+# iproute2: the multi-host tests run each silo in its own network namespace (ip netns, veth pairs, a bridge).
+packages=(gcc libc6-dev zlib1g-dev redis-server qemu-system-x86 qemu-utils iproute2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -18,7 +18,7 @@ public interface IHostGrain : IGrainWithStringKey
     [Alias("UsageOf")] Task<UsageHistory> UsageOf(string guest);
     /// <summary>A migration of the guest measured this dirty rate (it did not converge): the planner prices it by that from now on.</summary>
     [Alias("GuestDirtied")] Task GuestDirtied(string guest, double dirtyMiBps);
-    [Alias("Silo")] Task<string> Silo();
+    [Alias("Silo"), AlwaysInterleave] Task<string> Silo();
     [Alias("Launch")] Task Launch(Guest guest);
     [Alias("Stop")] Task Stop(string guest);
     [Alias("Control")] Task<GuestControlResult> Control(string guest, GuestControl control);

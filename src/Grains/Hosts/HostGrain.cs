@@ -51,6 +51,14 @@ public sealed class HostGrain(
         return Task.CompletedTask;
     }
 
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        // Its timers stop with it: say why (the silo's keeper wakes it again within a report interval).
+        if (reason.ReasonCode is not (DeactivationReasonCode.ShuttingDown or DeactivationReasonCode.ApplicationRequested))
+            log.LogWarning("host grain {Host} deactivated: {Reason}", this.GetPrimaryKeyString(), reason);
+        return Task.CompletedTask;
+    }
+
     public async Task<HostReport> Refresh()
     {
         var report = await Observe();
@@ -294,10 +302,11 @@ public sealed class HostGrain(
         });
     }
 
-    public Task CancelOutgoing(string guest)
+    public async Task CancelOutgoing(string guest)
     {
         if (_outgoing.TryGetValue(guest, out var cts)) cts.Cancel();
-        return Task.CompletedTask;
+        // Nobody here follows it (its sender failed or died with a previous silo), yet QEMU may still send.
+        else await hypervisor.CancelTransferAsync(guest, CancellationToken.None);
     }
 
     public Task<bool> IsSending(string guest) => Task.FromResult(_outgoing.ContainsKey(guest));

@@ -73,6 +73,11 @@ public interface IHypervisor
     Task ReleaseOutgoingAsync(string guest, CancellationToken cancellationToken);
     /// <summary>Resumes the source copy after a failed or cancelled migration.</summary>
     Task ResumeOutgoingAsync(string guest, CancellationToken cancellationToken);
+    /// <summary>
+    /// Stops an outgoing transfer nobody on this silo follows any more (its sender failed, or a previous silo started
+    /// it): the source keeps the guest, paused or not as it is. Never resumes it — only a decided failure does.
+    /// </summary>
+    Task CancelTransferAsync(string guest, CancellationToken cancellationToken);
 }
 
 /// <summary>A QEMU found mid-migration by a restarted driver: the migration it belongs to, and which side it is.</summary>

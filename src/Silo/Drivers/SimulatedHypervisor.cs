@@ -253,6 +253,9 @@ public sealed class SimulatedHypervisor(string name, ISimulatedWorld world, Simu
         return Task.CompletedTask;
     }
 
+    // A simulated transfer lives only in its sender: when that is gone, there is nothing left to stop.
+    public Task CancelTransferAsync(string guest, CancellationToken cancellationToken) => Task.CompletedTask;
+
     private static (string Address, int Port) ParseEndpoint(string endpoint)
     {
         var parts = endpoint.Split(':');

@@ -107,22 +107,39 @@ public static class SiloCommand
         await app.RunAsync(ct);
     }
 
-    /// <summary>Wakes this silo's host grains so they report to the scheduler (and keep doing so on their timers).</summary>
+    /// <summary>
+    /// Wakes this silo's host grains so they report to the scheduler (and keep doing so on their timers), and keeps
+    /// them awake: a host grain Orleans deactivated (a storage conflict after Redis came back, say) has no timer left
+    /// and would fall silent for good, its host shown unreachable while its silo runs. A cheap call brings it back.
+    /// </summary>
     private static async Task AnnounceHost(WebApplication app, SiloSettings settings)
     {
         var grains = app.Services.GetRequiredService<IGrainFactory>();
-        for (var attempt = 0; attempt < 30 && !app.Lifetime.ApplicationStopping.IsCancellationRequested; attempt++)
+        var stopping = app.Lifetime.ApplicationStopping;
+        for (var attempt = 0; attempt < 30 && !stopping.IsCancellationRequested; attempt++)
         {
             try
             {
                 foreach (var hv in settings.Hypervisors()) await grains.GetGrain<IHostGrain>(hv).Refresh();
-                return;
+                break;
             }
             catch (Exception e)
             {
                 // Right after joining, this silo's metadata may not have reached the placing silo yet.
                 app.Logger.LogDebug(e, "host grain not ready yet");
                 await Task.Delay(500);
+            }
+        }
+        var every = TimeSpan.FromSeconds(Math.Max(1, settings.HostReportSeconds));
+        while (!stopping.IsCancellationRequested)
+        {
+            try { await Task.Delay(every, stopping); }
+            catch (OperationCanceledException) { return; }
+            foreach (var hv in settings.Hypervisors())
+            {
+                try { await grains.GetGrain<IHostGrain>(hv).Silo().WaitAsync(every * 3, stopping); }
+                catch (Exception e) when (!stopping.IsCancellationRequested) { app.Logger.LogDebug("host grain {Host} not awake yet: {Error}", hv, e.GetBaseException().Message); }
+                catch (OperationCanceledException) { return; }
             }
         }
     }

@@ -38,8 +38,12 @@ public sealed partial class MigrationFaultCase(NamespaceCluster cluster, Action<
         await cluster.PostAsync("/api/policies/faults/activate", new { });
     }
 
+    /// <summary>What the last case measured, also when one of its checks then failed (the benchmark counts it).</summary>
+    public FaultOutcome? Last { get; private set; }
+
     public async Task<FaultOutcome> RunAsync(string step, FaultTarget target, string guest, bool localDisk = true, int bufMiB = 16)
     {
+        Last = null;
         await cluster.EnsureUpAsync(); // whatever an earlier failed case left down
         var coordinator = (await cluster.AskAnyAsync(h => cluster.GetAsync<JsonElement>("/api/cluster", h))).GetProperty("scheduler").GetString()!;
         var hosts = cluster.Hosts.Where(h => h != coordinator).Order(StringComparer.Ordinal).ToList();
@@ -104,6 +108,7 @@ public sealed partial class MigrationFaultCase(NamespaceCluster cluster, Action<
         var events = (await cluster.AskAnyAsync(h => cluster.GetAsync<JsonElement>($"/api/events?subject={guest}&limit=200", h)))
             .EnumerateArray().Select(e => $"{e.GetProperty("kind").GetString()}: {e.GetProperty("message").GetString()}").ToList();
         var outcome = new FaultOutcome(step, target, guest, id, status, reason, runsOn, left, twice > 1, left == 0, watch.LongestPause.TotalSeconds, recovery, events);
+        Last = outcome;
         log($"  {status}{(reason is null ? "" : $" ({reason})")}; runs on {runsOn}; longest pause {outcome.LongestPauseSeconds:0.0} s; settled {recovery:0.0} s after the fault");
 
         if (step == FaultPoints.Completed && target == FaultTarget.DestinationQemu)

@@ -109,6 +109,9 @@ public sealed class NamespaceCluster : IAsyncDisposable
             ["KVMCLUSTER__QEMU__ACCEL"] = "tcg",
             ["KVMCLUSTER__QEMU__IMAGEDIRECTORIES__0"] = Directory.CreateDirectory(Path.Combine(Work.FullName, "images")).FullName,
             [Hosting.FileFaultInjection.Variable] = Faults,
+            // Times in the logs a failed case prints: which silo did what when.
+            ["Logging__Console__FormatterName"] = "simple",
+            ["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ",
         };
         if (_driver == "qemu") env["KVMCLUSTER__QEMU__BINARY"] = TestGuest.Qemu;
         n.Process = new ExternalProcess("ip", NetworkNamespaces.Exec(n.Namespace, "dotnet",
@@ -154,10 +157,11 @@ public sealed class NamespaceCluster : IAsyncDisposable
             try
             {
                 var list = await GetAsync<JsonElement>("/api/hosts", wanted[0]);
-                return wanted.All(h => list.EnumerateArray().Any(x => x.GetProperty("name").GetString() == h && x.GetProperty("reachable").GetBoolean()));
+                var reachable = wanted.Where(h => list.EnumerateArray().Any(x => x.GetProperty("name").GetString() == h && x.GetProperty("reachable").GetBoolean())).ToList();
+                return (Ok: reachable.Count == wanted.Count, Seen: $"{wanted[0]} says reachable: {string.Join(", ", reachable)}");
             }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or SocketException) { return false; }
-        }, ok => ok, within, $"hosts {string.Join(", ", wanted)} reachable");
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or SocketException) { return (Ok: false, Seen: $"{wanted[0]}: {e.GetBaseException().Message}"); }
+        }, r => r.Ok, within, $"hosts {string.Join(", ", wanted)} reachable");
     }
 
     // ---- API ----
@@ -253,7 +257,20 @@ public sealed class NamespaceCluster : IAsyncDisposable
         var dir = Directory.CreateDirectory(Path.Combine("/tmp", "kvmcluster-fault-logs", @case)).FullName;
         foreach (var h in _nodes.Keys) File.WriteAllText(Path.Combine(dir, h + ".log"), Logs(h));
         File.WriteAllText(Path.Combine(dir, "redis.log"), _redis?.Output ?? "");
-        return $"whole logs in {dir}\n" + string.Join("\n", _nodes.Keys.Select(h => $"--- silo {h} ---\n{Tail(Logs(h), 3000)}"));
+        var views = string.Join("\n", _nodes.Keys.Select(h =>
+        {
+            if (!IsUp(h)) return $"{h}: silo down";
+            try
+            {
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+                var cluster = _nodes[h].Http!.GetStringAsync("/api/cluster", cts.Token).GetAwaiter().GetResult();
+                var hosts = _nodes[h].Http!.GetStringAsync("/api/hosts", cts.Token).GetAwaiter().GetResult();
+                return $"{h}: cluster {cluster}\n{h}: hosts {Tail(hosts, 1500)}";
+            }
+            catch (Exception e) { return $"{h}: API {e.GetBaseException().Message}"; }
+        }));
+        File.WriteAllText(Path.Combine(dir, "views.txt"), views);
+        return $"whole logs in {dir}\n{views}\n" + string.Join("\n", _nodes.Keys.Select(h => $"--- silo {h} ---\n{Tail(Logs(h), 3000)}"));
     }
 
     public static string Tail(string s, int chars = 4000) => s.Length > chars ? s[^chars..] : s;

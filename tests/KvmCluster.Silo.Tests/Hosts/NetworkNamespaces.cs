@@ -24,6 +24,7 @@ public sealed class NetworkNamespaces : IDisposable
         Bridge = _prefix + "-br";
         try
         {
+            ReapOrphans();
             Add(Bridge);
             Ip(Bridge, "link", "add", "br0", "type", "bridge");
             Ip(Bridge, "link", "set", "br0", "up");
@@ -53,6 +54,31 @@ public sealed class NetworkNamespaces : IDisposable
 
     /// <summary>The argv that runs a program inside a namespace (ip netns exec execs it: the pid is the program's).</summary>
     public static IReadOnlyList<string> Exec(string ns, string file, IEnumerable<string> args) => ["netns", "exec", ns, file, .. args];
+
+    /// <summary>
+    /// Namespaces a killed test run left behind, with the silos, QEMUs and Redis still running inside (they would load
+    /// this machine's two cores and make this run's timings lie): killed and removed. A namespace belongs to a run
+    /// whose test host is still alive when some live testhost's pid ends with the number in its name.
+    /// </summary>
+    private static void ReapOrphans()
+    {
+        var live = Process.GetProcesses().Where(p => p.Id == Environment.ProcessId || IsTestHost(p.Id)).Select(p => p.Id % 10000).ToHashSet();
+        foreach (var line in Run("ip", ["netns", "list"], check: false).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var ns = line.Split(' ')[0];
+            var m = System.Text.RegularExpressions.Regex.Match(ns, @"^kvt(\d+)x\d+-");
+            if (!m.Success || live.Contains(int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture))) continue;
+            KillAll(ns);
+            Run("ip", ["netns", "del", ns], check: false);
+        }
+    }
+
+    private static bool IsTestHost(int pid)
+    {
+        try { return File.ReadAllText($"/proc/{pid}/cmdline").Contains("testhost", StringComparison.Ordinal); }
+        catch (IOException) { return false; }
+        catch (UnauthorizedAccessException) { return false; }
+    }
 
     /// <summary>Kills every process left inside a namespace (silos, QEMUs, Redis).</summary>
     public static void KillAll(string ns)

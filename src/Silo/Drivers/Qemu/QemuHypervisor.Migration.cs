@@ -139,9 +139,11 @@ public sealed partial class QemuHypervisor
         }
         catch (Exception e)
         {
-            // Cancel or failure: QEMU stops sending and keeps running the source; its disks were only ever read.
-            if (e is OperationCanceledException && cancellationToken.IsCancellationRequested)
-                try { await qmp.ExecuteAsync("migrate_cancel", timeout: Timeout); } catch (QmpException q) { log.LogWarning("migrate_cancel of {Guest}: {Error}", guest, q.Message); }
+            // Cancel or failure: QEMU stops sending and keeps the source; its disks were only ever read. Also when
+            // this side failed (a disk copy that cannot finish, a dead destination at the paused switch-over): a
+            // transfer left in QEMU with nobody following it would stay "sending" for ever.
+            try { await qmp.ExecuteAsync("migrate_cancel", timeout: Timeout); }
+            catch (Exception q) when (q is QmpException or TimeoutException) { log.LogWarning("migrate_cancel of {Guest} after {Error}: {Cancel}", guest, e.Message, q.Message); }
             if (mirror is not null) await mirror.AbortAsync();
             throw;
         }
@@ -275,12 +277,22 @@ public sealed partial class QemuHypervisor
     public async Task ResumeOutgoingAsync(string guest, CancellationToken cancellationToken)
     {
         if (!_vms.TryGetValue(guest, out var vm) || vm.Qemu.HasExited) return;
-        var qmp = vm.Qemu.Qmp;
         // A transfer a previous silo started may still run in QEMU (or wait at the switch-over): stop it first, and
         // the disk copies with it — QEMU refuses cont while a migration is not finalized.
+        await CancelTransferAsync(guest, cancellationToken);
+        var status = (await vm.Qemu.Qmp.ExecuteAsync("query-status", timeout: Timeout, cancellationToken: cancellationToken)).GetProperty("status").GetString();
+        if (status is "postmigrate" or "paused" or "finish-migrate") await vm.Qemu.Qmp.ExecuteAsync("cont", timeout: Timeout, cancellationToken: cancellationToken);
+        ForgetMigration(vm.Qemu.Files);
+    }
+
+    public async Task CancelTransferAsync(string guest, CancellationToken cancellationToken)
+    {
+        if (!_vms.TryGetValue(guest, out var vm) || vm.Qemu.HasExited) return;
+        var qmp = vm.Qemu.Qmp;
         var migrating = (await qmp.ExecuteAsync("query-migrate", timeout: Timeout, cancellationToken: cancellationToken)).TryGetProperty("status", out var ms) ? ms.GetString() : null;
         if (migrating is "setup" or "active" or "pre-switchover" or "device" or "wait-unplug" or "cancelling")
         {
+            log.LogInformation("stopping the outgoing transfer of {Guest} ({Status} in QEMU)", guest, migrating);
             if (migrating != "cancelling") await qmp.ExecuteAsync("migrate_cancel", timeout: Timeout, cancellationToken: cancellationToken);
             var deadline = DateTime.UtcNow + Timeout;
             while ((await qmp.ExecuteAsync("query-migrate", timeout: Timeout, cancellationToken: cancellationToken)).GetProperty("status").GetString() is "setup" or "active" or "pre-switchover" or "device" or "cancelling")
@@ -290,8 +302,5 @@ public sealed partial class QemuHypervisor
             }
         }
         if (vm.Spec.CopiesDisksOnMigration && await QemuDiskMirror.AttachAsync(qmp, vm.Spec, Timeout) is { HasJobs: true } leftover) await leftover.AbortAsync();
-        var status = (await qmp.ExecuteAsync("query-status", timeout: Timeout, cancellationToken: cancellationToken)).GetProperty("status").GetString();
-        if (status is "postmigrate" or "paused" or "finish-migrate") await qmp.ExecuteAsync("cont", timeout: Timeout, cancellationToken: cancellationToken);
-        ForgetMigration(vm.Qemu.Files);
     }
 }
