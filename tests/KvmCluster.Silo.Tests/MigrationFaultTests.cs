@@ -45,8 +45,6 @@ public sealed class MigrationFaultTests(QemuNamespaceFleet fleet, ITestOutputHel
         try { await faults.RunAsync(step, target, guest); }
         catch (Exception e)
         {
-            File.WriteAllText("/tmp/kvt-failed", guest); // DEBUG-HOLD
-            await Task.Delay(TimeSpan.FromSeconds(int.Parse(Environment.GetEnvironmentVariable("KVT_HOLD") ?? "0"))); // DEBUG-HOLD
             throw new Xunit.Sdk.XunitException($"{e.Message}\n{e.StackTrace}\n{fleet.Cluster.AllLogs(guest)}");
         }
         finally { faults.Remove(guest); fleet.Cluster.Release(); }

@@ -106,6 +106,7 @@ public sealed class NamespaceCluster : IAsyncDisposable
             ["KVMCLUSTER__HOSTREPORTSECONDS"] = "1",
             ["KVMCLUSTER__LABELS__hv"] = name,
             ["KVMCLUSTER__QEMU__MIGRATIONADDRESS"] = n.Address,
+            ["KVMCLUSTER__SIMULATED__LISTENADDRESS"] = n.Address, // the simulated driver's transfers cross hosts too
             ["KVMCLUSTER__QEMU__ACCEL"] = "tcg",
             ["KVMCLUSTER__QEMU__IMAGEDIRECTORIES__0"] = Directory.CreateDirectory(Path.Combine(Work.FullName, "images")).FullName,
             [Hosting.FileFaultInjection.Variable] = Faults,
