@@ -22,6 +22,9 @@ public sealed record HostReport(
     [Id(7)] public double SampleSeconds { get; init; } = 300;
     /// <summary>When the host last sampled its guests (null: never yet).</summary>
     [Id(8)] public DateTimeOffset? SampledAt { get; init; }
+    /// <summary>Guests whose copy here is in a migration (sending, or adopted mid-migration and not yet settled): the
+    /// migration decides about them, reconciliation does not.</summary>
+    [Id(9)] public IReadOnlyList<string> InMigration { get; init; } = [];
 }
 
 /// <summary>A host as the API shows it.</summary>

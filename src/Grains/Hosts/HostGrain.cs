@@ -62,7 +62,11 @@ public sealed class HostGrain(
     public async Task<HostReport> Refresh()
     {
         var report = await Observe();
-        if (!_adoptionsSettled) await SettleAdoptions(report);
+        if (!_adoptionsSettled)
+        {
+            await SettleAdoptions(report);
+            report = await Observe(); // what settling changed (a discarded copy is gone), not what was there before
+        }
         await GrainFactory.GetGrain<ISchedulerGrain>(Cluster.Key).ReportHost(report);
         return report;
     }
@@ -156,6 +160,8 @@ public sealed class HostGrain(
             CpuHistoryMhz = [.. state.State.CpuHistoryMhz],
             SampleSeconds = O.SampleSeconds,
             SampledAt = state.State.SampledAt,
+            InMigration = [.. _outgoing.Keys.Concat(_adoptionsSettled || _problem is not null ? [] : hypervisor.AdoptedMigrations().Select(m => m.Guest))
+                .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)],
         };
     }
 

@@ -83,10 +83,12 @@ public sealed partial class SchedulerGrain
                 hosts.Add((r.Host.Name, g));
             }
         var now = clock.Now;
+        // A copy in a migration is the migration's to decide about (a paused source left after a silo restart, say).
+        var inMigration = live.SelectMany(r => r.InMigration).ToHashSet(StringComparer.Ordinal);
 
         foreach (var (name, entry) in records)
         {
-            if (state.State.Active.ContainsKey(name) || _naming.Contains(name) || entry.Status is not (GuestStatus.Running or GuestStatus.Migrating)) continue;
+            if (state.State.Active.ContainsKey(name) || _naming.Contains(name) || inMigration.Contains(name) || entry.Status is not (GuestStatus.Running or GuestStatus.Migrating)) continue;
             var hosts = where.GetValueOrDefault(name) ?? [];
             if (hosts.Count == 0)
             {
@@ -110,7 +112,7 @@ public sealed partial class SchedulerGrain
         foreach (var (name, hosts) in where)
         {
             // A placement in flight has launched its guest but not yet stored its record: not a stranger.
-            if (state.State.Active.ContainsKey(name) || _naming.Contains(name)) continue;
+            if (state.State.Active.ContainsKey(name) || _naming.Contains(name) || inMigration.Contains(name)) continue;
             records.TryGetValue(name, out var entry);
             if (hosts.Count > 1)
             {
