@@ -68,6 +68,14 @@ public sealed class MigrationGrain(
         try
         {
             if (await guestGrain.Get() is null) await guestGrain.Define(guest);
+            // The destination must start with the guest as it is now (a device hot-plugged a moment ago, or QEMU
+            // refuses the incoming state), not as the scheduler's last report had it: ask the source.
+            try
+            {
+                if ((await Host(order.From).Refresh().WaitAsync(O.HostTimeout)).Guests.FirstOrDefault(g => g.Name == order.Guest) is { } now)
+                    S.Guest = guest = now with { Usage = guest.Usage };
+            }
+            catch (Exception e) { log.LogInformation("spec of {Guest} not re-read from {Host}: {Error}", order.Guest, order.From, Describe(e)); }
             S.Endpoint = await Host(order.To).PrepareIncoming(guest, S.Order, Id);
             await Become(MigrationStatus.Reserved);
             await faults.At(FaultPoints.DestinationPrepared, order.Guest);
