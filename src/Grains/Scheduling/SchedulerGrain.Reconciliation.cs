@@ -94,6 +94,10 @@ public sealed partial class SchedulerGrain
             {
                 // Its host answers, and has reported without it for long enough after the record: nothing runs it.
                 if (entry.Host is not { } h || !_fleet.IsReachable(h) || _fleet.Sighting(h)?.ReportedAt is not { } reported || reported - entry.UpdatedAt < options.Value.LostAfter) continue;
+                // The directory may lag the record (its host grain may have just said lost, or a migration moved it):
+                // the guest's own record decides.
+                var current = await GrainFactory.GetGrain<IGuestGrain>(name).Get();
+                if (current is null || current.Status is not (GuestStatus.Running or GuestStatus.Migrating) || current.Host != h) continue;
                 string? why = null;
                 try { why = await HostGrain(h).ExitOf(name); } catch (Exception) { }
                 var found = $"its record says it runs on {h}, which reported at {reported:u} without it" + (why is null ? "" : $" ({why})");
