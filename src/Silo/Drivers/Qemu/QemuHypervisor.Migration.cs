@@ -290,12 +290,12 @@ public sealed partial class QemuHypervisor
         if (!_vms.TryGetValue(guest, out var vm) || vm.Qemu.HasExited) return;
         var qmp = vm.Qemu.Qmp;
         var migrating = (await qmp.ExecuteAsync("query-migrate", timeout: Timeout, cancellationToken: cancellationToken)).TryGetProperty("status", out var ms) ? ms.GetString() : null;
-        if (migrating is "setup" or "active" or "pre-switchover" or "device" or "wait-unplug" or "cancelling")
+        if (Transferring(migrating))
         {
             log.LogInformation("stopping the outgoing transfer of {Guest} ({Status} in QEMU)", guest, migrating);
             if (migrating != "cancelling") await qmp.ExecuteAsync("migrate_cancel", timeout: Timeout, cancellationToken: cancellationToken);
             var deadline = DateTime.UtcNow + Timeout;
-            while ((await qmp.ExecuteAsync("query-migrate", timeout: Timeout, cancellationToken: cancellationToken)).GetProperty("status").GetString() is "setup" or "active" or "pre-switchover" or "device" or "cancelling")
+            while (Transferring((await qmp.ExecuteAsync("query-migrate", timeout: Timeout, cancellationToken: cancellationToken)).GetProperty("status").GetString()))
             {
                 if (DateTime.UtcNow > deadline) throw ClusterException.Conflict($"the transfer of '{guest}' does not stop");
                 await Task.Delay(20, cancellationToken);
@@ -303,4 +303,8 @@ public sealed partial class QemuHypervisor
         }
         if (vm.Spec.CopiesDisksOnMigration && await QemuDiskMirror.AttachAsync(qmp, vm.Spec, Timeout) is { HasJobs: true } leftover) await leftover.AbortAsync();
     }
+
+    /// <summary>QEMU's pre-copy migration states in which a transfer still runs (query-migrate's "status").</summary>
+    private static bool Transferring(string? status) =>
+        status is "setup" or "active" or "pre-switchover" or "device" or "wait-unplug" or "cancelling";
 }
