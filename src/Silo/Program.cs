@@ -9,6 +9,7 @@ var silo = SiloCommand.Create();
 root.Subcommands.Add(silo);
 foreach (var c in ClusterCommands.Create()) root.Subcommands.Add(c);
 root.Subcommands.Add(FactsCommand.Create());
+root.Subcommands.Add(KvmCluster.Silo.Security.CertsCommand.Create());
 root.Subcommands.Add(KvmCluster.Silo.Bench.BenchCommand.Create());
 root.Options.Add(ClusterCommands.Api);
 root.Options.Add(ClusterCommands.Token);

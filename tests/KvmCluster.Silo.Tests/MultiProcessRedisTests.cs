@@ -19,6 +19,9 @@ public sealed class MultiProcessRedisTests
         using var redis = new ExternalProcess(ExternalProcess.RedisServer(), ["--port", redisPort.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", work.FullName]);
         await Task.Delay(200);
         var (apiA, apiB) = ($"http://127.0.0.1:{ExternalProcess.FreePort()}", $"http://127.0.0.1:{ExternalProcess.FreePort()}");
+        // The silo ports on mutual TLS, with certificates from `kvmcluster certs` (the README's way).
+        var ca = await Security.TestPki.KvmclusterAuthority(Path.Combine(work.FullName, "ca"));
+        foreach (var hv in new[] { "hv-a", "hv-b" }) await Security.TestPki.KvmclusterHost(ca, hv, "127.0.0.1", Path.Combine(work.FullName, "tls-" + hv));
         using var siloA = Silo("hv-a", apiA, redisPort, work.FullName);
         using var siloB = Silo("hv-b", apiB, redisPort, work.FullName);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
@@ -91,6 +94,7 @@ public sealed class MultiProcessRedisTests
         ExternalProcess.Kvmcluster, "silo", "--hypervisor", hv, "--redis", $"127.0.0.1:{redisPort}", "--api-url", api, "--api-token", Token,
         "--silo-port", ExternalProcess.FreePort().ToString(), "--gateway-port", ExternalProcess.FreePort().ToString(),
         "--state-dir", Path.Combine(work, hv), "--planning-interval", "0", "--cluster-id", "mp-" + Path.GetFileName(work),
+        "--tls-dir", Path.Combine(work, "tls-" + hv),
     ], new Dictionary<string, string> { ["KVMCLUSTER__SIMULATED__TIMESCALE"] = "20", ["KVMCLUSTER__HOSTREPORTSECONDS"] = "1" });
 
     private static async Task<string> Cli(string api, params string[] args)

@@ -8,6 +8,7 @@ using KvmCluster.Grains.Scheduling;
 using KvmCluster.Grains.Serialization;
 using KvmCluster.Silo.Drivers;
 using KvmCluster.Silo.Power;
+using KvmCluster.Silo.Security;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.Configuration;
@@ -107,6 +108,8 @@ public static class KvmSiloBuilder
     {
         silo.Configure<ClusterOptions>(o => { o.ClusterId = settings.ClusterId; o.ServiceId = settings.ServiceId; });
         silo.Configure<SiloOptions>(o => o.SiloName = settings.Hypervisor);
+        var identity = TransportIdentity(settings);
+        if (identity is not null) silo.UseClusterTransportSecurity(identity);
         if (string.IsNullOrWhiteSpace(settings.Redis))
         {
             silo.UseLocalhostClustering(settings.SiloPort, settings.GatewayPort, serviceId: settings.ServiceId, clusterId: settings.ClusterId);
@@ -126,6 +129,20 @@ public static class KvmSiloBuilder
                 o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(5);
             });
         return silo;
+    }
+
+    /// <summary>
+    /// Who may connect to the silo and gateway ports: holders of the TLS directory's authority; an embedded node
+    /// without one, only itself; a Redis cluster without one only when told so (--insecure-transport), as nothing
+    /// would then stop anyone who reaches the ports from calling every grain.
+    /// </summary>
+    public static ClusterIdentity? TransportIdentity(SiloSettings settings)
+    {
+        if (!string.IsNullOrWhiteSpace(settings.TlsDirectory)) return ClusterIdentity.FromDirectory(settings.TlsDirectory);
+        if (settings.InsecureTransport) return null;
+        if (string.IsNullOrWhiteSpace(settings.Redis)) return ClusterIdentity.Ephemeral(settings.Hypervisor, DateTimeOffset.UtcNow);
+        throw new UsageException("Redis clustering needs --tls-dir (a TLS directory from 'kvmcluster certs host'), so that only the cluster's "
+            + "silos can use the silo and gateway ports; --insecure-transport runs them unauthenticated");
     }
 }
 

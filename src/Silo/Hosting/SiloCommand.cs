@@ -27,6 +27,8 @@ public static class SiloCommand
             (new("--api-url") { Description = "API listen URL (http://127.0.0.1:8080)" }, "ApiUrl"),
             (new("--api-socket") { Description = "Also serve the API on this unix socket (mode 0600)" }, "ApiSocket"),
             (new("--api-token") { Description = "Bearer token for changes (default: random, in {state}/api-token)" }, "ApiToken"),
+            (new("--tls-dir") { Description = "This host's TLS directory (kvmcluster certs host): mutual TLS between silos, HTTPS API" }, "TlsDirectory"),
+            (new("--insecure-transport") { Description = "Redis clustering without TLS on the silo and gateway ports (true/false)" }, "InsecureTransport"),
             (new("--driver") { Description = "Hypervisor driver: simulated or qemu" }, "Driver"),
             (new("--power") { Description = "Power controller: none, command (KvmCluster:Power:Command) or ipmitool (KvmCluster:Power:Hosts)" }, "Power"),
             (new("--state-dir") { Description = "State directory (token, sockets, logs)" }, "StateDirectory"),
@@ -55,6 +57,13 @@ public static class SiloCommand
         catch (InvalidOperationException e) { throw new UsageException(e.GetBaseException().Message); }
         Validate(settings);
 
+        var apiUri = new Uri(settings.ApiUrl);
+        if (apiUri.Scheme == "https")
+        {
+            if (string.IsNullOrWhiteSpace(settings.TlsDirectory)) throw new UsageException("--api-url: an https URL needs --tls-dir (its server-cert.pem is the API's certificate)");
+            var server = Security.TlsDirectory.Open(settings.TlsDirectory).LoadServer();
+            builder.WebHost.ConfigureKestrel(k => k.ConfigureHttpsDefaults(h => h.ServerCertificate = server));
+        }
         if (string.IsNullOrEmpty(settings.ApiSocket)) builder.WebHost.UseUrls(settings.ApiUrl);
         else
         {
@@ -101,8 +110,14 @@ public static class SiloCommand
             _ = AnnounceHost(app, settings);
         });
         var log = app.Logger;
+        if (settings.InsecureTransport)
+            log.LogWarning("INSECURE: the silo port {SiloPort} and gateway port {GatewayPort} on {Address} accept anyone who reaches them (--insecure-transport); give every silo --tls-dir",
+                settings.SiloPort, settings.GatewayPort, settings.AdvertisedAddress);
+        if (apiUri.Scheme == "http" && !IsLoopback(apiUri))
+            log.LogWarning("INSECURE: the API on {Url} is plain HTTP beyond loopback: tokens and guest specs cross the network in clear; use an https URL with --tls-dir", settings.ApiUrl);
         log.LogInformation("kvmcluster silo for hypervisor {Hypervisor}: {Mode}, API {Url}{Token}", settings.Hypervisor,
-            string.IsNullOrWhiteSpace(settings.Redis) ? "embedded (single node, in-memory state)" : "Redis clustering",
+            (string.IsNullOrWhiteSpace(settings.Redis) ? "embedded (single node, in-memory state)" : "Redis clustering")
+            + (settings.InsecureTransport ? ", silo ports without TLS" : string.IsNullOrWhiteSpace(settings.TlsDirectory) ? ", silo ports open to this process only" : ", silo ports on mutual TLS"),
             settings.ApiUrl, token.File is null ? "" : $", token in {token.File}");
         await app.RunAsync(ct);
     }
@@ -143,6 +158,10 @@ public static class SiloCommand
             }
         }
     }
+
+    /// <summary>Whether an API URL is reachable from this machine only.</summary>
+    internal static bool IsLoopback(Uri url) =>
+        url.IsLoopback || System.Net.IPAddress.TryParse(url.Host.Trim('[', ']'), out var ip) && System.Net.IPAddress.IsLoopback(ip);
 
     private static void Validate(SiloSettings s)
     {

@@ -21,6 +21,13 @@ public sealed class SiloSettings
     public string? ApiSocket { get; set; }
     /// <summary>Bearer token for mutating API calls; empty = a random one written to {StateDirectory}/api-token.</summary>
     public string? ApiToken { get; set; }
+    /// <summary>
+    /// The host's TLS directory (ca-cert.pem, server-cert.pem, server-key.pem, …; `kvmcluster certs host`): mutual TLS
+    /// on the silo and gateway ports, HTTPS for an https API URL.
+    /// </summary>
+    public string? TlsDirectory { get; set; }
+    /// <summary>Run a Redis cluster's silo and gateway ports without TLS (anyone who reaches them can call every grain).</summary>
+    public bool InsecureTransport { get; set; }
     /// <summary>`qemu` or `simulated`.</summary>
     public string Driver { get; set; } = "simulated";
     /// <summary>`none`, `ipmitool` or `command`.</summary>

@@ -64,6 +64,10 @@ public sealed class NamespaceCluster : IAsyncDisposable
                 var ns = cluster._net.AddHost(name, 11 + i);
                 cluster._nodes[name] = new Node(name, ns, $"10.77.0.{11 + i}", Path.Combine(cluster.Work.FullName, name + ".sock"), Path.Combine(cluster.Work.FullName, name));
             }
+            // Silo ports on mutual TLS, certificates from openssl as the README's manual steps make them.
+            var ca = Path.Combine(cluster.Work.FullName, "ca");
+            Security.TestPki.OpensslAuthority(ca, "kvt cluster CA");
+            foreach (var n in cluster._nodes.Values) Security.TestPki.OpensslHost(ca, n.Name, n.Address, cluster.TlsDirectory(n.Name));
             foreach (var name in hosts) cluster.StartSilo(name);
             await cluster.WaitReachableAsync(hosts, TimeSpan.FromSeconds(90));
             return cluster;
@@ -97,6 +101,9 @@ public sealed class NamespaceCluster : IAsyncDisposable
 
     // ---- silos ----
 
+    /// <summary>A host's TLS directory (its --tls-dir).</summary>
+    public string TlsDirectory(string name) => Path.Combine(Work.FullName, "tls-" + name);
+
     public void StartSilo(string name)
     {
         var n = _nodes[name];
@@ -121,6 +128,7 @@ public sealed class NamespaceCluster : IAsyncDisposable
             "--address", n.Address, "--silo-port", "11111", "--gateway-port", "30000",
             "--api-url", $"http://{n.Address}:8080", "--api-socket", n.Socket, "--api-token", Token,
             "--state-dir", n.State, "--planning-interval", "0", "--cluster-id", "kvt", "--dashboard", "false",
+            "--tls-dir", TlsDirectory(name),
         ]), env);
         n.Http?.Dispose();
         n.Http = Client(n.Socket);
