@@ -15,11 +15,9 @@ internal static class GuestReader
         var uuid = Guid.Empty;
         if (uuidText is not null && !Guid.TryParse(uuidText, out uuid)) m.Error("uuid", $"'{uuidText}' is not a UUID");
         var vcpus = m.Int("vcpus", 1, 4096, required: true);
-        var memory = m.Long("memoryMiB", 1, long.MaxValue, required: true);
+        var memory = m.Long("memoryMiB", 1, ModelLimits.MaxMemoryMiB, required: true);
         var cpu = ReadCpu(m);
         var pci = m.Strings("pci");
-        foreach (var id in pci)
-            if (!PciIds.IsVendorDevice(id)) m.Error("pci", $"'{id}' is not a vendor:device id like 10de:1db6");
         var (vfs, network) = ReadSriov(m.Map("sriov"));
         var host = m.String("host");
         if (host is not null && GuestName.Problem(host) is not null) m.Error("host", $"host name '{host}' must match {GuestName.Pattern}");
@@ -44,9 +42,19 @@ internal static class GuestReader
             Usage = ReadUsage(m.Map("usage")),
         };
         m.RejectUnknown();
-        foreach (var (field, message) in guest.Problems()) m.Error(field.Split('.')[0], message);
+        foreach (var (field, message) in guest.Problems()) m.Error(YamlField(field), message);
         return name is null || vcpus is null || memory is null ? null : guest;
     }
+
+    /// <summary>The model's (the API's) name of a field as a fleet document spells its key.</summary>
+    private static string YamlField(string field) => field.Split('.', '[')[0] switch
+    {
+        "vCpus" => "vcpus",
+        "hugepageSizeKiB" => "hugepages",
+        "sriovVfs" => "sriov",
+        "pciDevices" => "pci",
+        var f => f,
+    };
 
     /// <summary>Either the QEMU spelling ("host", "Skylake-Server,+vmx,-hle") or {mode, model, flags}.</summary>
     private static GuestCpu? ReadCpu(MapReader m)

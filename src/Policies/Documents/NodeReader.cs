@@ -22,6 +22,11 @@ internal sealed class DocumentContext(string file)
     /// <summary>Parses <paramref name="text"/> into its single root node, or records the syntax error.</summary>
     public YamlNode? Load(string text)
     {
+        if (DocumentLimits.Check(text) is { } limit)
+        {
+            Error(limit.Mark, "", limit.Message);
+            return null;
+        }
         try
         {
             var stream = new YamlStream();

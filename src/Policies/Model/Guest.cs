@@ -48,20 +48,32 @@ public sealed record Guest
     public bool CopiesDisksOnMigration => Disks.Any(d => d.IsCopiedOnMigration);
 
     /// <summary>Checks the combinations a field-by-field parser cannot see. Empty when consistent.</summary>
+    /// <remarks>Fields are named as the API's JSON spells them (the YAML fleet reader maps its own spelling).</remarks>
     public IEnumerable<(string Field, string Message)> Problems()
     {
-        if (VCpus < 1) yield return ("vcpus", $"must be ≥ 1, got {VCpus}");
-        if (MemoryMiB < 1) yield return ("memoryMiB", $"must be ≥ 1, got {MemoryMiB}");
+        if (VCpus is < 1 or > ModelLimits.MaxVCpus) yield return ("vCpus", $"must be 1..{ModelLimits.MaxVCpus}, got {VCpus}");
+        if (MemoryMiB is < 1 or > ModelLimits.MaxMemoryMiB) yield return ("memoryMiB", $"must be 1..{ModelLimits.MaxMemoryMiB} (16 TiB), got {MemoryMiB}");
+        var disks = Disks.IsDefault ? [] : Disks;
+        if (disks.Length > ModelLimits.MaxDisks) yield return ("disks", $"at most {ModelLimits.MaxDisks} disks, got {disks.Length}");
+        for (var i = 0; i < disks.Length && i < ModelLimits.MaxDisks; i++)
+            foreach (var p in disks[i].Problems()) yield return ($"disks[{i}].{p.Field}", p.Message);
+        if (!PciDevices.IsDefault && PciDevices.Length > ModelLimits.MaxPciDevices) yield return ("pciDevices", $"at most {ModelLimits.MaxPciDevices} devices, got {PciDevices.Length}");
+        if (!PciDevices.IsDefault)
+            foreach (var id in PciDevices)
+                if (!PciIds.IsVendorDevice(id)) { yield return ("pciDevices", $"'{id}' is not a vendor:device id like 10de:1db6"); break; }
+        if (!Devices.IsDefault && Devices.Length > ModelLimits.MaxDevices) yield return ("devices", $"at most {ModelLimits.MaxDevices} devices, got {Devices.Length}");
+        if (Labels.Count > ModelLimits.MaxLabels) yield return ("labels", $"at most {ModelLimits.MaxLabels} labels, got {Labels.Count}");
+        if (!Affinity.IsDefault && Affinity.Length > ModelLimits.MaxAffinityRules) yield return ("affinity", $"at most {ModelLimits.MaxAffinityRules} rules, got {Affinity.Length}");
         if (Cpu.Mode == CpuMode.Custom && string.IsNullOrWhiteSpace(Cpu.Model)) yield return ("cpu.model", "a custom CPU mode needs a model name");
         if (Cpu.Mode == CpuMode.HostPassthrough && Cpu.Flags.Length > 0) yield return ("cpu.flags", "flags cannot be changed in host-passthrough mode");
         if (HugepageSizeKiB is { } s)
         {
-            if (s != HugepagePool.Size2M && s != HugepagePool.Size1G) yield return ("hugepages", $"page size {s} KiB is not 2 MiB or 1 GiB");
-            else if (MemoryMiB * 1024 % s != 0) yield return ("hugepages", $"memory {MemoryMiB} MiB is not a whole number of {HugepagePool.DescribeSize(s)} pages");
+            if (s != HugepagePool.Size2M && s != HugepagePool.Size1G) yield return ("hugepageSizeKiB", $"page size {s} KiB is not 2 MiB or 1 GiB");
+            else if (MemoryMiB <= ModelLimits.MaxMemoryMiB && MemoryMiB * 1024 % s != 0) yield return ("hugepageSizeKiB", $"memory {MemoryMiB} MiB is not a whole number of {HugepagePool.DescribeSize(s)} pages");
             if (BalloonTargetMiB is not null) yield return ("balloonTargetMiB", "a hugepage-backed guest cannot be ballooned");
         }
         if (BalloonTargetMiB is { } b && (b < 1 || b > MemoryMiB)) yield return ("balloonTargetMiB", $"must be between 1 and memoryMiB ({MemoryMiB}), got {b}");
-        if (SriovVfs < 0) yield return ("sriov.vfs", $"must be ≥ 0, got {SriovVfs}");
+        if (SriovVfs is < 0 or > ModelLimits.MaxSriovVfs) yield return ("sriovVfs", $"must be 0..{ModelLimits.MaxSriovVfs}, got {SriovVfs}");
         if (Nics is < 0 or > 8) yield return ("nics", $"must be 0..8, got {Nics}");
         if (Boot is not null) foreach (var p in Boot.Problems()) yield return p;
         if (!Is64Bit && Cpu.Mode == CpuMode.Custom && Cpu.RequiredFlags.Contains("lm")) yield return ("cpu.flags", "+lm contradicts a 32-bit guest");

@@ -24,6 +24,18 @@ public sealed record GuestDisk(DiskKind Kind, string? MountPath = null, string? 
     /// <summary>A live migration copies this disk to the destination (only what the overlay holds, for an overlay).</summary>
     public bool IsCopiedOnMigration => Kind != DiskKind.Shared;
 
+    /// <summary>What a disk must hold to reach QEMU: the paths its kind needs, sizes within <see cref="ModelLimits"/>.</summary>
+    public IEnumerable<(string Field, string Message)> Problems()
+    {
+        if (Kind == DiskKind.Shared && string.IsNullOrWhiteSpace(MountPath)) yield return ("mountPath", "a shared disk needs the mount path its image is under");
+        if (MountPath is not null && !SafePath.IsAbsolute(MountPath)) yield return ("mountPath", $"'{MountPath}' must be an absolute path of letters, digits and . _ / + -");
+        if (Kind == DiskKind.Overlay && string.IsNullOrWhiteSpace(Image)) yield return ("image", "an overlay disk needs its backing image");
+        if (Image is not null && Image.Length > 4096) yield return ("image", "at most 4096 characters");
+        if (Export is not null && Export.Length > 4096) yield return ("export", "at most 4096 characters");
+        if (SizeGiB is < 0 or > ModelLimits.MaxDiskGiB) yield return ("sizeGiB", $"must be 0..{ModelLimits.MaxDiskGiB} (1 PiB), got {SizeGiB}");
+        if (UsedMiB < 0 || UsedMiB > ModelLimits.MaxDiskGiB * 1024) yield return ("usedMiB", $"must be 0..{ModelLimits.MaxDiskGiB * 1024}, got {UsedMiB}");
+    }
+
     public override string ToString() => Kind switch
     {
         DiskKind.Shared => $"shared {MountPath}" + (Export is null ? "" : $" ({Export})"),
