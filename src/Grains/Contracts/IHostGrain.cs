@@ -67,6 +67,8 @@ public interface IGuestDirectoryGrain : IGrainWithStringKey
     /// <summary>Records (or, with null, removes) a guest's entry; returns once it is stored.</summary>
     [Alias("Set")] Task Set(string name, GuestEntry? entry);
     [Alias("All"), AlwaysInterleave] Task<IReadOnlyDictionary<string, GuestEntry>> All();
+    /// <summary>Whether a guest of this name has a record (asked before a read touches its guest grain).</summary>
+    [Alias("Has"), AlwaysInterleave] Task<bool> Has(string name);
 }
 
 [Alias("kvm.IMigrationGrain")]

@@ -31,6 +31,8 @@ public sealed class GuestDirectoryGrain(
     public Task<IReadOnlyDictionary<string, GuestEntry>> All() =>
         Task.FromResult<IReadOnlyDictionary<string, GuestEntry>>(new Dictionary<string, GuestEntry>(state.State.Guests, StringComparer.Ordinal));
 
+    public Task<bool> Has(string name) => Task.FromResult(state.State.Guests.ContainsKey(name));
+
     private async Task Write()
     {
         _dirty = true;

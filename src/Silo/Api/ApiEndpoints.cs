@@ -6,10 +6,13 @@ using KvmCluster.Policies.Model;
 namespace KvmCluster.Silo.Api;
 
 /// <param name="Force">Go past the policy's concurrency limits (recorded in the migration's reasons and the event log).</param>
-public sealed record MigrateRequest(string Guest, string? To, bool Force = false);
+public sealed record MigrateRequest(string Guest, string? To = null, bool Force = false);
 public sealed record MaintenanceRequest(bool On);
 public sealed record SiloView(string Name, string Address, string Status);
 public sealed record ClusterView(string Scheduler, IReadOnlyList<SiloView> Silos);
+
+/// <summary>A body in a format the endpoint does not read: 415.</summary>
+public sealed class UnsupportedMediaType(string message) : Exception(message);
 
 /// <summary>The REST API every silo serves. Reads are open on the bound address; every change needs the bearer token.</summary>
 public static class ApiEndpoints
@@ -55,9 +58,11 @@ public static class ApiEndpoints
         api.MapGet("/guests", async (IGrainFactory g) => await Scheduler(g).Guests().WaitAsync(CallTimeout));
         api.MapGet("/guests/{name}", async (string name, IGrainFactory g) =>
             (await Scheduler(g).Guests().WaitAsync(CallTimeout)).FirstOrDefault(x => x.Name == name) is { } v ? Results.Ok(v)
-            : await g.GetGrain<IGuestGrain>(name).Get() is { } known ? Results.Ok(known)
+            : await Grains.Guests.GuestDirectory.Contains(g, name) && await g.GetGrain<IGuestGrain>(name).Get() is { } known ? Results.Ok(known)
             : Problems.For(ClusterException.NotFound($"no guest named '{name}'")));
-        api.MapGet("/guests/{name}/history", async (string name, IGrainFactory g) => await g.GetGrain<IGuestGrain>(name).History());
+        api.MapGet("/guests/{name}/history", async (string name, IGrainFactory g) =>
+            await Grains.Guests.GuestDirectory.Contains(g, name) ? Results.Ok(await g.GetGrain<IGuestGrain>(name).History())
+            : Problems.For(ClusterException.NotFound($"no guest named '{name}'")));
         api.MapPost("/guests", async (HttpRequest request, IGrainFactory g) =>
         {
             var guest = await Read<Guest>(request);
@@ -81,6 +86,7 @@ public static class ApiEndpoints
         api.MapGet("/policies/{name}", async (string name, IGrainFactory g) => await Policies(g).Show(name));
         api.MapPost("/policies", async (HttpRequest request, IGrainFactory g, string? source) =>
         {
+            if (!ApiJson.IsYaml(request)) throw new UnsupportedMediaType($"a policy is a YAML document (Content-Type: application/yaml), not '{request.ContentType ?? "none"}'");
             using var reader = new StreamReader(request.Body);
             var text = await reader.ReadToEndAsync();
             if (string.IsNullOrWhiteSpace(text)) return Problems.BadBody("the request body must be a policy document (YAML)", null);
@@ -104,7 +110,7 @@ public static class ApiEndpoints
             return Results.Accepted($"/api/migrations/{m.Id}", m);
         });
         api.MapGet("/migrations/{id}", async (string id, IGrainFactory g) =>
-            await g.GetGrain<IMigrationGrain>(id).Get() is { } m ? Results.Ok(m) : Problems.For(ClusterException.NotFound($"no migration {id}")));
+            GuestName.IsValid(id) && await g.GetGrain<IMigrationGrain>(id).Get() is { } m ? Results.Ok(m) : Problems.For(ClusterException.NotFound($"no migration {id}")));
         api.MapPost("/migrations/{id}/cancel", async (string id, IGrainFactory g) => await g.GetGrain<IMigrationGrain>(id).Cancel());
 
         api.MapGet("/events", async (IGrainFactory g, string? subject, string? kind, int? limit) =>
@@ -114,14 +120,15 @@ public static class ApiEndpoints
     /// <summary>Reads a JSON body; a malformed one becomes a 400 naming the field.</summary>
     private static async Task<T> Read<T>(HttpRequest request)
     {
+        if (!ApiJson.IsJson(request)) throw new UnsupportedMediaType($"the body must be JSON (Content-Type: application/json), not '{request.ContentType ?? "none"}'");
         try
         {
-            return await JsonSerializer.DeserializeAsync<T>(request.Body, PolicyTypesSerialization.Options)
+            return await JsonSerializer.DeserializeAsync<T>(request.Body, ApiJson.Options)
                 ?? throw ClusterException.Invalid("the request body is empty");
         }
         catch (JsonException e)
         {
-            throw ClusterException.Invalid(e.Message, Problems.FieldOf(e));
+            throw ClusterException.Invalid(Problems.Describe(e), Problems.FieldOf(e));
         }
         catch (ArgumentException e)
         {

@@ -16,12 +16,19 @@ public sealed class ApiToken
     public ApiToken(SiloSettings settings)
     {
         if (!string.IsNullOrWhiteSpace(settings.ApiToken)) { Value = settings.ApiToken; return; }
-        Directory.CreateDirectory(settings.StateDirectory);
+        Security.PrivateFiles.EnsureDirectory(settings.StateDirectory, "--state-dir");
         File = Path.Combine(settings.StateDirectory, "api-token");
-        if (System.IO.File.Exists(File)) { Value = System.IO.File.ReadAllText(File).Trim(); if (Value.Length > 0) return; }
+        if (System.IO.File.Exists(File))
+        {
+            Security.PrivateFiles.CheckSecret(File, "the API token");
+            Value = System.IO.File.ReadAllText(File).Trim();
+            if (Value.Length > 0) return;
+        }
         Value = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
-        System.IO.File.WriteAllText(File, Value);
-        if (!OperatingSystem.IsWindows()) System.IO.File.SetUnixFileMode(File, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite; // never briefly readable by others
+        using var w = new StreamWriter(File, System.Text.Encoding.ASCII, options);
+        w.Write(Value);
     }
 
     /// <summary>Whether an Authorization header carries this token as a bearer token.</summary>

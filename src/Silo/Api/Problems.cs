@@ -39,8 +39,11 @@ public static class Problems
             {
                 ClusterException c => For(c),
                 DocumentException d => BadBody(string.Join("; ", d.Errors), d.Errors.FirstOrDefault()?.Path),
-                JsonException j => BadBody(j.Message, FieldOf(j)),
-                BadHttpRequestException b => BadBody(b.Message, null),
+                JsonException j => BadBody(Describe(j), FieldOf(j)),
+                BadHttpRequestException { StatusCode: 413 } => Results.Problem(statusCode: 413, title: "Request body too large",
+                    detail: $"the body exceeds the limit of {ApiJson.MaxBodyBytes:N0} bytes"),
+                BadHttpRequestException b => Results.Problem(statusCode: b.StatusCode, title: "Bad request", detail: b.Message),
+                UnsupportedMediaType u => Results.Problem(statusCode: 415, title: "Unsupported media type", detail: u.Message),
                 TimeoutException t => Results.Problem(statusCode: 504, title: "Timed out", detail: t.Message),
                 Orleans.Runtime.OrleansException o => Results.Problem(statusCode: 503, title: "Unavailable", detail: o.Message),
                 _ => Results.Problem(statusCode: 500, title: "Internal error", detail: "the request failed; see the silo log"),
@@ -52,6 +55,45 @@ public static class Problems
             if (status.HttpContext.Response.ContentLength is null && !status.HttpContext.Response.HasStarted)
                 await Results.Problem(statusCode: status.HttpContext.Response.StatusCode).ExecuteAsync(status.HttpContext);
         });
+    }
+
+    /// <summary>
+    /// What was wrong with a JSON body, in the JSON's own terms: System.Text.Json's messages name .NET types
+    /// ("System.Int32", "KvmCluster.Policies.Model.Guest"), which mean nothing to the caller.
+    /// </summary>
+    public static string Describe(JsonException e)
+    {
+        var field = FieldOf(e);
+        var m = e.Message;
+        if (m.Contains("could not be mapped to any .NET member", StringComparison.Ordinal))
+            return $"unknown field '{Quoted(m) ?? field}'";
+        if (m.StartsWith("Duplicate property", StringComparison.Ordinal)) return $"field '{Quoted(m) ?? field}' is given twice";
+        if (m.Contains("missing required properties", StringComparison.Ordinal))
+            return "required field missing: " + m[(m.IndexOf("including:", StringComparison.Ordinal) + 10)..].Trim().TrimEnd('.');
+        if (m.Contains("could not be converted to", StringComparison.Ordinal))
+        {
+            var type = m[(m.IndexOf("converted to", StringComparison.Ordinal) + 12)..].Split('.', ' ').FirstOrDefault(t => t.Length > 0 && t != "System") ?? "";
+            var expected = type switch
+            {
+                "Int32" or "Int64" or "Int16" => "a whole number (not a string)",
+                "Double" or "Single" or "Decimal" => "a number (not a string)",
+                "Boolean" => "true or false",
+                "String" => "a string",
+                "Guid" => "a UUID string",
+                _ => "a value of the documented type",
+            };
+            return field is null ? $"a value has the wrong type: expected {expected}" : $"'{field}' must be {expected}";
+        }
+        if (m.Contains("maximum configured depth", StringComparison.Ordinal)) return "the JSON nests deeper than 32 levels";
+        // Syntax errors: System.Text.Json's text says where (line and byte); it names no types.
+        return m;
+    }
+
+    private static string? Quoted(string message)
+    {
+        var a = message.IndexOf('\'');
+        var b = a < 0 ? -1 : message.IndexOf('\'', a + 1);
+        return b > a ? message[(a + 1)..b] : null;
     }
 
     /// <summary>"$.memoryMiB" → "memoryMiB".</summary>

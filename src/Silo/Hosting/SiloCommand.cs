@@ -56,7 +56,11 @@ public static class SiloCommand
         try { builder.Configuration.GetSection("KvmCluster").Bind(settings); }
         catch (InvalidOperationException e) { throw new UsageException(e.GetBaseException().Message); }
         Validate(settings);
+        Security.PrivateFiles.EnsureDirectory(settings.StateDirectory, "--state-dir");
+        PortCheck.EnsureFree(settings);
 
+        // A body beyond this is a 413 before it is read (Kestrel's limit), not a 30 MB string parsed and refused.
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = Api.ApiJson.MaxBodyBytes);
         var apiUri = new Uri(settings.ApiUrl);
         if (apiUri.Scheme == "https")
         {
@@ -79,6 +83,7 @@ public static class SiloCommand
         if (Power.PowerStatus.Problems(settings.Power, power).FirstOrDefault() is { } powerProblem) throw new UsageException(powerProblem);
         builder.Services.Configure<Power.PowerOptions>(builder.Configuration.GetSection("KvmCluster:Power"));
         builder.Services.AddSingleton<ApiToken>();
+        builder.Services.AddRequestLimits(settings);
         builder.Services.AddProblemDetails();
         builder.Services.ConfigureHttpJsonOptions(o =>
         {
@@ -98,7 +103,9 @@ public static class SiloCommand
         var app = builder.Build();
         var token = app.Services.GetRequiredService<ApiToken>();
         app.UseProblems();
+        app.UseHostGuard(settings);
         app.UseAccessGuard(token);
+        app.UseRateLimiter();
         app.MapOpenApi();
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok", hypervisor = settings.Hypervisor }));
         app.MapKvmApi();
@@ -178,6 +185,7 @@ public static class SiloCommand
             if ((Policies.Model.HostLabel.KeyProblem(k) ?? Policies.Model.HostLabel.ValueProblem(k, v)) is { } problem) throw new UsageException($"KvmCluster:Labels: {problem}");
         // QMP sockets live there: a unix socket path has at most 107 bytes.
         if (s.StateDirectory.Length > 60 || !Path.IsPathFullyQualified(s.StateDirectory)) throw new UsageException($"--state-dir: '{s.StateDirectory}' must be an absolute path of at most 60 characters");
+        if (s.ApiRequestsPerSecond is < 10 or > 1_000_000) throw new UsageException("KvmCluster:ApiRequestsPerSecond must be 10..1000000");
         if (s.SimulatedHosts is < 1 or > 10_000) throw new UsageException("--simulated-hosts must be 1..10000");
         if (s.SimulatedHosts > 1 && s.Driver != "simulated") throw new UsageException("--simulated-hosts needs --driver simulated");
     }

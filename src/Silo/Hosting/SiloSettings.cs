@@ -28,6 +28,10 @@ public sealed class SiloSettings
     public string? TlsDirectory { get; set; }
     /// <summary>Run a Redis cluster's silo and gateway ports without TLS (anyone who reaches them can call every grain).</summary>
     public bool InsecureTransport { get; set; }
+    /// <summary>Further names the API answers to in its Host header (a DNS name of this host, a load balancer's).</summary>
+    public List<string> ApiAllowedHosts { get; set; } = [];
+    /// <summary>Requests per second one caller may make to the API (a burst of twice that); beyond, 429.</summary>
+    public int ApiRequestsPerSecond { get; set; } = 1000;
     /// <summary>`qemu` or `simulated`.</summary>
     public string Driver { get; set; } = "simulated";
     /// <summary>`none`, `ipmitool` or `command`.</summary>
