@@ -114,7 +114,8 @@ public static class ApiEndpoints
         api.MapPost("/migrations/{id}/cancel", async (string id, IGrainFactory g) => await g.GetGrain<IMigrationGrain>(id).Cancel());
 
         api.MapGet("/events", async (IGrainFactory g, string? subject, string? kind, int? limit) =>
-            await g.GetGrain<IEventLogGrain>(Cluster.Key).Query(subject, kind, limit ?? 100));
+            limit is < 1 or > 10_000 ? Problems.BadBody("limit must be 1..10000", "limit")
+            : Results.Ok(await g.GetGrain<IEventLogGrain>(Cluster.Key).Query(subject, kind, limit ?? 100)));
     }
 
     /// <summary>Reads a JSON body; a malformed one becomes a 400 naming the field.</summary>

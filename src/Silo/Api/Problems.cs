@@ -32,7 +32,30 @@ public static class Problems
     /// <summary>Maps what escapes an endpoint: our refusals keep their kind, anything else is a 500 without internals.</summary>
     public static void UseProblems(this WebApplication app)
     {
-        app.UseExceptionHandler(handler => handler.Run(async context =>
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            // A caller's mistake is answered, not logged with a stack trace; only what we did not expect is.
+            SuppressDiagnosticsCallback = c => IsCallersMistake(c.Exception),
+            ExceptionHandler = Handle,
+        });
+        app.UseStatusCodePages(async status =>
+        {
+            var context = status.HttpContext;
+            if (context.Response.ContentLength is null && !context.Response.HasStarted)
+                await Results.Problem(statusCode: context.Response.StatusCode, detail: context.Response.StatusCode switch
+                {
+                    404 => $"nothing here: {context.Request.Method} {context.Request.Path} (see /openapi/v1.json)",
+                    405 => $"{context.Request.Method} is not allowed on {context.Request.Path}",
+                    _ => null,
+                }).ExecuteAsync(context);
+        });
+    }
+
+    private static bool IsCallersMistake(Exception e) => e is ClusterException { Kind: not ProblemKind.Unavailable } or DocumentException or JsonException
+        or BadHttpRequestException or UnsupportedMediaType;
+
+    private static async Task Handle(HttpContext context)
+    {
         {
             var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
             var result = error switch
@@ -49,12 +72,7 @@ public static class Problems
                 _ => Results.Problem(statusCode: 500, title: "Internal error", detail: "the request failed; see the silo log"),
             };
             await result.ExecuteAsync(context);
-        }));
-        app.UseStatusCodePages(async status =>
-        {
-            if (status.HttpContext.Response.ContentLength is null && !status.HttpContext.Response.HasStarted)
-                await Results.Problem(statusCode: status.HttpContext.Response.StatusCode).ExecuteAsync(status.HttpContext);
-        });
+        }
     }
 
     /// <summary>

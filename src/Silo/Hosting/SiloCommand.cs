@@ -85,6 +85,8 @@ public static class SiloCommand
         builder.Services.AddSingleton<ApiToken>();
         builder.Services.AddRequestLimits(settings);
         builder.Services.AddProblemDetails();
+        // A path or query value that does not bind (limit=abc) is thrown, so the problem says which and why.
+        builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.ConfigureHttpJsonOptions(o =>
         {
             foreach (var c in Grains.Serialization.PolicyTypesSerialization.Options.Converters) o.SerializerOptions.Converters.Add(c);
