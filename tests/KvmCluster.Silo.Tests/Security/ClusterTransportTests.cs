@@ -37,7 +37,7 @@ public sealed class ClusterTransportTests
             foreach (var hv in new[] { "hv-a", "hv-b" })
                 silos[hv] = Silo(hv, redisPort, work.FullName, clusterId, ["--tls-dir", await TestPki.KvmclusterHost(ca, hv, "127.0.0.1", Path.Combine(work.FullName, "tls-" + hv))]);
             var api = silos["hv-a"].Api;
-            await Until(() => ActiveSilos(http, api), s => s.Count == 2, TimeSpan.FromSeconds(60));
+            await ThreeHypervisors.Eventually(() => ActiveSilos(http, api), s => s.Count == 2, TimeSpan.FromSeconds(60));
 
             // Silos that would join: one with a certificate from another authority, one without TLS.
             silos["hv-foreign"] = Silo("hv-foreign", redisPort, work.FullName, clusterId,
@@ -89,7 +89,7 @@ public sealed class ClusterTransportTests
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
         try
         {
-            await Until(() => ActiveSilos(http, api), s => s.Count == 1, TimeSpan.FromSeconds(60));
+            await ThreeHypervisors.Eventually(() => ActiveSilos(http, api), s => s.Count == 1, TimeSpan.FromSeconds(60));
             Assert.Contains("silo ports open to this process only", silo.Output);
             await AssertRefused(gateway, "kvm-fleet", null, "hv-e");
             var ca = await TestPki.KvmclusterAuthority(Path.Combine(work.FullName, "ca"));
@@ -172,18 +172,6 @@ public sealed class ClusterTransportTests
     {
         var h = await http.GetFromJsonAsync<JsonElement>($"{api}/api/hosts/{host}");
         return h.GetProperty("facts").GetProperty("maintenance").GetBoolean();
-    }
-
-    private static async Task<T> Until<T>(Func<Task<T>> probe, Func<T, bool> done, TimeSpan within)
-    {
-        var deadline = DateTime.UtcNow + within;
-        while (true)
-        {
-            var v = await probe();
-            if (done(v)) return v;
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"not reached within {within.TotalSeconds} s");
-            await Task.Delay(250);
-        }
     }
 
     private static string Tail(string s) => s.Length > 4000 ? s[^4000..] : s;
