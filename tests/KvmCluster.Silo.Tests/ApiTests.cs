@@ -18,7 +18,7 @@ public sealed class ApiTests
         using var http = new HttpClient { BaseAddress = new Uri(api), Timeout = TimeSpan.FromSeconds(20) };
         try
         {
-            await WaitUntilUp(http, silo);
+            await WaitUntilHealthy(http, silo);
             // No token configured: the silo made one and wrote it where only its user can read it.
             var tokenFile = Path.Combine(work.FullName, "api-token");
             var token = (await File.ReadAllTextAsync(tokenFile)).Trim();
@@ -32,20 +32,23 @@ public sealed class ApiTests
             var wrong = new HttpRequestMessage(HttpMethod.Post, "/api/guests") { Content = Json(guest) };
             wrong.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "not-the-token");
             Assert.Equal(HttpStatusCode.Unauthorized, (await http.SendAsync(wrong)).StatusCode);
-            Assert.Empty(JsonDocument.Parse(await http.GetStringAsync("/api/guests")).RootElement.EnumerateArray());
-            // Reads of the fleet are open; metrics and the dashboard are not.
+            // Reads need a token too (KvmCluster:ApiOpenReads opens them), as do the metrics and the dashboard.
+            Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("/api/guests")).StatusCode);
+            Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("/api/hosts")).StatusCode);
             Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("/metrics")).StatusCode);
             Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("/dashboard/")).StatusCode);
             Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("/dashboard/?access_token=not-the-token")).StatusCode);
 
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            await WaitUntilUp(http, silo);
+            Assert.Empty(JsonDocument.Parse(await http.GetStringAsync("/api/guests")).RootElement.EnumerateArray());
             var created = await http.PostAsync("/api/guests", Json(guest));
             Assert.Equal(HttpStatusCode.Created, created.StatusCode);
             Assert.Equal("hv-solo", JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("host").GetString());
 
             await AssertProblem(await http.PostAsync("/api/guests", Json("""{"name":"web-2","vCpus":"two","memoryMiB":2048}""")), 400, "vCpus");
             await AssertProblem(await http.PostAsync("/api/guests", Json("""{"name":"bad name;rm","vCpus":1,"memoryMiB":64}""")), 400, "name");
-            await AssertProblem(await http.PostAsync("/api/guests", Json("""{"name":"web-3","vCpus":0,"memoryMiB":64}""")), 400, "vcpus");
+            await AssertProblem(await http.PostAsync("/api/guests", Json("""{"name":"web-3","vCpus":0,"memoryMiB":64}""")), 400, "vCpus");
             await AssertProblem(await http.PostAsync("/api/guests", Json(guest)), 409, null);
             await AssertProblem(await http.PostAsync("/api/policies", new StringContent("name: x\nbalancer: sideways\n", Encoding.UTF8, "application/yaml")), 400, "balancer");
             await AssertProblem(await http.GetAsync("/api/migrations/nope"), 404, null);
@@ -84,7 +87,7 @@ public sealed class ApiTests
 
             // Several silos: an unreachable one is skipped. A silo that accepts but never answers hits --timeout.
             var dead = $"http://127.0.0.1:{ExternalProcess.FreePort()}";
-            using var failover = new ExternalProcess("dotnet", [ExternalProcess.Kvmcluster, "guests", "--json", "--api", $"{dead},{api}"]);
+            using var failover = new ExternalProcess("dotnet", [ExternalProcess.Kvmcluster, "guests", "--json", "--api", $"{dead},{api}", "--token", token]);
             Assert.Equal(0, await failover.WaitAsync(TimeSpan.FromSeconds(60)));
             Assert.Contains("web-1", failover.Output);
             var hung = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
@@ -222,6 +225,18 @@ public sealed class ApiTests
         Assert.False(string.IsNullOrEmpty(problem.GetProperty("title").GetString()));
         if (field is not null) Assert.Equal(field, problem.GetProperty("field").GetString());
         Assert.DoesNotContain("   at ", body);
+    }
+
+    private static async Task WaitUntilHealthy(HttpClient http, ExternalProcess silo)
+    {
+        for (var i = 0; i < 240; i++)
+        {
+            if (silo.HasExited) throw new InvalidOperationException("the silo exited");
+            try { if ((await http.GetAsync("/healthz")).IsSuccessStatusCode) return; }
+            catch (HttpRequestException) { }
+            await Task.Delay(250);
+        }
+        throw new TimeoutException("the silo did not come up");
     }
 
     private static async Task WaitUntilUp(HttpClient http, ExternalProcess silo, int hosts = 1)

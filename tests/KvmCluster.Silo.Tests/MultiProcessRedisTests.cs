@@ -25,6 +25,7 @@ public sealed class MultiProcessRedisTests
         using var siloA = Silo("hv-a", apiA, redisPort, work.FullName);
         using var siloB = Silo("hv-b", apiB, redisPort, work.FullName);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Token);
         try
         {
             await WaitForHosts(http, apiA, 2, siloA, siloB);

@@ -28,17 +28,7 @@ public sealed class QemuDriverTests : IAsyncLifetime
         Boot = new GuestBoot(TestGuest.Kernel, $"buf={buf} rate={rate} seed=1"),
     };
 
-    private static async Task<int> HeartbeatAfter(string serial, int after, TimeSpan within)
-    {
-        var deadline = DateTime.UtcNow + within;
-        while (DateTime.UtcNow < deadline)
-        {
-            var beat = TestGuest.LastHeartbeat(serial);
-            if (beat > after) return beat;
-            await Task.Delay(100);
-        }
-        throw new TimeoutException($"no heartbeat after {after} in {serial} within {within.TotalSeconds} s: {(File.Exists(serial) ? File.ReadAllText(serial) : "(no log)")}");
-    }
+    private static Task<int> HeartbeatAfter(string serial, int after, TimeSpan within) => TestGuest.HeartbeatAfter(serial, after, within);
 
     [Fact]
     public async Task A_guest_launches_reports_and_live_migrates_to_another_qemu_and_keeps_running()

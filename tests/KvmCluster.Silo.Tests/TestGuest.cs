@@ -45,4 +45,17 @@ public static class TestGuest
         var digits = new string(text[(last + 10)..].TakeWhile(char.IsAsciiDigit).ToArray());
         return digits.Length > 0 ? int.Parse(digits, System.Globalization.CultureInfo.InvariantCulture) : 0;
     }
+
+    /// <summary>Waits for a heartbeat newer than <paramref name="after"/> in a guest's serial log: the guest runs.</summary>
+    public static async Task<int> HeartbeatAfter(string serial, int after, TimeSpan within)
+    {
+        var deadline = DateTime.UtcNow + within;
+        while (DateTime.UtcNow < deadline)
+        {
+            var beat = LastHeartbeat(serial);
+            if (beat > after) return beat;
+            await Task.Delay(100);
+        }
+        throw new TimeoutException($"no heartbeat after {after} in {serial} within {within.TotalSeconds} s: {(File.Exists(serial) ? File.ReadAllText(serial) : "(no log)")}");
+    }
 }

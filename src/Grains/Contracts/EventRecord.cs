@@ -8,7 +8,11 @@ public sealed record EventRecord(
     [property: Id(2)] string Kind,
     [property: Id(3)] string Subject,
     [property: Id(4)] string Message,
-    [property: Id(5)] IReadOnlyList<string> Reasons);
+    [property: Id(5)] IReadOnlyList<string> Reasons)
+{
+    /// <summary>The token's name whose request this records (audit events), or null for the cluster's own decisions.</summary>
+    [Id(6)] public string? Actor { get; init; }
+}
 
 [GenerateSerializer, Immutable, Alias("kvm.PolicyVersionView")]
 public sealed record PolicyVersionView(

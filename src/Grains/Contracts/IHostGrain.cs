@@ -108,4 +108,6 @@ public interface IEventLogGrain : IGrainWithStringKey
     [Alias("Append")] Task Append(IReadOnlyList<EventRecord> events);
     /// <summary>Newest last; <paramref name="subject"/> filters by guest or host name.</summary>
     [Alias("Query")] Task<IReadOnlyList<EventRecord>> Query(string? subject, string? kind, int limit);
+    /// <summary>As <see cref="Query(string?, string?, int)"/>, also filtered by the actor of audit events.</summary>
+    [Alias("QueryActor")] Task<IReadOnlyList<EventRecord>> Query(string? subject, string? kind, string? actor, int limit);
 }

@@ -67,9 +67,12 @@ public sealed class EventLogGrain(
         try { await Archive(); } catch (Exception) { }
     }
 
-    public Task<IReadOnlyList<EventRecord>> Query(string? subject, string? kind, int limit)
+    public Task<IReadOnlyList<EventRecord>> Query(string? subject, string? kind, int limit) => Query(subject, kind, null, limit);
+
+    public Task<IReadOnlyList<EventRecord>> Query(string? subject, string? kind, string? actor, int limit)
     {
         IEnumerable<EventRecord> q = archive.State.Events;
+        if (!string.IsNullOrEmpty(actor)) q = q.Where(e => e.Actor == actor);
         if (!string.IsNullOrEmpty(subject)) q = q.Where(e => e.Subject == subject || e.Message.Contains(subject, StringComparison.Ordinal));
         if (!string.IsNullOrEmpty(kind)) q = q.Where(e => e.Kind == kind);
         var list = q.ToList();

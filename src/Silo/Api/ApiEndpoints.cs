@@ -8,6 +8,9 @@ namespace KvmCluster.Silo.Api;
 /// <param name="Force">Go past the policy's concurrency limits (recorded in the migration's reasons and the event log).</param>
 public sealed record MigrateRequest(string Guest, string? To = null, bool Force = false);
 public sealed record MaintenanceRequest(bool On);
+public sealed record TokenRequest(string Name, string Role);
+/// <param name="Token">The secret: shown this once.</param>
+public sealed record TokenCreated(string Name, string Role, string Token);
 public sealed record SiloView(string Name, string Address, string Status);
 public sealed record ClusterView(string Scheduler, IReadOnlyList<SiloView> Silos);
 
@@ -68,7 +71,7 @@ public static class ApiEndpoints
             var guest = await Read<Guest>(request);
             var placed = await Scheduler(g).Place(guest).WaitAsync(CallTimeout);
             return Results.Created($"/api/guests/{placed.Guest}", placed);
-        });
+        }).Requires(Role.Operator);
 
         api.MapPost("/guests/{name}/actions", async (string name, HttpRequest request, IGrainFactory g) =>
         {
@@ -79,7 +82,7 @@ public static class ApiEndpoints
                 ?? throw ClusterException.NotFound($"no running guest named '{name}'");
             if (guest.Status == GuestStatus.Unreachable) throw ClusterException.Unavailable($"guest '{name}' is on {guest.Host}, which is unreachable");
             return Results.Ok(await g.GetGrain<IHostGrain>(guest.Host!).Control(name, control).WaitAsync(TimeSpan.FromSeconds(90)));
-        });
+        }).Requires(Role.Operator);
 
         api.MapGet("/policies", async (IGrainFactory g) => await Policies(g).List());
         api.MapGet("/policies/active", async (IGrainFactory g) => await Policies(g).Active() is { } p ? Results.Ok(p) : Problems.For(ClusterException.NotFound("no policy is active")));
@@ -96,11 +99,11 @@ public static class ApiEndpoints
         api.MapPost("/policies/{name}/activate", async (string name, int? version, IGrainFactory g) => await Policies(g).Activate(name, version));
 
         api.MapGet("/plans", async (IGrainFactory g) => await Scheduler(g).Plans());
-        api.MapPost("/plans", async (IGrainFactory g) => await Scheduler(g).Preview().WaitAsync(CallTimeout));
+        api.MapPost("/plans", async (IGrainFactory g) => await Scheduler(g).Preview().WaitAsync(CallTimeout)).Requires(Role.Operator);
         api.MapGet("/plans/{id}", async (string id, IGrainFactory g) => await Scheduler(g).Plan(id));
-        api.MapPost("/plans/{id}/approve", async (string id, IGrainFactory g) => await Scheduler(g).Approve(id));
-        api.MapPost("/plans/{id}/execute", async (string id, IGrainFactory g) => await Scheduler(g).Execute(id).WaitAsync(CallTimeout));
-        api.MapPost("/plans/{id}/cancel", async (string id, IGrainFactory g) => await Scheduler(g).CancelPlan(id));
+        api.MapPost("/plans/{id}/approve", async (string id, IGrainFactory g) => await Scheduler(g).Approve(id)).Requires(Role.Operator);
+        api.MapPost("/plans/{id}/execute", async (string id, IGrainFactory g) => await Scheduler(g).Execute(id).WaitAsync(CallTimeout)).Requires(Role.Operator);
+        api.MapPost("/plans/{id}/cancel", async (string id, IGrainFactory g) => await Scheduler(g).CancelPlan(id)).Requires(Role.Operator);
 
         api.MapPost("/migrations", async (HttpRequest request, IGrainFactory g) =>
         {
@@ -108,14 +111,34 @@ public static class ApiEndpoints
             if (string.IsNullOrWhiteSpace(body.Guest)) return Problems.BadBody("'guest' is required", "guest");
             var m = await Scheduler(g).Migrate(body.Guest, string.IsNullOrWhiteSpace(body.To) ? null : body.To, body.Force).WaitAsync(CallTimeout);
             return Results.Accepted($"/api/migrations/{m.Id}", m);
-        });
+        }).Requires(Role.Operator);
         api.MapGet("/migrations/{id}", async (string id, IGrainFactory g) =>
             GuestName.IsValid(id) && await g.GetGrain<IMigrationGrain>(id).Get() is { } m ? Results.Ok(m) : Problems.For(ClusterException.NotFound($"no migration {id}")));
-        api.MapPost("/migrations/{id}/cancel", async (string id, IGrainFactory g) => await g.GetGrain<IMigrationGrain>(id).Cancel());
+        api.MapPost("/migrations/{id}/cancel", async (string id, IGrainFactory g) => await g.GetGrain<IMigrationGrain>(id).Cancel()).Requires(Role.Operator);
 
-        api.MapGet("/events", async (IGrainFactory g, string? subject, string? kind, int? limit) =>
+        api.MapGet("/events", async (IGrainFactory g, string? subject, string? kind, string? actor, int? limit) =>
             limit is < 1 or > 10_000 ? Problems.BadBody("limit must be 1..10000", "limit")
-            : Results.Ok(await g.GetGrain<IEventLogGrain>(Cluster.Key).Query(subject, kind, limit ?? 100)));
+            : Results.Ok(await g.GetGrain<IEventLogGrain>(Cluster.Key).Query(subject, kind, actor, limit ?? 100)));
+
+        // Tokens (admin): the secret is shown once, when made; the cluster keeps its hash.
+        api.MapGet("/tokens", async (IGrainFactory g) => await g.GetGrain<IAccessGrain>(Cluster.Key).List()).Requires(Role.Admin);
+        api.MapPost("/tokens", async (HttpRequest request, IGrainFactory g) =>
+        {
+            var body = await Read<TokenRequest>(request);
+            if (GuestName.Problem(body.Name) is { } problem) return Problems.BadBody(problem, "name");
+            Role? parsed = body.Role switch { "viewer" => Role.Viewer, "operator" => Role.Operator, "admin" => Role.Admin, _ => null };
+            if (parsed is not { } role) return Problems.BadBody($"role '{body.Role}' is not one of viewer, operator, admin", "role");
+            var secret = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+            var by = AccessGuard.CallerOf(request.HttpContext)?.Name ?? "?";
+            var made = await g.GetGrain<IAccessGrain>(Cluster.Key).Create(body.Name, role, Callers.Hash(secret), by);
+            return Results.Created($"/api/tokens/{made.Name}", new TokenCreated(made.Name, AccessGuard.Name(made.Role), secret));
+        }).Requires(Role.Admin);
+        api.MapDelete("/tokens/{name}", async (string name, IGrainFactory g, Callers callers) =>
+        {
+            var revoked = await g.GetGrain<IAccessGrain>(Cluster.Key).Revoke(name);
+            callers.Forget();
+            return Results.Ok(revoked);
+        }).Requires(Role.Admin);
     }
 
     /// <summary>Reads a JSON body; a malformed one becomes a 400 naming the field.</summary>

@@ -16,9 +16,10 @@ public static class RequestLimits
         {
             o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>
             {
-                var token = context.RequestServices.GetRequiredService<ApiToken>();
-                var caller = token.Accepts(context.Request.Headers.Authorization) ? "token"
-                    : context.Connection.RemoteIpAddress?.ToString() ?? "unix-socket";
+                // A token this silo already knows is one caller; anything else (no token, an unknown or random one) is
+                // counted by address, so made-up tokens cannot each get a fresh bucket.
+                var known = context.RequestServices.GetRequiredService<Callers>().Known(Callers.Bearer(context.Request.Headers.Authorization));
+                var caller = known is not null ? "token:" + known.Name : context.Connection.RemoteIpAddress?.ToString() ?? "unix-socket";
                 return RateLimitPartition.GetTokenBucketLimiter(caller, _ => new TokenBucketRateLimiterOptions
                 {
                     TokenLimit = rate * 2, // a burst of two seconds' worth

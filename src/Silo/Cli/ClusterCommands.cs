@@ -174,9 +174,11 @@ public static class ClusterCommands
 
         var subject = new Option<string?>("--subject") { Description = "Only events about this guest or host" };
         var limit = new Option<int>("--limit") { Description = "Newest N events", DefaultValueFactory = _ => 50 };
+        var actor = new Option<string?>("--actor") { Description = "Only audited requests of this token's name (kind audit)" };
         var events = Verb("events", "Decisions and actions with their reasons", async (c, p) =>
         {
-            var q = $"api/events?limit={p.GetValue(limit)}" + (p.GetValue(subject) is { } s ? "&subject=" + Uri.EscapeDataString(s) : "");
+            var q = $"api/events?limit={p.GetValue(limit)}" + (p.GetValue(subject) is { } s ? "&subject=" + Uri.EscapeDataString(s) : "")
+                + (p.GetValue(actor) is { } a ? "&actor=" + Uri.EscapeDataString(a) : "");
             var list = await c.Get(q);
             if (Raw(p, list)) return 0;
             foreach (var e in list.EnumerateArray())
@@ -188,7 +190,9 @@ public static class ClusterCommands
         });
         events.Options.Add(subject);
         events.Options.Add(limit);
+        events.Options.Add(actor);
         yield return events;
+        yield return TokenCommands.Create();
     }
 
     public static Command Verb(string name, string description, Func<ApiClient, ParseResult, Task<int>> action)

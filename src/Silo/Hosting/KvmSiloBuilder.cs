@@ -64,7 +64,8 @@ public static class KvmSiloBuilder
                 silo.Services.TryAddSingleton<IHypervisors, SimulatedFleet>();
                 break;
             case "qemu":
-                silo.Services.AddOptions<Drivers.Qemu.QemuOptions>();
+                // QEMU's migration and NBD streams use the silo's TLS directory unless told otherwise.
+                silo.Services.AddOptions<Drivers.Qemu.QemuOptions>().PostConfigure(o => o.TlsDirectory ??= settings.TlsDirectory);
                 silo.Services.TryAddSingleton(settings);
                 silo.Services.TryAddSingleton<IHypervisors, Drivers.Qemu.QemuHypervisors>();
                 break;
@@ -82,9 +83,10 @@ public static class KvmSiloBuilder
     }
 
     /// <summary>Grain state and reminders in Redis, stored with the Orleans serializer (version-tolerant, no type names in JSON).</summary>
-    public static ISiloBuilder AddKvmRedisState(this ISiloBuilder silo, string redisConnection)
+    public static ISiloBuilder AddKvmRedisState(this ISiloBuilder silo, string redisConnection) => silo.AddKvmRedisState(ConfigurationOptions.Parse(redisConnection));
+
+    public static ISiloBuilder AddKvmRedisState(this ISiloBuilder silo, ConfigurationOptions redis)
     {
-        var redis = ConfigurationOptions.Parse(redisConnection);
         silo.AddRedisGrainStorage(StorageNames.Store, o => o.ConfigurationOptions = redis);
         silo.Services.AddOptions<Orleans.Persistence.RedisStorageOptions>(StorageNames.Store)
             .Configure<IServiceProvider>((o, sp) => o.GrainStorageSerializer = new OrleansGrainStorageSerializer(sp.GetRequiredService<Orleans.Serialization.Serializer>()));
@@ -117,8 +119,9 @@ public static class KvmSiloBuilder
             return silo;
         }
         silo.ConfigureEndpoints(IPAddress.Parse(settings.AdvertisedAddress), settings.SiloPort, settings.GatewayPort, listenOnAnyHostAddress: false);
-        silo.UseRedisClustering(o => o.ConfigurationOptions = ConfigurationOptions.Parse(settings.Redis));
-        silo.AddKvmRedisState(settings.Redis);
+        var redis = RedisConnection.Options(settings, identity);
+        silo.UseRedisClustering(o => o.ConfigurationOptions = redis);
+        silo.AddKvmRedisState(redis);
         if (settings.FastFailureDetection)
             silo.Configure<ClusterMembershipOptions>(o =>
             {

@@ -29,6 +29,7 @@ public static class SiloCommand
             (new("--api-token") { Description = "Bearer token for changes (default: random, in {state}/api-token)" }, "ApiToken"),
             (new("--tls-dir") { Description = "This host's TLS directory (kvmcluster certs host): mutual TLS between silos, HTTPS API" }, "TlsDirectory"),
             (new("--insecure-transport") { Description = "Redis clustering without TLS on the silo and gateway ports (true/false)" }, "InsecureTransport"),
+            (new("--open-reads") { Description = "Serve reads (GET) without a token (false)" }, "ApiOpenReads"),
             (new("--driver") { Description = "Hypervisor driver: simulated or qemu" }, "Driver"),
             (new("--power") { Description = "Power controller: none, command (KvmCluster:Power:Command) or ipmitool (KvmCluster:Power:Hosts)" }, "Power"),
             (new("--state-dir") { Description = "State directory (token, sockets, logs)" }, "StateDirectory"),
@@ -57,7 +58,6 @@ public static class SiloCommand
         catch (InvalidOperationException e) { throw new UsageException(e.GetBaseException().Message); }
         Validate(settings);
         Security.PrivateFiles.EnsureDirectory(settings.StateDirectory, "--state-dir");
-        PortCheck.EnsureFree(settings);
 
         // A body beyond this is a 413 before it is read (Kestrel's limit), not a 30 MB string parsed and refused.
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = Api.ApiJson.MaxBodyBytes);
@@ -83,6 +83,7 @@ public static class SiloCommand
         if (Power.PowerStatus.Problems(settings.Power, power).FirstOrDefault() is { } powerProblem) throw new UsageException(powerProblem);
         builder.Services.Configure<Power.PowerOptions>(builder.Configuration.GetSection("KvmCluster:Power"));
         builder.Services.AddSingleton<ApiToken>();
+        builder.Services.AddSingleton<Callers>();
         builder.Services.AddRequestLimits(settings);
         builder.Services.AddProblemDetails();
         // A path or query value that does not bind (limit=abc) is thrown, so the problem says which and why.
@@ -102,12 +103,15 @@ public static class SiloCommand
         // Orleans' instruments (messaging, activations, reminders, …) and ours, for Prometheus at /metrics.
         builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter("Microsoft.Orleans").AddMeter(Grains.Telemetry.KvmMeters.Name).AddPrometheusExporter());
 
+        PortCheck.EnsureFree(settings); // last: every other mistake in the settings is reported first
+        if (!string.IsNullOrWhiteSpace(settings.Redis))
+            await Security.RedisConnection.CheckAsync(Security.RedisConnection.Options(settings, KvmSiloBuilder.TransportIdentity(settings)));
         var app = builder.Build();
         var token = app.Services.GetRequiredService<ApiToken>();
         app.UseProblems();
         app.UseHostGuard(settings);
-        app.UseAccessGuard(token);
         app.UseRateLimiter();
+        app.UseAccessGuard(app.Services.GetRequiredService<Callers>(), settings);
         app.MapOpenApi();
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok", hypervisor = settings.Hypervisor }));
         app.MapKvmApi();

@@ -16,6 +16,8 @@ public sealed class SiloSettings
     public int GatewayPort { get; set; } = 30000;
     /// <summary>Redis connection string; empty = embedded (single node, in-memory state).</summary>
     public string? Redis { get; set; }
+    /// <summary>A file (mode 0600) holding Redis' password (requirepass), kept off the command line.</summary>
+    public string? RedisPasswordFile { get; set; }
     public string ApiUrl { get; set; } = "http://127.0.0.1:8080";
     /// <summary>Also serve the API on this unix socket (mode 0600: this host's root tools, no network at all).</summary>
     public string? ApiSocket { get; set; }
@@ -30,6 +32,8 @@ public sealed class SiloSettings
     public bool InsecureTransport { get; set; }
     /// <summary>Further names the API answers to in its Host header (a DNS name of this host, a load balancer's).</summary>
     public List<string> ApiAllowedHosts { get; set; } = [];
+    /// <summary>Serve reads (GET) without a token, as before roles existed; default: every request names its caller.</summary>
+    public bool ApiOpenReads { get; set; }
     /// <summary>Requests per second one caller may make to the API (a burst of twice that); beyond, 429.</summary>
     public int ApiRequestsPerSecond { get; set; } = 1000;
     /// <summary>`qemu` or `simulated`.</summary>

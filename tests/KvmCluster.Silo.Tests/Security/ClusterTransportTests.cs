@@ -32,6 +32,7 @@ public sealed class ClusterTransportTests
         var clusterId = "tls-" + Path.GetFileName(work.FullName);
         var silos = new Dictionary<string, (ExternalProcess Process, string Api, int Gateway)>();
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Token);
         try
         {
             foreach (var hv in new[] { "hv-a", "hv-b" })
@@ -78,6 +79,56 @@ public sealed class ClusterTransportTests
     }
 
     [Fact]
+    public async Task Over_a_redis_with_tls_and_a_password_the_clusters_silos_form_and_one_without_the_password_cannot_start()
+    {
+        var work = Directory.CreateTempSubdirectory("kvmcluster-redis-tls-");
+        var ca = await TestPki.KvmclusterAuthority(Path.Combine(work.FullName, "ca"));
+        var redisTls = await TestPki.KvmclusterHost(ca, "redis", "127.0.0.1", Path.Combine(work.FullName, "tls-redis"));
+        var password = Path.Combine(work.FullName, "redis-password");
+        await File.WriteAllTextAsync(password, "s3cret-redis-password\n");
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(password, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var port = ExternalProcess.FreePort();
+        // TLS only (no plain port), client certificates required, a password.
+        using var redis = new ExternalProcess(ExternalProcess.RedisServer(), ["--port", "0", "--tls-port", port.ToString(), "--bind", "127.0.0.1",
+            "--tls-cert-file", Path.Combine(redisTls, "server-cert.pem"), "--tls-key-file", Path.Combine(redisTls, "server-key.pem"),
+            "--tls-ca-cert-file", Path.Combine(redisTls, "ca-cert.pem"), "--tls-auth-clients", "yes", "--requirepass", "s3cret-redis-password",
+            "--save", "", "--appendonly", "no", "--dir", work.FullName]);
+        var clusterId = "rtls-" + Path.GetFileName(work.FullName);
+        var silos = new Dictionary<string, (ExternalProcess Process, string Api, int Gateway)>();
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Token);
+        try
+        {
+            foreach (var hv in new[] { "hv-a", "hv-b" })
+                silos[hv] = Silo(hv, port, work.FullName, clusterId, ["--tls-dir", await TestPki.KvmclusterHost(ca, hv, "127.0.0.1", Path.Combine(work.FullName, "tls-" + hv))],
+                    redis: $"127.0.0.1:{port},ssl=true,sslHost=127.0.0.1", env: new() { ["KVMCLUSTER__REDISPASSWORDFILE"] = password });
+            await ThreeHypervisors.Eventually(() => ActiveSilos(http, silos["hv-a"].Api), s => s.Count == 2, TimeSpan.FromSeconds(90));
+            await ThreeHypervisors.Eventually(async () =>
+            {
+                try { return (await http.GetFromJsonAsync<JsonElement>($"{silos["hv-b"].Api}/api/hosts")).EnumerateArray().Count(h => h.GetProperty("reachable").GetBoolean()); }
+                catch (HttpRequestException) { return 0; }
+            }, n => n == 2, TimeSpan.FromSeconds(60));
+
+            // The same silo without the password: Redis refuses it, it never joins.
+            silos["hv-c"] = Silo("hv-c", port, work.FullName, clusterId, ["--tls-dir", await TestPki.KvmclusterHost(ca, "hv-c", "127.0.0.1", Path.Combine(work.FullName, "tls-hv-c"))],
+                redis: $"127.0.0.1:{port},ssl=true,sslHost=127.0.0.1,connectTimeout=2000,abortConnect=true");
+            Assert.Equal(2, await silos["hv-c"].Process.WaitAsync(TimeSpan.FromSeconds(90)));
+            Assert.Contains("Redis refused this silo", silos["hv-c"].Process.Output);
+            Assert.DoesNotContain("   at ", silos["hv-c"].Process.Output);
+            Assert.DoesNotContain("hv-c", await ActiveSilos(http, silos["hv-a"].Api));
+        }
+        catch (Exception e)
+        {
+            throw new Xunit.Sdk.XunitException($"{e}\n--- redis ---\n{Tail(redis.Output)}\n" + string.Join("\n", silos.Select(s => $"--- silo {s.Key} ---\n{Tail(s.Value.Process.Output)}")));
+        }
+        finally
+        {
+            foreach (var s in silos.Values) s.Process.Dispose();
+            work.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task An_embedded_silo_lets_no_other_process_onto_its_gateway()
     {
         var work = Directory.CreateTempSubdirectory("kvmcluster-tls-embedded-");
@@ -87,6 +138,7 @@ public sealed class ClusterTransportTests
             "--silo-port", ExternalProcess.FreePort().ToString(), "--gateway-port", gateway.ToString(), "--state-dir", Path.Combine(work.FullName, "state"),
             "--planning-interval", "0", "--dashboard", "false"]);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Token);
         try
         {
             await ThreeHypervisors.Eventually(() => ActiveSilos(http, api), s => s.Count == 1, TimeSpan.FromSeconds(60));
@@ -146,16 +198,17 @@ public sealed class ClusterTransportTests
         return host;
     }
 
-    private static (ExternalProcess, string, int) Silo(string hv, int redisPort, string work, string clusterId, string[] extra)
+    private static (ExternalProcess, string, int) Silo(string hv, int redisPort, string work, string clusterId, string[] extra,
+        string? redis = null, Dictionary<string, string>? env = null)
     {
         var api = $"http://127.0.0.1:{ExternalProcess.FreePort()}";
         var gateway = ExternalProcess.FreePort();
         return (new ExternalProcess("dotnet",
         [
-            ExternalProcess.Kvmcluster, "silo", "--hypervisor", hv, "--redis", $"127.0.0.1:{redisPort}", "--api-url", api, "--api-token", Token,
+            ExternalProcess.Kvmcluster, "silo", "--hypervisor", hv, "--redis", redis ?? $"127.0.0.1:{redisPort}", "--api-url", api, "--api-token", Token,
             "--silo-port", ExternalProcess.FreePort().ToString(), "--gateway-port", gateway.ToString(),
             "--state-dir", Path.Combine(work, hv), "--planning-interval", "0", "--cluster-id", clusterId, "--dashboard", "false", .. extra,
-        ], new Dictionary<string, string> { ["KVMCLUSTER__HOSTREPORTSECONDS"] = "1" }), api, gateway);
+        ], new Dictionary<string, string>(env ?? []) { ["KVMCLUSTER__HOSTREPORTSECONDS"] = "1" }), api, gateway);
     }
 
     private static async Task<List<string>> ActiveSilos(HttpClient http, string api)

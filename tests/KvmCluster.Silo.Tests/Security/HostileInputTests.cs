@@ -214,10 +214,15 @@ public sealed class HostileInputTests(HostileSilo silo) : IClassFixture<HostileS
         // 500 per second allowed (a burst of 1,000): 10,000 at once must see 429s, no 5xx, no dropped connection.
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = new Uri(silo.Api), Timeout = TimeSpan.FromSeconds(60) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", HostileSilo.Token);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var statuses = await Task.WhenAll(Enumerable.Range(0, 10_000).Select(async _ => (int)(await http.GetAsync("/api/hosts")).StatusCode));
+        var elapsed = clock.Elapsed.TotalSeconds;
         Assert.DoesNotContain(statuses, s => s >= 500);
         Assert.Contains(statuses, s => s == 200);
-        Assert.True(statuses.Count(s => s == 429) > 5_000, $"{statuses.Count(s => s == 429)} of 10,000 limited");
+        Assert.Contains(statuses, s => s == 429);
+        // However fast this machine served them: at most the burst plus the rate over the time they took.
+        var served = statuses.Count(s => s == 200);
+        Assert.True(served <= 1000 + 500 * (elapsed + 1), $"{served} of 10,000 served in {elapsed:F1} s");
         using var limited = await http.GetAsync("/api/hosts");
         if (limited.StatusCode == HttpStatusCode.TooManyRequests)
         {

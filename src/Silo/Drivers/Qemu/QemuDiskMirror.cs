@@ -12,7 +12,8 @@ namespace KvmCluster.Silo.Drivers.Qemu;
 /// `write-blocking` keeps the copy in step with the guest's writes once it caught up, and the migration pauses before
 /// its switch-over (`pause-before-switchover`) so the jobs finish with the guest stopped — nothing written after.
 /// </summary>
-public sealed class QemuDiskMirror(QmpClient qmp, Guest guest, TimeSpan timeout)
+/// <param name="tls">With TLS on, the NBD connection is TLS too (client credentials, the destination's name checked).</param>
+public sealed class QemuDiskMirror(QmpClient qmp, Guest guest, TimeSpan timeout, QemuMigrationTls? tls = null)
 {
     private readonly List<string> _jobs = [];
 
@@ -39,7 +40,7 @@ public sealed class QemuDiskMirror(QmpClient qmp, Guest guest, TimeSpan timeout)
             var job = $"mirror-disk{i}";
             var arguments = new Dictionary<string, object>
             {
-                ["job-id"] = job, ["device"] = $"disk{i}", ["target"] = endpoint.Nbd($"disk{i}"),
+                ["job-id"] = job, ["device"] = $"disk{i}", ["target"] = tls is null ? endpoint.Nbd($"disk{i}") : tls.NbdTarget(endpoint.NbdHost!, endpoint.NbdPort, $"disk{i}"),
                 ["sync"] = "top", ["mode"] = "existing", ["format"] = "raw", ["copy-mode"] = "write-blocking",
                 // Kept after it ends, so an error can be read from it.
                 ["auto-dismiss"] = false,

@@ -41,6 +41,11 @@ public sealed partial class QemuHypervisor
         // (its NBD export holds them until the copy is done).
         if (order.PostCopy) await SetCapabilities(qemu.Qmp, ("postcopy-ram", true));
         if (copiesDisks) await SetCapabilities(qemu.Qmp, ("late-block-activate", true));
+        if (_tls is not null)
+        {
+            await _tls.AddAsync(qemu.Qmp, server: true, Timeout, cancellationToken);
+            await qemu.Qmp.ExecuteAsync("migrate-set-parameters", new Dictionary<string, object> { ["tls-creds"] = QemuMigrationTls.ServerId }, Timeout, cancellationToken);
+        }
         await qemu.Qmp.ExecuteAsync("migrate-incoming", new { uri = $"tcp:{options.MigrationAddress}:0" }, Timeout, cancellationToken);
         var state = await qemu.Qmp.ExecuteAsync("query-migrate", timeout: Timeout, cancellationToken: cancellationToken);
         // QEMU chose the port; it reports it as a string.
@@ -58,8 +63,12 @@ public sealed partial class QemuHypervisor
             var port = FreePort();
             try
             {
-                await qmp.ExecuteAsync("nbd-server-start", new { addr = new { type = "inet", data = new { host = options.MigrationAddress, port = port.ToString(System.Globalization.CultureInfo.InvariantCulture) } } },
-                    Timeout, cancellationToken);
+                var server = new Dictionary<string, object>
+                {
+                    ["addr"] = new { type = "inet", data = new { host = options.MigrationAddress, port = port.ToString(System.Globalization.CultureInfo.InvariantCulture) } },
+                };
+                if (_tls is not null) server["tls-creds"] = QemuMigrationTls.ServerId;
+                await qmp.ExecuteAsync("nbd-server-start", server, Timeout, cancellationToken);
                 endpoint = endpoint with { NbdHost = options.MigrationAddress, NbdPort = port };
                 break;
             }
@@ -104,7 +113,7 @@ public sealed partial class QemuHypervisor
         if (!_vms.TryGetValue(guest, out var vm) || vm.Role != Role.Running) throw ClusterException.NotFound($"no running guest '{guest}' on this host");
         var target = QemuMigrationEndpoint.Parse(endpoint) ?? throw ClusterException.Invalid($"bad migration endpoint '{endpoint}'", "endpoint");
         var qmp = vm.Qemu.Qmp;
-        var mirror = vm.Spec.CopiesDisksOnMigration ? new QemuDiskMirror(qmp, vm.Spec, Timeout) : null;
+        var mirror = vm.Spec.CopiesDisksOnMigration ? new QemuDiskMirror(qmp, vm.Spec, Timeout, _tls) : null;
         await SaveMigration(vm.Qemu.Files, order, isSource: true);
         if (order.PostCopy && mirror is not null) throw ClusterException.Invalid($"the order asks post-copy for '{guest}', whose disks are copied: its disks would not be in step", "postCopy");
         // Set every time: capabilities outlive a migration in the source QEMU. Everything comes from the order.
@@ -112,12 +121,17 @@ public sealed partial class QemuHypervisor
         // 0 = no cap: the link's speed, as the cost model assumes (QEMU's own default would be 128 MiB/s). The cap
         // holds in post-copy too: QEMU's post-copy phase has its own limit (0 there means unlimited).
         var cap = order.BandwidthMiBps > 0 ? (long)(order.BandwidthMiBps * 1024 * 1024) : 0L;
-        await qmp.ExecuteAsync("migrate-set-parameters", new Dictionary<string, object>
+        var parameters = new Dictionary<string, object>
         {
             ["max-bandwidth"] = cap > 0 ? cap : 1L << 40,
             ["max-postcopy-bandwidth"] = cap,
             ["downtime-limit"] = (long)order.DowntimeMs,
-        }, Timeout, cancellationToken);
+            // The destination's certificate must name the address the stream goes to; "" = plain TCP.
+            ["tls-creds"] = _tls is null ? "" : QemuMigrationTls.ClientId,
+            ["tls-hostname"] = _tls is null ? "" : target.Host.Trim('[', ']'),
+        };
+        if (_tls is not null) await _tls.AddAsync(qmp, server: false, Timeout, cancellationToken);
+        await qmp.ExecuteAsync("migrate-set-parameters", parameters, Timeout, cancellationToken);
         try
         {
             if (mirror is not null)

@@ -65,6 +65,9 @@ public sealed partial class QemuHypervisor
         return _exits.GetValueOrDefault(guest);
     }
 
+    /// <summary>What a guest's QEMU wrote to its standard error so far (diagnostics and tests).</summary>
+    internal string? QemuErrors(string guest) => _vms.TryGetValue(guest, out var vm) ? vm.Qemu.Errors : null;
+
     private void NoteExit(string guest, QemuProcess qemu) =>
         _exits[guest] = $"its QEMU {qemu.Exit}" + (qemu.Errors is { Length: > 0 } e ? ": " + e : "");
 

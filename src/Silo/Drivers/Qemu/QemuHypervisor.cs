@@ -33,6 +33,7 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
     private readonly ConcurrentBag<string> _mounted = [];
     private readonly SemaphoreSlim _probe = new(1, 1);
     private readonly QemuDisks _disks = new(options, Path.Combine(stateDirectory, "qemu"));
+    private readonly QemuMigrationTls? _tls = QemuMigrationTls.From(options);
     private string? _accel;
     private ImmutableSortedSet<string>? _models;
     private string? _problem;

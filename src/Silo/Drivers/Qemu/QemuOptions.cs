@@ -24,6 +24,11 @@ public sealed class QemuOptions
     /// of the guest's device layout: every host of a fleet needs the same number for migrations to work.
     /// </summary>
     public int HotplugSlots { get; set; } = 4;
+    /// <summary>
+    /// TLS directory for the migration and NBD streams (ca-cert.pem, server-*, client-*; `kvmcluster certs host`).
+    /// Default: the silo's --tls-dir. Every host of a fleet needs TLS on, or none: a QEMU with TLS refuses plaintext.
+    /// </summary>
+    public string? TlsDirectory { get; set; }
     public double CommandTimeoutSeconds { get; set; } = 10;
     /// <summary>How often a running migration's progress is read.</summary>
     public int ProgressMilliseconds { get; set; } = 100;
