@@ -22,6 +22,10 @@ public static class BitbrainsTrace
         var files = TraceFiles.List(directory, "Bitbrains", f => f.EndsWith(".csv", StringComparison.OrdinalIgnoreCase));
         var parsed = files.Select(ReadFile).ToList();
         var start = parsed.Min(p => p.Rows[0].Time);
+        // Rows are placed on a grid and the gaps filled: bounded before anything is allocated (see CsvTrace).
+        var grid = parsed.Sum(p => (p.Rows[^1].Time - p.Rows[0].Time) / interval + 1);
+        if (grid > CsvTrace.MaxGridSamples)
+            throw new TraceException(directory, 0, $"the trace spans {grid:N0} samples on its {interval}-second grid (VMs × span ÷ interval); the limit is {CsvTrace.MaxGridSamples:N0}");
         var workloads = new List<VmWorkload>(parsed.Count);
         foreach (var (file, rows, cores, mhz, memKb) in parsed)
         {

@@ -20,6 +20,11 @@ namespace KvmCluster.Sim.Traces;
 /// </summary>
 public static class CsvTrace
 {
+    /// <summary>Samples a trace may expand to on its grid, 8 bytes each (a month of 10,000 VMs at 300 s is 86 million).</summary>
+    public const double MaxGridSamples = 100_000_000;
+    /// <summary>The shortest sample interval: one second.</summary>
+    public const double MinInterval = 1;
+
     private sealed class VmRows(string name, int line)
     {
         public string Name = name;
@@ -92,6 +97,13 @@ public static class CsvTrace
         if (order.Count == 0) throw new TraceException(file, 0, "the CSV trace has a header but no rows");
 
         var interval = Interval(file, order);
+        // The rows set a grid that gaps are filled on: two rows of a VM a year apart at a 1-second interval would ask
+        // for 31 million samples from a 3-line file. Bounded before anything is allocated.
+        double grid = 0;
+        foreach (var vm in order)
+            if (vm.Samples.Count > 0) grid += (vm.Samples[^1].Time - vm.Samples[0].Time) / interval + 1;
+        if (grid > MaxGridSamples)
+            throw new TraceException(file, 0, $"the trace spans {grid:N0} samples on its {interval}-second grid (VMs × span ÷ interval); the limit is {MaxGridSamples:N0}");
         var workloads = new List<VmWorkload>(order.Count);
         foreach (var vm in order)
         {
@@ -147,6 +159,7 @@ public static class CsvTrace
             {
                 var gap = vm.Samples[1].Time - vm.Samples[0].Time;
                 if (gap <= 0) throw new TraceException(file, vm.Samples[1].Line, "time: two samples of one VM at the same instant");
+                if (gap < MinInterval) throw new TraceException(file, vm.Samples[1].Line, $"time: samples {gap} s apart; the shortest interval is {MinInterval} s");
                 return gap;
             }
         return 300; // a trace of single samples: any interval will do; use PlanetLab's

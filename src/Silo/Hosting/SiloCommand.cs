@@ -113,7 +113,7 @@ public static class SiloCommand
         app.UseRateLimiter();
         app.UseAccessGuard(app.Services.GetRequiredService<Callers>(), settings);
         app.MapOpenApi();
-        app.MapGet("/healthz", () => Results.Ok(new { status = "ok", hypervisor = settings.Hypervisor }));
+        app.MapGet("/healthz", () => Results.Ok(new { status = "ok", hypervisor = settings.Hypervisor })).DisableRateLimiting(); // monitors poll it
         app.MapKvmApi();
         app.MapPrometheusScrapingEndpoint(AccessGuard.MetricsPath);
         if (settings.Dashboard) app.MapOrleansDashboard(AccessGuard.DashboardPath);
