@@ -290,7 +290,11 @@ public sealed class HostGrain(
                 }, cts.Token);
             }
             catch (OperationCanceledException) when (cts.IsCancellationRequested) { failure = "cancelled"; }
-            catch (Exception e) { failure = e.Message; }
+            catch (Exception e)
+            {
+                failure = e.Message;
+                log.LogWarning("migration {Migration}: sending {Guest} failed: {Error}", migration, guest, e.Message);
+            }
             finally { _sending.TryRemove(guest, out _); }
             if (failure is null) await faults.At(FaultPoints.QemuCompleted, guest);
             var delay = TimeSpan.FromMilliseconds(200);

@@ -40,13 +40,26 @@ public sealed class QemuDiskMirror(QmpClient qmp, Guest guest, TimeSpan timeout,
             var job = $"mirror-disk{i}";
             var arguments = new Dictionary<string, object>
             {
-                ["job-id"] = job, ["device"] = $"disk{i}", ["target"] = tls is null ? endpoint.Nbd($"disk{i}") : tls.NbdTarget(endpoint.NbdHost!, endpoint.NbdPort, $"disk{i}"),
-                ["sync"] = "top", ["mode"] = "existing", ["format"] = "raw", ["copy-mode"] = "write-blocking",
+                ["job-id"] = job, ["device"] = $"disk{i}", ["sync"] = "top", ["copy-mode"] = "write-blocking",
                 // Kept after it ends, so an error can be read from it.
                 ["auto-dismiss"] = false,
             };
             if (bandwidthMiBps > 0) arguments["speed"] = (long)(bandwidthMiBps * 1024 * 1024);
-            await qmp.ExecuteAsync("drive-mirror", arguments, timeout, cancellationToken);
+            if (tls is null)
+            {
+                arguments["target"] = endpoint.Nbd($"disk{i}");
+                arguments["mode"] = "existing";
+                arguments["format"] = "raw";
+                await qmp.ExecuteAsync("drive-mirror", arguments, timeout, cancellationToken);
+            }
+            else
+            {
+                // An NBD client over TLS is a block node of its own (the nbd: filename has no TLS): add it, mirror to it.
+                await tls.AddAsync(qmp, server: false, timeout, cancellationToken);
+                await qmp.ExecuteAsync("blockdev-add", tls.NbdNode(NbdNode(i), endpoint.NbdHost!, endpoint.NbdPort, $"disk{i}"), timeout, cancellationToken);
+                arguments["target"] = NbdNode(i);
+                await qmp.ExecuteAsync("blockdev-mirror", arguments, timeout, cancellationToken);
+            }
             _jobs.Add(job);
         }
     }
@@ -114,7 +127,16 @@ public sealed class QemuDiskMirror(QmpClient qmp, Guest guest, TimeSpan timeout,
             catch (QmpException) { }
         }
         _jobs.Clear();
+        // The TLS path's NBD client nodes (none without TLS: drive-mirror's target goes with its job).
+        for (var i = 0; i < guest.Disks.Length; i++)
+        {
+            if (tls is null || !guest.Disks[i].IsCopiedOnMigration) continue;
+            try { await qmp.ExecuteAsync("blockdev-del", new Dictionary<string, object> { ["node-name"] = NbdNode(i) }, timeout); }
+            catch (QmpException) { } // never added, or gone
+        }
     }
+
+    private static string NbdNode(int disk) => $"nbd-out-disk{disk}";
 
     private async Task<Dictionary<string, JsonElement>> Jobs(CancellationToken cancellationToken)
     {

@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace KvmCluster.Silo.Drivers.Qemu;
 
 /// <summary>
@@ -37,13 +35,14 @@ public sealed class QemuMigrationTls(string directory)
         }
     }
 
-    /// <summary>An NBD target the source's drive-mirror writes to over TLS (QEMU's json: filename; the nbd: URI has no TLS).</summary>
-    public string NbdTarget(string host, int port, string export) => "json:" + JsonSerializer.Serialize(new Dictionary<string, object>
+    /// <summary>blockdev-add arguments of an NBD client node over TLS: the target the source's disk copy writes to.</summary>
+    public Dictionary<string, object> NbdNode(string nodeName, string host, int port, string export) => new()
     {
         ["driver"] = "nbd",
+        ["node-name"] = nodeName,
         ["server"] = new Dictionary<string, string> { ["type"] = "inet", ["host"] = host, ["port"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture) },
         ["export"] = export,
         ["tls-creds"] = ClientId,
         ["tls-hostname"] = host,
-    });
+    };
 }
