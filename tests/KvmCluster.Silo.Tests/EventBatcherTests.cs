@@ -52,6 +52,19 @@ public sealed class EventBatcherTests
     }
 
     [Fact]
+    public async Task An_append_that_completes_at_once_leaves_the_batcher_ready_for_the_next_event()
+    {
+        // A grain call can complete before it is awaited (the log answered on another thread first). The drain then
+        // finishes inside Add; the next event must still be appended — it once waited for ever (a planning round hung).
+        var appended = new List<string>();
+        var batcher = new EventBatcher(batch => { appended.AddRange(batch.Select(e => e.Subject)); return Task.CompletedTask; });
+        await batcher.Add(Event("vm-1")).WaitAsync(TimeSpan.FromSeconds(10));
+        await batcher.Add(Event("vm-2")).WaitAsync(TimeSpan.FromSeconds(10));
+        await batcher.Add(Event("vm-3")).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(["vm-1", "vm-2", "vm-3"], appended);
+    }
+
+    [Fact]
     public async Task A_failed_append_fails_only_its_own_callers_and_the_next_event_is_appended_again()
     {
         var log = new GatedLog();

@@ -12,7 +12,6 @@ namespace KvmCluster.Sim.Tests;
 /// history the cluster has — the scheduler grain deciding, migration grains moving guests between drivers) decides
 /// exactly what the direct replay decides, for every policy family.
 /// </summary>
-[Collection(ThroughClusterCollection.Name)]
 public sealed class ThroughClusterTests
 {
     public static TheoryData<string, int> Policies()
@@ -73,14 +72,4 @@ public sealed class ThroughClusterTests
         var npa = Assert.Throws<UsageException>(() => RunCommand.Execute(new RunCommand.Options(ReplayScenario.Trace(), ReplayScenario.Datacenter(), "npa", false, 42, ThroughCluster: true)));
         Assert.Contains("baseline", npa.Message);
     }
-}
-
-/// <summary>
-/// The replays through a cluster run alone, after the other test classes: beside the simulator's CPU-bound runs on two
-/// cores, a planning round's grain call waited past Orleans' 30 s response timeout (twice in CI, never alone).
-/// </summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class ThroughClusterCollection
-{
-    public const string Name = "through-cluster";
 }

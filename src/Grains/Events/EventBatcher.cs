@@ -18,7 +18,9 @@ public sealed class EventBatcher(Func<IReadOnlyList<EventRecord>, Task> append)
         _waiting.Add(e);
         _next ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var mine = _next.Task;
-        if (_inFlight is null) _inFlight = Drain();
+        // A drain whose appends all completed at once has finished before it is even stored here: look at the task,
+        // not at a field the drain clears (that left a finished drain in place and every later event waiting for ever).
+        if (_inFlight is null || _inFlight.IsCompleted) _inFlight = Drain();
         return mine;
     }
 
@@ -37,6 +39,5 @@ public sealed class EventBatcher(Func<IReadOnlyList<EventRecord>, Task> append)
             }
             catch (Exception e) { done.SetException(e); }
         }
-        _inFlight = null;
     }
 }
