@@ -17,12 +17,10 @@ public sealed class QemuMigrationTlsTests : IAsyncLifetime
     private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("kvtls-");
     private readonly List<QemuHypervisor> _hosts = [];
 
-    private readonly CapturingLogger _log = new();
-
     private QemuHypervisor Host(string name, string? tls)
     {
         var options = new QemuOptions { Binary = TestGuest.Qemu, StopGuestsOnShutdown = true, Accel = "tcg", TlsDirectory = tls };
-        var host = new QemuHypervisor(name, options, Path.Combine(_dir.FullName, name), _log);
+        var host = new QemuHypervisor(name, options, Path.Combine(_dir.FullName, name), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         _hosts.Add(host);
         return host;
     }
@@ -83,18 +81,6 @@ public sealed class QemuMigrationTlsTests : IAsyncLifetime
             var last = TestGuest.LastHeartbeat(Serial(name, guest));
             await TestGuest.HeartbeatAfter(Serial(name, guest), last, TimeSpan.FromSeconds(30));
             Assert.Equal([guest], (await source.InventoryAsync(CancellationToken.None)).Select(g => g.Name));
-        }
-    }
-
-    private sealed class CapturingLogger : Microsoft.Extensions.Logging.ILogger
-    {
-        private readonly List<string> _lines = [];
-        public IReadOnlyList<string> Lines { get { lock (_lines) return [.. _lines]; } }
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
-        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            lock (_lines) _lines.Add(formatter(state, exception));
         }
     }
 
