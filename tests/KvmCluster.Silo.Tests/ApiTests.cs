@@ -213,9 +213,9 @@ public sealed class ApiTests
         }
     }
 
-    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+    internal static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 
-    private static async Task AssertProblem(HttpResponseMessage response, int status, string? field)
+    internal static async Task AssertProblem(HttpResponseMessage response, int status, string? field)
     {
         var body = await response.Content.ReadAsStringAsync();
         Assert.True((int)response.StatusCode == status, $"expected {status}, got {(int)response.StatusCode}: {body}");
@@ -227,7 +227,7 @@ public sealed class ApiTests
         Assert.DoesNotContain("   at ", body);
     }
 
-    private static async Task WaitUntilHealthy(HttpClient http, ExternalProcess silo)
+    internal static async Task WaitUntilHealthy(HttpClient http, ExternalProcess silo)
     {
         for (var i = 0; i < 240; i++)
         {
@@ -239,7 +239,7 @@ public sealed class ApiTests
         throw new TimeoutException("the silo did not come up");
     }
 
-    private static async Task WaitUntilUp(HttpClient http, ExternalProcess silo, int hosts = 1)
+    internal static async Task WaitUntilUp(HttpClient http, ExternalProcess silo, int hosts = 1)
     {
         for (var i = 0; i < 240; i++)
         {

@@ -40,7 +40,8 @@ public sealed class ThreeHypervisors : IAsyncDisposable
     public static string HypervisorOf(string siloName) => "hv-" + siloName.Split('_')[1];
 
     /// <param name="timeScale">Simulated seconds per real second of migration transfer (a 1 GiB guest at 1000 MiB/s takes 1 s at scale 1).</param>
-    public static async Task<ThreeHypervisors> StartAsync(double timeScale = 20)
+    /// <param name="migrationRetention">How long finished migration records are kept (the product's 7 days unless given).</param>
+    public static async Task<ThreeHypervisors> StartAsync(double timeScale = 20, TimeSpan? migrationRetention = null)
     {
         // State and reminders live in a real Redis (its own server per cluster), as on real silos: a killed silo
         // loses its activations, not the migrations' and guests' records.
@@ -55,7 +56,7 @@ public sealed class ThreeHypervisors : IAsyncDisposable
             silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
             silo.AddKvmCluster(HypervisorOf(options.SiloName), settings);
             silo.Services.Configure<SimulatedDriverOptions>(o => { o.TimeScale = timeScale; o.Threads = 16; o.MemoryMiB = 64 * 1024; });
-            silo.Services.Configure<MigrationGrainOptions>(o => { o.WatchdogInterval = TimeSpan.FromMilliseconds(300); o.ReminderPeriod = TimeSpan.FromSeconds(1); });
+            silo.Services.Configure<MigrationGrainOptions>(o => { o.WatchdogInterval = TimeSpan.FromMilliseconds(300); o.ReminderPeriod = TimeSpan.FromSeconds(1); if (migrationRetention is { } r) o.Retention = r; });
         });
         builder.ConfigureClient(client => client.Services.AddSerializer(s => s.AddPolicyTypes()));
         var cluster = builder.Build();

@@ -50,6 +50,34 @@ public sealed class AccessGrain(
         return revoked;
     }
 
+    public Task<IReadOnlyList<TokenRecord>> Export() =>
+        Task.FromResult<IReadOnlyList<TokenRecord>>([.. state.State.Tokens.OrderBy(t => t.Value.CreatedAt).Select(t => new TokenRecord(t.Key, t.Value))]);
+
+    public async Task<int> Import(IReadOnlyList<TokenRecord> tokens)
+    {
+        if (state.State.Tokens.Count > 0) throw ClusterException.Conflict($"the cluster has {state.State.Tokens.Count} tokens: import into a cluster without tokens");
+        foreach (var (field, message) in Problems(tokens)) throw ClusterException.Invalid(message, field);
+        state.State.Tokens = tokens.ToDictionary(t => t.SecretHash.ToLowerInvariant(), t => t.Token, StringComparer.Ordinal);
+        await state.WriteStateAsync();
+        return state.State.Tokens.Count;
+    }
+
+    /// <summary>What is wrong with exported tokens, by the document's field names (checked before anything is imported).</summary>
+    public static IEnumerable<(string Field, string Message)> Problems(IReadOnlyList<TokenRecord> tokens)
+    {
+        if (tokens.Count > Capacity) yield return ("tokens", $"at most {Capacity} tokens");
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < tokens.Count && i < Capacity; i++)
+        {
+            var (hash, token) = (tokens[i].SecretHash, tokens[i].Token);
+            if (hash is null || hash.Length != 64 || !hash.All(Uri.IsHexDigit)) yield return ($"tokens[{i}].secretHash", "not a SHA-256 hash");
+            else if (!seen.Add(hash)) yield return ($"tokens[{i}].secretHash", "a secret hash is given twice");
+            if (token is null) { yield return ($"tokens[{i}].token", "missing"); continue; }
+            if (KvmCluster.Policies.Model.GuestName.Problem(token.Name) is { } problem) yield return ($"tokens[{i}].token.name", problem);
+            if (!Enum.IsDefined(token.Role)) yield return ($"tokens[{i}].token.role", $"unknown role {(int)token.Role}");
+        }
+    }
+
     public Task<TokenView?> Find(string secretHash) =>
         Task.FromResult(state.State.Tokens.TryGetValue(secretHash, out var t) && t.RevokedAt is null ? t : null);
 }

@@ -34,4 +34,8 @@ public interface IAccessGrain : IGrainWithStringKey
     [Alias("Revoke")] Task<TokenView> Revoke(string name);
     /// <summary>The live token whose secret hashes to <paramref name="secretHash"/>, or null.</summary>
     [Alias("Find"), Orleans.Concurrency.AlwaysInterleave] Task<TokenView?> Find(string secretHash);
+    /// <summary>Every token with its hash (for `kvmcluster state export`: the document is then as secret as the hashes).</summary>
+    [Alias("Export")] Task<IReadOnlyList<TokenRecord>> Export();
+    /// <summary>Restores exported tokens into a cluster that has none (409 otherwise).</summary>
+    [Alias("Import")] Task<int> Import(IReadOnlyList<TokenRecord> tokens);
 }

@@ -53,8 +53,8 @@ public sealed record HostView(
 /// <summary>Labels to set and keys to remove on a host (`kvmcluster label HOST zone=a rack-`).</summary>
 [GenerateSerializer, Immutable, Alias("kvm.LabelChange")]
 public sealed record LabelChange(
-    [property: Id(0)] IReadOnlyDictionary<string, string>? Set,
-    [property: Id(1)] IReadOnlyList<string>? Remove)
+    [property: Id(0)] IReadOnlyDictionary<string, string>? Set = null,
+    [property: Id(1)] IReadOnlyList<string>? Remove = null)
 {
     public IEnumerable<(string Field, string Message)> Problems()
     {

@@ -47,6 +47,8 @@ public interface IHostGrain : IGrainWithStringKey
     [Alias("SetMaintenance")] Task SetMaintenance(bool on);
     /// <summary>Hugepage pool and KSM settings; returns the report with the new facts.</summary>
     [Alias("Tune")] Task<HostReport> Tune(HostTuning tuning);
+    /// <summary>What operators set here through the API (for `kvmcluster state export`).</summary>
+    [Alias("Settings"), AlwaysInterleave] Task<HostSettings> Settings();
 }
 
 [Alias("kvm.IGuestGrain")]
@@ -58,6 +60,10 @@ public interface IGuestGrain : IGrainWithStringKey
     [Alias("Placed")] Task<GuestView> Placed(Guest spec);
     [Alias("Locate")] Task<GuestView> Locate(string? host, GuestStatus status, string? migration);
     [Alias("History")] Task<IReadOnlyList<EventRecord>> History();
+    /// <summary>The whole record (null when there is none), for `kvmcluster state export`.</summary>
+    [Alias("Export"), AlwaysInterleave] Task<GuestRecord?> Export();
+    /// <summary>Replaces the record with an exported one (`kvmcluster state import`); the hosts' reports then settle where it runs.</summary>
+    [Alias("Restore")] Task<GuestView> Restore(GuestRecord record);
 }
 
 /// <summary>A bucket of the guest directory (see GuestDirectory): name → where the record says it runs.</summary>
@@ -100,6 +106,10 @@ public interface IPolicyGrain : IGrainWithStringKey
     [Alias("Active")] Task<PolicyVersionView?> Active();
     /// <summary>How many usage samples at this interval the active policy reads (what host grains keep per guest).</summary>
     [Alias("UsageWindow"), AlwaysInterleave] Task<int> UsageWindow(double sampleSeconds);
+    /// <summary>Every version and the active one (for `kvmcluster state export`).</summary>
+    [Alias("Export")] Task<(IReadOnlyList<PolicyRecord> Versions, ActivePolicyRecord? Active)> Export();
+    /// <summary>Restores exported versions into a store that has none (409 otherwise); each is parsed again.</summary>
+    [Alias("Import")] Task<int> Import(IReadOnlyList<PolicyRecord> versions, ActivePolicyRecord? active);
 }
 
 [Alias("kvm.IEventLogGrain")]
@@ -110,4 +120,6 @@ public interface IEventLogGrain : IGrainWithStringKey
     [Alias("Query")] Task<IReadOnlyList<EventRecord>> Query(string? subject, string? kind, int limit);
     /// <summary>As <see cref="Query(string?, string?, int)"/>, also filtered by the actor of audit events.</summary>
     [Alias("QueryActor")] Task<IReadOnlyList<EventRecord>> Query(string? subject, string? kind, string? actor, int limit);
+    /// <summary>Puts exported events before the ones recorded since (numbered again, in order; the cap still holds).</summary>
+    [Alias("Import")] Task<int> Import(IReadOnlyList<EventRecord> events);
 }

@@ -34,6 +34,13 @@ public interface ISchedulerGrain : IGrainWithStringKey
     [Alias("SetLabels")] Task<HostView> SetLabels(string host, LabelChange change);
     /// <summary>The policy grain says another policy (or version) became active.</summary>
     [OneWay, Alias("PolicyChanged")] Task PolicyChanged();
+    /// <summary>The fleet's state in one document, read in one turn of this grain (see <see cref="FleetStateDocument"/>).</summary>
+    [Alias("ExportState")] Task<FleetStateDocument> ExportState();
+    /// <summary>
+    /// Restores an exported document into a cluster without policies, plans or tokens (409 otherwise): guest records
+    /// replace the ones hosts' reports made meanwhile, and reconciliation then settles where each guest runs.
+    /// </summary>
+    [Alias("ImportState")] Task<StateImported> ImportState(FleetStateDocument document);
 }
 
 public static class Cluster

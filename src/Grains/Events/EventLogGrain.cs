@@ -80,6 +80,20 @@ public sealed class EventLogGrain(
         return Task.FromResult<IReadOnlyList<EventRecord>>(list);
     }
 
+    public async Task<int> Import(IReadOnlyList<EventRecord> events)
+    {
+        // Exported events come first, then those recorded since the cluster started again; all numbered afresh.
+        var merged = events.Concat(archive.State.Events).ToList();
+        for (var i = 0; i < merged.Count; i++) merged[i] = merged[i] with { Sequence = i + 1 };
+        archive.State.Events = merged;
+        archive.State.NextSequence = merged.Count + 1;
+        Trim();
+        journal.State.Events.Clear();
+        await archive.WriteStateAsync();
+        await WriteJournal();
+        return events.Count;
+    }
+
     private void Trim()
     {
         var excess = archive.State.Events.Count - Capacity;

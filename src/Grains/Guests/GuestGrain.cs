@@ -72,6 +72,25 @@ public sealed class GuestGrain(
         await GuestDirectory.For(GrainFactory, this.GetPrimaryKeyString()).Set(this.GetPrimaryKeyString(), new GuestEntry(state.State.Host, state.State.Status, state.State.UpdatedAt));
     }
 
+    public Task<GuestRecord?> Export() => Task.FromResult(state.State.Spec is not { } spec ? null
+        : new GuestRecord(spec, state.State.Host, state.State.Status, state.State.Migration, state.State.UpdatedAt, [.. state.State.History]));
+
+    public async Task<GuestView> Restore(GuestRecord record)
+    {
+        if (record.Spec.Name != this.GetPrimaryKeyString()) throw ClusterException.Invalid($"guest name '{record.Spec.Name}' does not match '{this.GetPrimaryKeyString()}'", "name");
+        state.State.Spec = record.Spec;
+        state.State.Host = record.Host;
+        // Migration records are not imported: a guest that was migrating is recorded on its source, and
+        // reconciliation moves the record if the destination is the host that reports it.
+        state.State.Status = record.Status == GuestStatus.Migrating ? GuestStatus.Running : record.Status;
+        state.State.Migration = null;
+        state.State.History = [.. record.History.TakeLast(HistoryLength - 1)];
+        // Stamped now: the record is as fresh as the import, so reconciliation gives hosts their usual time to report it.
+        Remember("imported", $"guest {record.Spec.Name} record imported ({record.Status.ToString().ToLowerInvariant()} on {record.Host ?? "no host"} when exported)");
+        await Save();
+        return View();
+    }
+
     public Task<IReadOnlyList<EventRecord>> History() => Task.FromResult<IReadOnlyList<EventRecord>>(state.State.History.ToList());
 
     private void Remember(string kind, string message)

@@ -365,6 +365,9 @@ public sealed class HostGrain(
         return await Refresh();
     }
 
+    public Task<HostSettings> Settings() => Task.FromResult(new HostSettings(this.GetPrimaryKeyString(), state.State.Maintenance,
+        new Dictionary<string, string>(state.State.Labels, StringComparer.Ordinal), [.. state.State.RemovedLabels]));
+
     public async Task SetMaintenance(bool on)
     {
         state.State.Maintenance = on;

@@ -61,6 +61,7 @@ public sealed class MigrationGrain(
         S.Deadline = S.CreatedAt + TimeSpan.FromSeconds(order.DeadlineSeconds);
         S.Status = MigrationStatus.Created;
         await state.WriteStateAsync();
+        await MigrationIndex.For(GrainFactory, Id).Set(Id, true);
         await this.RegisterOrUpdateReminder(Reminder, O.ReminderPeriod, O.ReminderPeriod);
         await Record("migration-started", $"migration {Id}: {order.Guest} {order.From} → {order.To}", order.Reasons);
 
@@ -177,9 +178,34 @@ public sealed class MigrationGrain(
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
-        if (S.Order is null || S.IsFinal && !S.AnnouncePending) await UnregisterReminder();
+        if (S.Order is null) await UnregisterReminder();
+        else if (S.IsFinal && !S.AnnouncePending)
+        {
+            if (clock.Now >= (S.EndedAt ?? S.CreatedAt) + O.Retention) await Expire();
+            else await KeepUntilExpiry();
+        }
         else if (S.IsFinal) StartAnnouncing();
         else StartWatchdog();
+    }
+
+    /// <summary>A finished record is kept for <see cref="MigrationGrainOptions.Retention"/>; its reminder then wakes it to go.</summary>
+    private async Task KeepUntilExpiry()
+    {
+        var left = (S.EndedAt ?? S.CreatedAt) + O.Retention - clock.Now;
+        var due = left < O.ReminderPeriod ? O.ReminderPeriod : left;
+        try { await this.RegisterOrUpdateReminder(Reminder, due, O.Retention < O.ReminderPeriod ? O.ReminderPeriod : O.Retention); }
+        catch (Exception e) { log.LogWarning("expiry of {Migration} not scheduled: {Error}", Id, Describe(e)); }
+    }
+
+    /// <summary>The record's time is up: out of storage, then out of the index (an id left there reads as not found).</summary>
+    private async Task Expire()
+    {
+        await state.ClearStateAsync();
+        state.State = new MigrationState();
+        await MigrationIndex.For(GrainFactory, Id).Set(Id, false);
+        await UnregisterReminder();
+        log.LogInformation("migration record {Migration} expired", Id);
+        DeactivateOnIdle();
     }
 
     /// <summary>Looks at both hosts and moves on as far as the facts allow. One at a time; a call meanwhile looks again.</summary>
@@ -418,7 +444,7 @@ public sealed class MigrationGrain(
         await state.WriteStateAsync();
         _announcer?.Dispose();
         _announcer = null;
-        await UnregisterReminder();
+        await KeepUntilExpiry();
     }
 
     private IGrainTimer? _announcer;

@@ -56,4 +56,9 @@ public sealed class MigrationGrainOptions
     /// (the destination's copy stays paused and is discarded when its host is back).
     /// </summary>
     public TimeSpan HandOverGrace { get; set; } = TimeSpan.FromSeconds(60);
+    /// <summary>
+    /// How long a finished migration's record is kept (its events stay in the event log, within its cap). Checked on
+    /// the record's reminder, so a record goes at most a reminder period after its time.
+    /// </summary>
+    public TimeSpan Retention { get; set; } = TimeSpan.FromDays(7);
 }

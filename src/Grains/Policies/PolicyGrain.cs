@@ -85,6 +85,46 @@ public sealed class PolicyGrain(
         return Task.FromResult(KvmCluster.Policies.Balancing.UsageWindow.Samples(active is null ? Policy.Default : Parsed(active), sampleSeconds));
     }
 
+    public Task<(IReadOnlyList<PolicyRecord> Versions, ActivePolicyRecord? Active)> Export() => Task.FromResult<(IReadOnlyList<PolicyRecord>, ActivePolicyRecord?)>((
+        [.. state.State.Versions.Select(v => new PolicyRecord(v.Name, v.Version, v.Text, v.SubmittedAt))],
+        state.State.ActiveName is { } name ? new ActivePolicyRecord(name, state.State.ActiveVersion) : null));
+
+    public async Task<int> Import(IReadOnlyList<PolicyRecord> versions, ActivePolicyRecord? active)
+    {
+        if (state.State.Versions.Count > 0) throw ClusterException.Conflict($"the cluster has {state.State.Versions.Count} policy versions: import into a cluster without policies");
+        foreach (var (field, message) in Problems(versions, active)) throw ClusterException.Invalid(message, field);
+        state.State.Versions = [.. versions.Select(v => new StoredPolicy(v.Name, v.Version, v.Text, v.SubmittedAt))];
+        state.State.ActiveName = active?.Name;
+        state.State.ActiveVersion = active?.Version ?? 0;
+        await state.WriteStateAsync();
+        await GrainFactory.GetGrain<ISchedulerGrain>(Cluster.Key).PolicyChanged();
+        return versions.Count;
+    }
+
+    /// <summary>
+    /// What is wrong with exported versions, by the document's field names: each text is parsed again, as a
+    /// submission would be, so an edited document cannot smuggle in a policy the API would refuse.
+    /// </summary>
+    public static IEnumerable<(string Field, string Message)> Problems(IReadOnlyList<PolicyRecord> versions, ActivePolicyRecord? active)
+    {
+        var seen = new HashSet<(string, int)>();
+        for (var i = 0; i < versions.Count; i++)
+        {
+            var v = versions[i];
+            var field = $"policies[{i}]";
+            Policy? policy = null;
+            string? error = null;
+            try { policy = PolicyDocument.Parse(v.Text ?? "", $"{field}.text"); }
+            catch (DocumentException e) { error = string.Join("; ", e.Errors.Select(x => x.ToString())); }
+            if (error is not null) { yield return ($"{field}.text", error); continue; }
+            if (policy!.Name != v.Name) yield return ($"{field}.name", $"the document is named '{policy.Name}', the record '{v.Name}'");
+            if (v.Version < 1) yield return ($"{field}.version", "a version is 1 or more");
+            else if (!seen.Add((v.Name, v.Version))) yield return ($"{field}.version", $"policy {v.Name} version {v.Version} is given twice");
+        }
+        if (active is not null && !seen.Contains((active.Name, active.Version)))
+            yield return ("activePolicy", $"the active policy {active.Name} version {active.Version} is not among the versions");
+    }
+
     private Policy Parsed(StoredPolicy p)
     {
         if (!_parsed.TryGetValue((p.Name, p.Version), out var policy)) _parsed[(p.Name, p.Version)] = policy = PolicyDocument.Parse(p.Text, p.Name);

@@ -59,7 +59,8 @@ public static class AccessGuard
             }
             if (caller is not null) context.Items[CallerItem] = caller;
 
-            if (caller is null && !(reading && settings.ApiOpenReads && !dashboard && !path.StartsWithSegments(MetricsPath)))
+            // Open reads are the viewer's reads: what needs a higher role (tokens, the state export) still needs its token.
+            if (caller is null && !(reading && settings.ApiOpenReads && needed == Role.Viewer && !dashboard && !path.StartsWithSegments(MetricsPath)))
             {
                 context.Response.Headers.WWWAuthenticate = "Bearer";
                 await Results.Problem(statusCode: 401, title: "Unauthorized",

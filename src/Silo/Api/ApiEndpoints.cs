@@ -1,5 +1,6 @@
 using System.Text.Json;
 using KvmCluster.Grains.Contracts;
+using KvmCluster.Grains.Migrations;
 using KvmCluster.Grains.Serialization;
 using KvmCluster.Policies.Model;
 
@@ -112,9 +113,11 @@ public static class ApiEndpoints
             var m = await Scheduler(g).Migrate(body.Guest, string.IsNullOrWhiteSpace(body.To) ? null : body.To, body.Force).WaitAsync(CallTimeout);
             return Results.Accepted($"/api/migrations/{m.Id}", m);
         }).Requires(Role.Operator);
+        // The migration index answers for unknown ids: made-up ids activate no migration grain.
         api.MapGet("/migrations/{id}", async (string id, IGrainFactory g) =>
-            GuestName.IsValid(id) && await g.GetGrain<IMigrationGrain>(id).Get() is { } m ? Results.Ok(m) : Problems.For(ClusterException.NotFound($"no migration {id}")));
-        api.MapPost("/migrations/{id}/cancel", async (string id, IGrainFactory g) => await g.GetGrain<IMigrationGrain>(id).Cancel()).Requires(Role.Operator);
+            await MigrationIndex.Contains(g, id) && await g.GetGrain<IMigrationGrain>(id).Get() is { } m ? Results.Ok(m) : Problems.For(ClusterException.NotFound($"no migration {id}")));
+        api.MapPost("/migrations/{id}/cancel", async (string id, IGrainFactory g) =>
+            await MigrationIndex.Contains(g, id) ? Results.Ok(await g.GetGrain<IMigrationGrain>(id).Cancel()) : Problems.For(ClusterException.NotFound($"no migration {id}"))).Requires(Role.Operator);
 
         api.MapGet("/events", async (IGrainFactory g, string? subject, string? kind, string? actor, int? limit) =>
             limit is < 1 or > 10_000 ? Problems.BadBody("limit must be 1..10000", "limit")
@@ -139,7 +142,28 @@ public static class ApiEndpoints
             callers.Forget();
             return Results.Ok(revoked);
         }).Requires(Role.Admin);
+
+        MapState(api, Scheduler);
     }
+
+    /// <summary>The largest state document an import reads (a fleet of thousands of guests with their histories).</summary>
+    public const long MaxStateBytes = 256L * 1024 * 1024;
+
+    private static void MapState(RouteGroupBuilder api, Func<IGrainFactory, ISchedulerGrain> scheduler)
+    {
+        // The whole state (admin: it holds token hashes). Read in one turn of the scheduler.
+        api.MapGet("/state", async (IGrainFactory g) => await scheduler(g).ExportState().WaitAsync(StateTimeout)).Requires(Role.Admin);
+        api.MapPost("/state", async (HttpRequest request, IGrainFactory g) =>
+        {
+            // This one body may be fleet-sized; every other keeps Kestrel's 1 MiB limit.
+            if (request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+                limit.MaxRequestBodySize = MaxStateBytes;
+            var document = await Read<FleetStateDocument>(request);
+            return Results.Ok(await scheduler(g).ImportState(document).WaitAsync(StateTimeout));
+        }).Requires(Role.Admin);
+    }
+
+    private static readonly TimeSpan StateTimeout = TimeSpan.FromMinutes(5);
 
     /// <summary>Reads a JSON body; a malformed one becomes a 400 naming the field.</summary>
     private static async Task<T> Read<T>(HttpRequest request)

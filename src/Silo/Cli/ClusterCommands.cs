@@ -193,6 +193,7 @@ public static class ClusterCommands
         events.Options.Add(actor);
         yield return events;
         yield return TokenCommands.Create();
+        yield return StateCommands.Create();
     }
 
     public static Command Verb(string name, string description, Func<ApiClient, ParseResult, Task<int>> action)

@@ -178,7 +178,7 @@ public static class SiloCommand
 
     private static void Validate(SiloSettings s)
     {
-        if (Policies.Model.GuestName.Problem(s.Hypervisor) is { } p) throw new UsageException($"--hypervisor: {p}");
+        if (Policies.Model.GuestName.Problem(s.Hypervisor) is { } p) throw new UsageException($"--hypervisor: {p.Replace("guest name", "hypervisor name")}");
         if (!Uri.TryCreate(s.ApiUrl, UriKind.Absolute, out var api) || api.Scheme is not ("http" or "https"))
             throw new UsageException($"--api-url: '{s.ApiUrl}' is not an http(s) URL");
         if (!string.IsNullOrEmpty(s.ApiSocket) && (!Path.IsPathFullyQualified(s.ApiSocket) || s.ApiSocket.Length > 100 || Directory.Exists(s.ApiSocket)))
