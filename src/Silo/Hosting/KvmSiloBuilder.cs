@@ -54,8 +54,9 @@ public static class KvmSiloBuilder
             // At least 10 s: a busy hypervisor's reports may come a few seconds late (measured: 3 s on 2 loaded cores).
             o.ReportStaleAfter = TimeSpan.FromSeconds(Math.Max(10, 3 * settings.HostReportSeconds));
             o.LostAfter = TimeSpan.FromSeconds(Math.Max(10, 3 * settings.HostReportSeconds));
+            o.PlansKept = settings.PlansKept;
         });
-        silo.Services.AddOptions<MigrationGrainOptions>();
+        silo.Services.AddOptions<MigrationGrainOptions>().Configure(o => o.Retention = TimeSpan.FromDays(settings.MigrationRetentionDays));
         silo.Services.AddOptions<SimulatedDriverOptions>();
         switch (settings.Driver)
         {

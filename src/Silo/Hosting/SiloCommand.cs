@@ -192,6 +192,8 @@ public static class SiloCommand
         // QMP sockets live there: a unix socket path has at most 107 bytes.
         if (s.StateDirectory.Length > 60 || !Path.IsPathFullyQualified(s.StateDirectory)) throw new UsageException($"--state-dir: '{s.StateDirectory}' must be an absolute path of at most 60 characters");
         if (s.ApiRequestsPerSecond is < 10 or > 1_000_000) throw new UsageException("KvmCluster:ApiRequestsPerSecond must be 10..1000000");
+        if (s.MigrationRetentionDays is < 0.001 or > 3650 || double.IsNaN(s.MigrationRetentionDays)) throw new UsageException("KvmCluster:MigrationRetentionDays must be 0.001..3650");
+        if (s.PlansKept is < 1 or > 10_000) throw new UsageException("KvmCluster:PlansKept must be 1..10000");
         if (s.SimulatedHosts is < 1 or > 10_000) throw new UsageException("--simulated-hosts must be 1..10000");
         if (s.SimulatedHosts > 1 && s.Driver != "simulated") throw new UsageException("--simulated-hosts needs --driver simulated");
     }

@@ -44,6 +44,10 @@ public sealed class SiloSettings
     /// <summary>Seconds between two planning rounds (0 = only on request).</summary>
     public double PlanningIntervalSeconds { get; set; } = 60;
     public double HostReportSeconds { get; set; } = 10;
+    /// <summary>Days a finished migration's record is kept (its events stay in the event log); 7 by default.</summary>
+    public double MigrationRetentionDays { get; set; } = 7;
+    /// <summary>Plans the scheduler keeps (an approved or executing one is kept whatever its age).</summary>
+    public int PlansKept { get; set; } = 50;
     /// <summary>
     /// Seconds of fleet time between two usage samples of every guest (300, as CloudSim and PlanetLab). The simulated
     /// driver samples TimeScale times as often in real time.

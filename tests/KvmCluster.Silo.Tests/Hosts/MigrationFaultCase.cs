@@ -184,23 +184,7 @@ public sealed partial class MigrationFaultCase(NamespaceCluster cluster, Action<
         Process.GetProcessById(qemu[0].Pid).Kill();
     }
 
-    /// <summary>Every QEMU process running the guest, by host (its QMP socket lies in the host's state directory).</summary>
-    private List<(string Host, int Pid)> Qemus(string guest)
-    {
-        var found = new List<(string, int)>();
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
-            string cmdline;
-            try { cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' '); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { continue; }
-            if (!cmdline.Contains("qemu-system", StringComparison.Ordinal) || !cmdline.Contains($"guest={guest},", StringComparison.Ordinal)) continue;
-            if (File.Exists(Path.Combine(dir, "stat")) && File.ReadAllText(Path.Combine(dir, "stat")).Split(' ')[2] == "Z") continue; // a zombie is gone
-            var host = cluster.Hosts.FirstOrDefault(h => cmdline.Contains(GuestFiles.For(Path.Combine(cluster.StateOf(h), "qemu"), guest).Qmp, StringComparison.Ordinal));
-            found.Add((host ?? "?", pid));
-        }
-        return found;
-    }
+    private List<(string Host, int Pid)> Qemus(string guest) => cluster.Qemus(guest);
 
     private async Task<HashSet<int>> DiskHeartbeats(string host, string guest, int upTo)
     {

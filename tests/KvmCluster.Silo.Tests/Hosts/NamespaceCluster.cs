@@ -1,3 +1,4 @@
+using KvmCluster.Silo.Drivers.Qemu;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Net.Sockets;
@@ -171,6 +172,38 @@ public sealed class NamespaceCluster : IAsyncDisposable
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException or SocketException) { return (Ok: false, Seen: $"{wanted[0]}: {e.GetBaseException().Message}"); }
         }, r => r.Ok, within, $"hosts {string.Join(", ", wanted)} reachable");
+    }
+
+    /// <summary>Every QEMU process running the guest, by host (its QMP socket lies in the host's state directory).</summary>
+    public List<(string Host, int Pid)> Qemus(string guest)
+    {
+        var found = new List<(string, int)>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
+            string cmdline;
+            try { cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' '); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { continue; }
+            if (!cmdline.Contains("qemu-system", StringComparison.Ordinal) || !cmdline.Contains($"guest={guest},", StringComparison.Ordinal)) continue;
+            if (File.Exists(Path.Combine(dir, "stat")) && File.ReadAllText(Path.Combine(dir, "stat")).Split(' ')[2] == "Z") continue; // a zombie is gone
+            var host = Hosts.FirstOrDefault(h => cmdline.Contains(GuestFiles.For(Path.Combine(StateOf(h), "qemu"), guest).Qmp, StringComparison.Ordinal));
+            found.Add((host ?? "?", pid));
+        }
+        return found;
+    }
+
+    /// <summary>Redis started again with nothing in it (its append-only file removed): every record the cluster kept is gone.</summary>
+    public async Task WipeRedisAsync()
+    {
+        _redis?.KillHard();
+        _redis?.Dispose();
+        _redis = null;
+        foreach (var f in Directory.EnumerateFileSystemEntries(Path.Combine(Work.FullName, "redis")))
+        {
+            if (Directory.Exists(f)) Directory.Delete(f, recursive: true);
+            else File.Delete(f);
+        }
+        await StartRedisAsync();
     }
 
     // ---- API ----
