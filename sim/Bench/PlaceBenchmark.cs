@@ -13,7 +13,7 @@ public sealed record PlaceBenchResult(double PlacementsPerSecond, int Hosts, int
 /// </summary>
 public static class PlaceBenchmark
 {
-    public static PlaceBenchResult Run(int hosts, int guests, int seed, Policies.Policy.Policy policy, bool explain)
+    public static PlaceBenchResult Run(int hosts, int guests, int seed, Policies.Rules.Policy policy, bool explain)
     {
         var snapshot = new FleetSnapshot(SyntheticFleet.Hosts(hosts, seed), []);
         var todo = SyntheticFleet.Guests(guests, seed + 1).ToList();

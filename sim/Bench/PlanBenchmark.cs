@@ -19,11 +19,11 @@ public static class PlanBenchmark
     private const int History = 30;
     private const double Interval = 300;
 
-    public static PlanBenchResult Run(int hostCount, int guestCount, int seed, Policies.Policy.Policy policy, int rounds)
+    public static PlanBenchResult Run(int hostCount, int guestCount, int seed, Policies.Rules.Policy policy, int rounds)
     {
         var setup = Stopwatch.StartNew();
         var hosts = SyntheticFleet.Hosts(hostCount, seed);
-        var pack = Policies.Policy.Policy.Default with { Weights = new(Spread: 0, Pack: 1, SoftAffinity: 0), Overcommit = new(Cpu: 2, Memory: 1) };
+        var pack = Policies.Rules.Policy.Default with { Weights = new(Spread: 0, Pack: 1, SoftAffinity: 0), Overcommit = new(Cpu: 2, Memory: 1) };
         var engine = new PlacementEngine(new FleetSnapshot(hosts, []), pack);
         var random = new Random(seed + 2);
         var placed = new List<(Guest Guest, double[] Series)>();

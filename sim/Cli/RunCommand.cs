@@ -1,5 +1,5 @@
 using System.CommandLine;
-using KvmCluster.Policies.Policy;
+using KvmCluster.Policies.Rules;
 using KvmCluster.Sim.Datacenter;
 using KvmCluster.Sim.Engine;
 using KvmCluster.Sim.Reports;

@@ -3,8 +3,8 @@ using KvmCluster.Grains.Ports;
 using KvmCluster.Grains.Scheduling;
 using KvmCluster.Policies.Migration;
 using KvmCluster.Policies.Planning;
-using KvmCluster.Silo.Drivers;
-using KvmCluster.Silo.Hosting;
+using KvmCluster.Hosting.Drivers;
+using KvmCluster.Hosting;
 using KvmCluster.Sim.Engine;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -91,7 +91,7 @@ internal sealed class ClusterDecisions : IDecisionSource, IAsyncDisposable
     {
         CatchUp();
         var plan = _fleet.Scheduler.Preview().GetAwaiter().GetResult();
-        return (plan.Id, [.. PlanViews.Steps(plan).OrderBy(s => s.Step)]);
+        return (plan.Id, [.. PlanViewMapping.Steps(plan).OrderBy(s => s.Step)]);
     }
 
     public void MigrationCompleted(int vm, int from, int to)

@@ -2,7 +2,7 @@ using KvmCluster.Policies.Balancing;
 using KvmCluster.Policies.Migration;
 using KvmCluster.Policies.Placement;
 using KvmCluster.Policies.Planning;
-using KvmCluster.Policies.Policy;
+using KvmCluster.Policies.Rules;
 
 namespace KvmCluster.Sim.Engine;
 

@@ -1,6 +1,6 @@
 using KvmCluster.Policies.Migration;
 using KvmCluster.Policies.Model;
-using KvmCluster.Policies.Policy;
+using KvmCluster.Policies.Rules;
 
 namespace KvmCluster.Sim.Engine;
 

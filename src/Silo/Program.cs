@@ -1,6 +1,7 @@
 using System.CommandLine;
 using KvmCluster.Silo.Cli;
-using KvmCluster.Silo.Hosting;
+using KvmCluster.Hosting;
+using KvmCluster.Silo;
 
 // kvmcluster: the silo (default verb) and the operator CLI, which talks to any silo's REST API.
 // Exit codes: 0 ok, 1 the cluster refused or failed, 2 usage error.
@@ -9,8 +10,8 @@ var silo = SiloCommand.Create();
 root.Subcommands.Add(silo);
 foreach (var c in ClusterCommands.Create()) root.Subcommands.Add(c);
 root.Subcommands.Add(FactsCommand.Create());
-root.Subcommands.Add(KvmCluster.Silo.Security.CertsCommand.Create());
-root.Subcommands.Add(KvmCluster.Silo.Bench.BenchCommand.Create());
+root.Subcommands.Add(KvmCluster.Silo.Cli.CertsCommand.Create());
+root.Subcommands.Add(KvmCluster.Bench.ClusterBenchCommand.Create());
 root.Options.Add(ClusterCommands.Api);
 root.Options.Add(ClusterCommands.Token);
 root.Options.Add(ClusterCommands.Json);

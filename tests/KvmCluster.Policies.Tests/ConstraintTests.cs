@@ -2,7 +2,7 @@ using System.Collections.Immutable;
 using KvmCluster.Policies.Model;
 using KvmCluster.Policies.Placement;
 using static KvmCluster.Policies.Tests.Build;
-using PolicyT = KvmCluster.Policies.Policy.Policy;
+using PolicyT = KvmCluster.Policies.Rules.Policy;
 
 namespace KvmCluster.Policies.Tests;
 
@@ -219,14 +219,14 @@ public class ConstraintTests
         {
             Filters =
             [
-                new Policy.RequireHostLabelsFilter(new Dictionary<string, string> { ["zone"] = "a" }.ToImmutableSortedDictionary(StringComparer.Ordinal)),
-                new Policy.MaxGuestsPerHostFilter(1),
+                new Rules.RequireHostLabelsFilter(new Dictionary<string, string> { ["zone"] = "a" }.ToImmutableSortedDictionary(StringComparer.Ordinal)),
+                new Rules.MaxGuestsPerHostFilter(1),
             ],
         };
         Assert.Contains("policy requires label(s) zone=a, which host hv-b lacks", Rejected(fleet, Guest("g"), "hv-b", "require-host-labels", policy));
         Assert.Contains("already runs 1 guests; policy allows 1", Rejected(fleet, Guest("g"), "hv-a", "max-guests-per-host", policy));
         var busy = Fleet([Host("hv-a"), Host("hv-b")], [Guest("hot", host: "hv-a") with { Usage = new UsageHistory([29000], [], []) }]); // 29 GHz of 33.6
-        var cpuCap = PolicyT.Default with { Filters = [new Policy.MaxHostCpuFilter(90), new Policy.ExcludeHostsFilter(Set("hv-b"))] };
+        var cpuCap = PolicyT.Default with { Filters = [new Rules.MaxHostCpuFilter(90), new Rules.ExcludeHostsFilter(Set("hv-b"))] };
         var g = Guest("g") with { Usage = new UsageHistory([500], [], []) };
         Admitted(busy, g, "hv-a", cpuCap);
         Assert.Contains("would use 95.8% CPU with the guest; policy allows 90%", Rejected(busy, g with { Usage = new UsageHistory([3200], [], []) }, "hv-a", "max-host-cpu", cpuCap));

@@ -2,7 +2,7 @@ using System.Collections.Immutable;
 using CsCheck;
 using KvmCluster.Policies.Model;
 using KvmCluster.Policies.Placement;
-using PolicyT = KvmCluster.Policies.Policy.Policy;
+using PolicyT = KvmCluster.Policies.Rules.Policy;
 
 namespace KvmCluster.Policies.Tests;
 

@@ -3,7 +3,7 @@ using KvmCluster.Policies.Classes;
 using KvmCluster.Policies.Model;
 using KvmCluster.Policies.Placement;
 using static KvmCluster.Policies.Tests.Build;
-using PolicyT = KvmCluster.Policies.Policy.Policy;
+using PolicyT = KvmCluster.Policies.Rules.Policy;
 
 namespace KvmCluster.Policies.Tests;
 

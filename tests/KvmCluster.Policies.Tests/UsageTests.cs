@@ -1,10 +1,10 @@
 using KvmCluster.Policies.Balancing;
 using KvmCluster.Policies.Model;
 using KvmCluster.Policies.Planning;
-using KvmCluster.Policies.Policy;
+using KvmCluster.Policies.Rules;
 using KvmCluster.Policies.Randomness;
 using static KvmCluster.Policies.Tests.Build;
-using PolicyT = KvmCluster.Policies.Policy.Policy;
+using PolicyT = KvmCluster.Policies.Rules.Policy;
 
 namespace KvmCluster.Policies.Tests;
 

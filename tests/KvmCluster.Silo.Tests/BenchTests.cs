@@ -1,4 +1,4 @@
-using KvmCluster.Silo.Bench;
+using KvmCluster.Bench;
 
 namespace KvmCluster.Silo.Tests;
 
@@ -8,7 +8,7 @@ public sealed class BenchTests
     [Fact]
     public async Task Bench_places_every_guest_on_the_simulated_fleet_and_times_each_planning_round()
     {
-        var r = await BenchCommand.RunAsync(hostCount: 20, guestCount: 300, parallel: 8, rounds: 3, seed: 1, CancellationToken.None);
+        var r = await ClusterBenchCommand.RunAsync(hostCount: 20, guestCount: 300, parallel: 8, rounds: 3, seed: 1, CancellationToken.None);
         Assert.Equal(300, r.Placed + r.Rejected);
         Assert.Equal(300, r.Placed); // 20 hosts × 32 threads × 4 take 300 small guests easily
         Assert.Equal(3, r.PlanMillis.Count);

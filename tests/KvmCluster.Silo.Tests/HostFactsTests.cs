@@ -1,5 +1,5 @@
 using KvmCluster.Policies.Model;
-using KvmCluster.Silo.Facts;
+using KvmCluster.Hosting.Facts;
 
 namespace KvmCluster.Silo.Tests;
 

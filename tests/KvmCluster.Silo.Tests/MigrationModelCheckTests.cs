@@ -1,5 +1,5 @@
 using KvmCluster.Policies.Migration;
-using KvmCluster.Silo.Bench;
+using KvmCluster.Bench;
 using Xunit.Abstractions;
 
 namespace KvmCluster.Silo.Tests;
@@ -43,7 +43,7 @@ public sealed class MigrationBenchTests
         var dir = Directory.CreateTempSubdirectory("kvb-");
         try
         {
-            var r = await KvmCluster.Silo.Bench.MigrationOverheadBench.RunAsync(TestGuest.Qemu, TestGuest.Kernel, dir.FullName, rounds: 2);
+            var r = await KvmCluster.Bench.MigrationOverheadBench.RunAsync(TestGuest.Qemu, TestGuest.Kernel, dir.FullName, rounds: 2);
             Assert.Equal(2, r.DirectMs.Count);
             Assert.Equal(2, r.ClusterMs.Count);
             Assert.All(r.DirectDriverMs.Concat(r.ClusterDriverMs), ms => Assert.True(ms > 0, "the driver's time was not recorded"));

@@ -1,5 +1,5 @@
 using KvmCluster.Grains.Ports;
-using KvmCluster.Silo.Power;
+using KvmCluster.Hosting.Power;
 using Microsoft.Extensions.Options;
 
 namespace KvmCluster.Silo.Tests;

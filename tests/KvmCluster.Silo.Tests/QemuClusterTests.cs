@@ -16,7 +16,7 @@ public sealed class QemuClusterTests
     [Fact]
     public async Task Host_grains_sample_cpu_memory_and_the_dirty_rate_QEMU_measures_and_the_planner_prices_moves_with_them()
     {
-        await using var fleet = await QemuHypervisors2.StartAsync();
+        await using var fleet = await TwoQemuHypervisors.StartAsync();
         var busy = (await fleet.Scheduler.Place(TestVm("dirty-1", buf: 64, rate: 20))).Host!;
         var idle = (await fleet.Scheduler.Place(TestVm("idle-1", buf: 32, rate: 0))).Host!;
         await fleet.Heartbeat(busy, "dirty-1");
@@ -35,7 +35,7 @@ public sealed class QemuClusterTests
 
         // The planner knows: over a cap below the dirty rate QEMU measured (at least 10 MiB/s above; a loaded TCG
         // guest dirties slower than its 20), the dirtying guest does not converge, the idle one does.
-        var capped = new Policies.Policy.MigrationSettings { BandwidthMiBps = 8, MaxDowntimeMs = 300, AllowAutoConverge = false };
+        var capped = new Policies.Rules.MigrationSettings { BandwidthMiBps = 8, MaxDowntimeMs = 300, AllowAutoConverge = false };
         Assert.False(Policies.Migration.MigrationPlanning.Predict(snapshot.FindGuest("dirty-1")!, capped, Policies.Migration.MigrationLink.TcgLoopback).Completes);
         Assert.True(Policies.Migration.MigrationPlanning.Predict(snapshot.FindGuest("idle-1")!, capped, Policies.Migration.MigrationLink.TcgLoopback).Completes);
     }
@@ -43,7 +43,7 @@ public sealed class QemuClusterTests
     [Fact]
     public async Task A_guest_placed_through_the_cluster_live_migrates_and_keeps_its_heartbeat()
     {
-        await using var fleet = await QemuHypervisors2.StartAsync();
+        await using var fleet = await TwoQemuHypervisors.StartAsync();
         var placed = await fleet.Scheduler.Place(TestVm("web-1"));
         var from = placed.Host!;
         var to = from == "hv-0" ? "hv-1" : "hv-0";
@@ -68,7 +68,7 @@ public sealed class QemuClusterTests
     [Fact]
     public async Task Killing_the_destination_QEMU_mid_migration_fails_it_and_the_guest_runs_on_at_its_source()
     {
-        await using var fleet = await QemuHypervisors2.StartAsync();
+        await using var fleet = await TwoQemuHypervisors.StartAsync();
         // 64 MiB dirtied at 50 MiB/s over an 8 MiB/s link: the transfer goes on until the destination dies.
         await fleet.ActivatePolicy("name: slow\nmigration:\n  bandwidthMiBps: 8\n");
         var placed = await fleet.Scheduler.Place(TestVm("db-1", buf: 64, rate: 50));
@@ -97,7 +97,7 @@ public sealed class QemuClusterTests
     [InlineData("cancel", "downtimeMs: 300\n  maxDowntimeMs: 300\n  allowPostCopy: false", MigrationStatus.Cancelled, "cancelled")]
     public async Task A_migration_that_does_not_converge_escalates_by_the_policy(string name, string escalation, MigrationStatus outcome, string reason)
     {
-        await using var fleet = await QemuHypervisors2.StartAsync();
+        await using var fleet = await TwoQemuHypervisors.StartAsync();
         await fleet.ActivatePolicy($"name: {name}\nmigration:\n  bandwidthMiBps: 32\n  allowAutoConverge: false\n  {escalation}\n");
         var placed = await fleet.Scheduler.Place(TestVm("hot-1", buf: 128, rate: 100) with { MemoryMiB = 256 });
         var from = placed.Host!;
@@ -132,14 +132,14 @@ public sealed class QemuClusterTests
         var measured = ended.Progress!.DirtyMiBps;
         Assert.True(measured > 16, $"QEMU measured {measured} MiB/s");
         var snapshot = await ThreeHypervisors.Eventually(() => fleet.Scheduler.Snapshot(), s => s.FindGuest("hot-1")?.Usage.LastDirtyMiBps >= measured);
-        var settings = new Policies.Policy.MigrationSettings { BandwidthMiBps = 32, MaxDowntimeMs = 300, AllowAutoConverge = false };
+        var settings = new Policies.Rules.MigrationSettings { BandwidthMiBps = 32, MaxDowntimeMs = 300, AllowAutoConverge = false };
         Assert.False(Policies.Migration.MigrationPlanning.Predict(snapshot.FindGuest("hot-1")!, settings, Policies.Migration.MigrationLink.TcgLoopback).Completes);
     }
 
     [Fact]
     public async Task Operators_pause_resume_balloon_hot_plug_and_snapshot_a_guest_and_hot_plugged_devices_migrate_with_it()
     {
-        await using var fleet = await QemuHypervisors2.StartAsync();
+        await using var fleet = await TwoQemuHypervisors.StartAsync();
         // A qcow2 disk on storage both hypervisors see (this machine's disk): savevm needs one.
         var disk = Path.Combine(fleet.State.FullName, "app-1.qcow2");
         using (var img = new ExternalProcess("qemu-img", ["create", "-q", "-f", "qcow2", disk, "16M"])) Assert.Equal(0, await img.WaitAsync(TimeSpan.FromSeconds(30)));
@@ -193,7 +193,7 @@ public sealed class QemuClusterTests
     [Fact]
     public async Task A_NIC_hot_plugged_into_a_PCIe_slot_is_seen_by_the_guest_migrates_with_it_and_goes_when_the_guest_releases_it()
     {
-        await using var fleet = await QemuHypervisors2.StartAsync();
+        await using var fleet = await TwoQemuHypervisors.StartAsync();
         var from = (await fleet.Scheduler.Place(TestVm("nic-1"))).Host!;
         var to = from == "hv-0" ? "hv-1" : "hv-0";
         await fleet.Heartbeat(from, "nic-1");
@@ -234,7 +234,7 @@ public sealed class QemuClusterTests
     [Fact]
     public async Task A_guest_whose_QEMU_dies_is_reported_lost_and_its_name_can_be_used_again()
     {
-        await using var fleet = await QemuHypervisors2.StartAsync();
+        await using var fleet = await TwoQemuHypervisors.StartAsync();
         var at = (await fleet.Scheduler.Place(TestVm("crash-1"))).Host!;
         await fleet.Heartbeat(at, "crash-1");
         await fleet.Host(at).Refresh();

@@ -1,5 +1,5 @@
 using KvmCluster.Policies.Model;
-using KvmCluster.Silo.Drivers.Qemu;
+using KvmCluster.Hosting.Drivers.Qemu;
 
 namespace KvmCluster.Silo.Tests;
 

@@ -24,7 +24,7 @@ public sealed class QemuDiskMigrationTests
     [Fact]
     public async Task Overlay_and_local_disks_move_with_a_live_guest_and_keep_every_write()
     {
-        await using var fleet = await QemuHypervisors2.StartAsync();
+        await using var fleet = await TwoQemuHypervisors.StartAsync();
         // A backing image both hypervisors have at the same path, with data of its own at 48 MiB.
         var baseImage = Path.Combine(fleet.Images, "debian-base.qcow2");
         await Run("qemu-img", "create", "-q", "-f", "qcow2", baseImage, "64M");
@@ -66,7 +66,7 @@ public sealed class QemuDiskMigrationTests
     [Fact]
     public async Task A_disk_copy_that_fails_leaves_the_guest_and_its_disk_on_the_source_and_a_retry_succeeds()
     {
-        await using var fleet = await QemuHypervisors2.StartAsync();
+        await using var fleet = await TwoQemuHypervisors.StartAsync();
         var placed = await fleet.Scheduler.Place(DiskVm("files-2", 24, new GuestDisk(DiskKind.Local, SizeGiB: 1)));
         var from = placed.Host!;
         var to = from == "hv-0" ? "hv-1" : "hv-0";

@@ -1,6 +1,6 @@
 using KvmCluster.Grains.Contracts;
 using KvmCluster.Policies.Model;
-using KvmCluster.Silo.Drivers.Qemu;
+using KvmCluster.Hosting.Drivers.Qemu;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KvmCluster.Silo.Tests;
@@ -52,7 +52,7 @@ public sealed class QemuDriverTests : IAsyncLifetime
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.GetDirectoryName(files.Qmp)!));
         }
 
-        var order = new MigrationOrder("vm-1", "hv-a", "hv-b", null, new Policies.Policy.MigrationSettings(), Policies.Migration.MigrationPlanning.MinimumDeadlineSeconds, []);
+        var order = new MigrationOrder("vm-1", "hv-a", "hv-b", null, new Policies.Rules.MigrationSettings(), Policies.Migration.MigrationPlanning.MinimumDeadlineSeconds, []);
         var endpoint = await b.PrepareIncomingAsync(TestVm("vm-1"), order, CancellationToken.None);
         Assert.Matches("^tcp:127.0.0.1:[0-9]+$", endpoint);
         Assert.Empty(await b.InventoryAsync(CancellationToken.None)); // arriving, not running
@@ -77,7 +77,7 @@ public sealed class QemuDriverTests : IAsyncLifetime
         // 64 MiB dirtied at 100 MiB/s through an 8 MiB/s link: it never converges.
         await a.LaunchAsync(TestVm("vm-2", buf: 64, rate: 100), CancellationToken.None);
         await HeartbeatAfter(Serial("hv-a", "vm-2"), 0, TimeSpan.FromSeconds(20));
-        var order = new MigrationOrder("vm-2", "hv-a", "hv-b", null, new Policies.Policy.MigrationSettings { BandwidthMiBps = 8 }, Policies.Migration.MigrationPlanning.MinimumDeadlineSeconds, []);
+        var order = new MigrationOrder("vm-2", "hv-a", "hv-b", null, new Policies.Rules.MigrationSettings { BandwidthMiBps = 8 }, Policies.Migration.MigrationPlanning.MinimumDeadlineSeconds, []);
         var endpoint = await b.PrepareIncomingAsync(TestVm("vm-2", buf: 64, rate: 100), order, CancellationToken.None);
         using var cancel = new CancellationTokenSource();
         var migrating = a.MigrateAsync("vm-2", endpoint, order, p => { if (p.TransferredMiB > 16) cancel.Cancel(); return Task.CompletedTask; }, cancel.Token);

@@ -24,7 +24,7 @@ public sealed class QemuMemoryTests
         var before = File.ReadAllText(Pool).Trim();
         try
         {
-            await using var fleet = await QemuHypervisors2.StartAsync();
+            await using var fleet = await TwoQemuHypervisors.StartAsync();
             // 128 MiB guests need 64 pages each; a migration holds two copies for a moment.
             var tuned = await fleet.Host("hv-0").Tune(new HostTuning(HugepageSizeKiB: 2048, HugepagePages: 160));
             Assert.Equal(160, tuned.Host.Hugepages.Single(p => p.PageSizeKiB == 2048).Total);
@@ -61,7 +61,7 @@ public sealed class QemuMemoryTests
         var saved = new[] { "run", "pages_to_scan", "sleep_millisecs" }.ToDictionary(f => f, f => File.ReadAllText(Ksm + f).Trim());
         try
         {
-            await using var fleet = await QemuHypervisors2.StartAsync();
+            await using var fleet = await TwoQemuHypervisors.StartAsync();
             var host = fleet.Host("hv-0");
             var off = await host.Tune(new HostTuning(KsmRun: false));
             Assert.False(off.Host.Ksm.Enabled);

@@ -31,7 +31,7 @@ public sealed record MigrationOrder(
     [property: Id(1)] string From,
     [property: Id(2)] string To,
     [property: Id(3)] string? Plan,
-    [property: Id(4)] KvmCluster.Policies.Policy.MigrationSettings Settings,
+    [property: Id(4)] KvmCluster.Policies.Rules.MigrationSettings Settings,
     [property: Id(5)] double DeadlineSeconds,
     [property: Id(6)] IReadOnlyList<string> Reasons)
 {
@@ -46,7 +46,7 @@ public sealed record MigrationOrder(
     public bool PostCopy => Settings.AllowPostCopy;
 
     /// <summary>The order for moving <paramref name="guest"/> (on its current host) to <paramref name="to"/> under the policy.</summary>
-    public static MigrationOrder For(KvmCluster.Policies.Policy.MigrationSettings policy, Guest guest, string to, string? plan, IReadOnlyList<string> reasons) =>
+    public static MigrationOrder For(KvmCluster.Policies.Rules.MigrationSettings policy, Guest guest, string to, string? plan, IReadOnlyList<string> reasons) =>
         new(guest.Name, guest.Host ?? throw new ArgumentException($"guest {guest.Name} is not placed"), to, plan, policy.For(guest),
             KvmCluster.Policies.Migration.MigrationPlanning.DeadlineSeconds(guest, policy), reasons);
 }

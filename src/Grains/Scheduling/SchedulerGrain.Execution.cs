@@ -29,7 +29,7 @@ public sealed partial class SchedulerGrain
             return running.PlanId == id ? WithProgress(plan) : throw ClusterException.Conflict($"plan {running.PlanId} is executing");
         if (plan.StateOf() == PlanState.Recommended) plan = await Update(id, PlanState.Approved);
         plan = await Update(id, PlanState.Executing);
-        state.State.Execution = PlanExecutor.Start(id, PlanViews.Steps(plan), clock.Now);
+        state.State.Execution = PlanExecutor.Start(id, PlanViewMapping.Steps(plan), clock.Now);
         await Save();
         await Record("plan-executing", id, $"plan {id} executing: {plan.Moves.Count} migrations, {plan.PowerActions.Count} power actions", []);
         log.LogInformation("plan {Plan} executing", id);
@@ -118,7 +118,7 @@ public sealed partial class SchedulerGrain
             state.State.Recent.Add(new RecentMigration(o.Guest, o.From, o.To, at));
             state.State.Recent = PlanningContext.StillRecent(state.State.Recent, clock.Now);
         }
-        if (o.Plan is { } plan && state.State.Execution is { } e && e.PlanId == plan && PlanViews.StepOf(plan, migration.Id) is { } step)
+        if (o.Plan is { } plan && state.State.Execution is { } e && e.PlanId == plan && PlanViewMapping.StepOf(plan, migration.Id) is { } step)
             state.State.Execution = PlanExecutor.Record(e, new MigrationEnded(step, migration.Status == MigrationStatus.Completed, migration.Reason), clock.Now);
         await Save();
     }
@@ -153,14 +153,14 @@ public sealed partial class SchedulerGrain
         finally { _driving = false; }
     }
 
-    private async Task Issue(string planId, ExecutionCommand command, SchedulerExecutionView view, KvmCluster.Policies.Policy.Policy policy)
+    private async Task Issue(string planId, ExecutionCommand command, SchedulerExecutionView view, KvmCluster.Policies.Rules.Policy policy)
     {
         if (command is not StartMigration m)
         {
             _ = PowerCommand(planId, command); // a BMC may take a minute to answer; the scheduler does not wait for it
             return;
         }
-        var id = PlanViews.MigrationId(planId, m.Step);
+        var id = PlanViewMapping.MigrationId(planId, m.Step);
         var reasons = Find(planId).Moves.FirstOrDefault(x => x.Step == m.Step)?.Reasons ?? [];
         string? failure = null;
         try

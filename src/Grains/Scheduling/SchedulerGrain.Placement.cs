@@ -9,7 +9,7 @@ using Microsoft.Extensions.Logging;
 using Orleans.Concurrency;
 using Orleans.Serialization.Invocation;
 using Microsoft.Extensions.Options;
-using PolicyModel = KvmCluster.Policies.Policy;
+using PolicyModel = KvmCluster.Policies.Rules;
 
 namespace KvmCluster.Grains.Scheduling;
 

@@ -2,7 +2,7 @@ using KvmCluster.Grains.Contracts;
 using KvmCluster.Policies.Balancing;
 using KvmCluster.Policies.Planning;
 using Microsoft.Extensions.Logging;
-using PolicyModel = KvmCluster.Policies.Policy;
+using PolicyModel = KvmCluster.Policies.Rules;
 
 namespace KvmCluster.Grains.Scheduling;
 
@@ -42,7 +42,7 @@ public sealed partial class SchedulerGrain
         };
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var snapshot = _fleet.Snapshot(options.Value.UsageSampleSeconds);
-        var plan = PlanViews.From(Rebalancer.Plan(snapshot, policy, context) with { CreatedAt = now });
+        var plan = PlanViewMapping.From(Rebalancer.Plan(snapshot, policy, context) with { CreatedAt = now });
         Telemetry.KvmMeters.PlanningDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
         // A new plan replaces older recommendations only: an approved or executing plan stays what it is.
         var plans = state.State.Plans;

@@ -2,7 +2,7 @@ using KvmCluster.Grains.Access;
 using KvmCluster.Grains.Contracts;
 using KvmCluster.Grains.Guests;
 using KvmCluster.Grains.Migrations;
-using KvmCluster.Grains.Policies;
+using KvmCluster.Grains.PolicyStore;
 using KvmCluster.Policies.Model;
 using KvmCluster.Policies.Planning;
 using Microsoft.Extensions.Logging;

@@ -8,7 +8,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using Orleans.Serialization.Invocation;
-using PolicyModel = KvmCluster.Policies.Policy;
+using PolicyModel = KvmCluster.Policies.Rules;
 
 namespace KvmCluster.Grains.Scheduling;
 

@@ -1,6 +1,6 @@
 using KvmCluster.Policies.Model;
 using KvmCluster.Policies.Placement;
-using KvmCluster.Policies.Policy;
+using KvmCluster.Policies.Rules;
 
 namespace KvmCluster.Policies.Balancing;
 

@@ -1,7 +1,7 @@
 using KvmCluster.Policies.Model;
 using KvmCluster.Policies.Placement;
 using KvmCluster.Policies.Planning;
-using KvmCluster.Policies.Policy;
+using KvmCluster.Policies.Rules;
 
 namespace KvmCluster.Policies.Balancing;
 

@@ -1,5 +1,5 @@
 using KvmCluster.Policies.Balancing.Adaptive;
-using KvmCluster.Policies.Policy;
+using KvmCluster.Policies.Rules;
 
 namespace KvmCluster.Policies.Balancing;
 
@@ -14,7 +14,7 @@ public static class UsageWindow
     /// <summary>Kept whatever the policy: the dirty rate and resident memory the planner prices moves with.</summary>
     public const int Minimum = 2;
 
-    public static int Samples(Policy.Policy policy, double sampleSeconds)
+    public static int Samples(Rules.Policy policy, double sampleSeconds)
     {
         int For(double minutes) => Math.Max(1, (int)Math.Ceiling(minutes * 60 / sampleSeconds));
         var n = policy.Kind switch

@@ -1,5 +1,5 @@
 using KvmCluster.Policies.Constraints.Filters;
-using KvmCluster.Policies.Policy;
+using KvmCluster.Policies.Rules;
 
 namespace KvmCluster.Policies.Constraints;
 
@@ -9,31 +9,33 @@ namespace KvmCluster.Policies.Constraints;
 /// </summary>
 public sealed class ConstraintSet
 {
-    /// <summary>Ids of the constraints no policy can remove, in evaluation order.</summary>
-    public static readonly IReadOnlyList<string> MandatoryIds =
+    // The mandatory constraints, each once: static ones answered per host class, dynamic ones per host.
+    private static readonly IStaticConstraint[] MandatoryStatic =
     [
-        "host-state", "name-clash", "cpu-model", "nx", "64-bit", "nested", "hugepages", "pci-passthrough",
-        "sriov", "storage", "host-affinity", "guest-affinity", "capacity",
+        CpuModelConstraint.Instance, NxConstraint.Instance, LongModeConstraint.Instance,
+        NestedVirtualisationConstraint.Instance, HugepageConstraint.Instance, PciPassthroughConstraint.Instance,
+        SriovConstraint.Instance, StorageConstraint.Instance, HostAffinityConstraint.Instance,
     ];
+
+    // Cheapest and most selective first: the hot loop stops at the first "no".
+    private static readonly IDynamicConstraint[] MandatoryDynamic =
+    [
+        HostStateConstraint.Instance, CapacityConstraint.Instance, HugepageConstraint.Instance,
+        NameClashConstraint.Instance, PciPassthroughConstraint.Instance, SriovConstraint.Instance,
+        StorageConstraint.Instance, GuestAffinityConstraint.Instance,
+    ];
+
+    /// <summary>Ids of the constraints no policy can remove (static ones first), taken from the instances themselves.</summary>
+    public static readonly IReadOnlyList<string> MandatoryIds =
+        [.. MandatoryStatic.Select(c => c.Id).Concat(MandatoryDynamic.Select(c => c.Id)).Distinct()];
 
     public IReadOnlyList<IStaticConstraint> Static { get; }
     public IReadOnlyList<IDynamicConstraint> Dynamic { get; }
 
-    public ConstraintSet(Policy.Policy policy)
+    public ConstraintSet(Rules.Policy policy)
     {
-        List<IStaticConstraint> s =
-        [
-            CpuModelConstraint.Instance, NxConstraint.Instance, LongModeConstraint.Instance,
-            NestedVirtualisationConstraint.Instance, HugepageConstraint.Instance, PciPassthroughConstraint.Instance,
-            SriovConstraint.Instance, StorageConstraint.Instance, HostAffinityConstraint.Instance,
-        ];
-        // Cheapest and most selective first: the hot loop stops at the first "no".
-        List<IDynamicConstraint> d =
-        [
-            HostStateConstraint.Instance, CapacityConstraint.Instance, HugepageConstraint.Instance,
-            NameClashConstraint.Instance, PciPassthroughConstraint.Instance, SriovConstraint.Instance,
-            StorageConstraint.Instance, GuestAffinityConstraint.Instance,
-        ];
+        List<IStaticConstraint> s = [.. MandatoryStatic];
+        List<IDynamicConstraint> d = [.. MandatoryDynamic];
         foreach (var f in policy.Filters)
         {
             switch (f)

@@ -20,7 +20,7 @@ public sealed record HostRejection(string Host, IReadOnlyList<Rejection> Reasons
 /// guest would leave (for migrations) and the policy. Its answer is memoised per host class, so it must not
 /// read per-host counters, and its message must refer to the candidate as <see cref="HostToken"/>.
 /// </summary>
-public readonly record struct StaticInput(Guest Guest, Host Host, Host? Source, Policy.Policy Policy)
+public readonly record struct StaticInput(Guest Guest, Host Host, Host? Source, Rules.Policy Policy)
 {
     public const string HostToken = "{host}";
     public const string SourceToken = "{source}";

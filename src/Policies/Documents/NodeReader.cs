@@ -14,6 +14,20 @@ internal sealed class DocumentContext(string file)
     public string File { get; } = file;
     public List<DocumentError> Errors { get; } = [];
 
+    /// <summary>
+    /// When set, every option a reader asks for is written down here (path, kind, range, meaning): the reader is
+    /// the document's schema, and the reference documentation is generated from what it asks.
+    /// </summary>
+    public Dictionary<string, DocumentOption>? Options { get; init; }
+
+    public void Describe(string path, string kind, string? range, string? about)
+    {
+        if (Options is null) return;
+        var key = System.Text.RegularExpressions.Regex.Replace(path, @"\[\d+\]", "[]");
+        // The outermost reader's call comes first (Int before the Long and String it calls): it says what the option is.
+        if (!Options.ContainsKey(key)) Options[key] = new DocumentOption(key, kind, range, about ?? "");
+    }
+
     public void Error(YamlNode node, string path, string message) => Error(node.Start, path, message);
 
     public void Error(Mark mark, string path, string message) =>
@@ -109,8 +123,9 @@ internal sealed class MapReader
 
     public void Missing(string key) => Doc.Error(_node, Child(key), "is required");
 
-    public string? String(string key, bool required = false)
+    public string? String(string key, bool required = false, string? about = null)
     {
+        if (Doc.Options is not null) Doc.Describe(Child(key), "string", null, about);
         var node = Raw(key);
         if (node is null) { if (required) Missing(key); return null; }
         if (node is YamlScalarNode s) return s.Value;
@@ -118,8 +133,9 @@ internal sealed class MapReader
         return null;
     }
 
-    public bool? Bool(string key)
+    public bool? Bool(string key, string? about = null)
     {
+        if (Doc.Options is not null) Doc.Describe(Child(key), "boolean", null, about);
         var s = String(key);
         if (s is null) return null;
         switch (s.ToLowerInvariant())
@@ -132,8 +148,9 @@ internal sealed class MapReader
         }
     }
 
-    public long? Long(string key, long min = long.MinValue, long max = long.MaxValue, bool required = false)
+    public long? Long(string key, long min = long.MinValue, long max = long.MaxValue, bool required = false, string? about = null)
     {
+        if (Doc.Options is not null) Doc.Describe(Child(key), "integer", RangeText(min, max), about);
         var s = String(key, required);
         if (s is null) return null;
         if (!long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v))
@@ -144,11 +161,15 @@ internal sealed class MapReader
         return InRange(key, v, min, max) ? v : null;
     }
 
-    public int? Int(string key, int min = int.MinValue, int max = int.MaxValue, bool required = false) =>
-        (int?)Long(key, min, max, required);
-
-    public double? Double(string key, double min = double.NegativeInfinity, double max = double.PositiveInfinity, bool required = false)
+    public int? Int(string key, int min = int.MinValue, int max = int.MaxValue, bool required = false, string? about = null)
     {
+        if (Doc.Options is not null) Doc.Describe(Child(key), "integer", RangeText<long>(min is int.MinValue ? long.MinValue : min, max is int.MaxValue ? long.MaxValue : max), about);
+        return (int?)Long(key, min, max, required);
+    }
+
+    public double? Double(string key, double min = double.NegativeInfinity, double max = double.PositiveInfinity, bool required = false, string? about = null)
+    {
+        if (Doc.Options is not null) Doc.Describe(Child(key), "number", RangeText(min, max), about);
         var s = String(key, required);
         if (s is null) return null;
         if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !double.IsFinite(v))
@@ -172,6 +193,14 @@ internal sealed class MapReader
         return false;
     }
 
+    private static string? RangeText<T>(T min, T max) => (IsUnbounded(min), IsUnbounded(max)) switch
+    {
+        (true, true) => null,
+        (false, true) => $"≥ {Fmt(min)}",
+        (true, false) => $"≤ {Fmt(max)}",
+        _ => $"{Fmt(min)} … {Fmt(max)}",
+    };
+
     private static bool IsUnbounded<T>(T v) => v switch
     {
         long l => l is long.MinValue or long.MaxValue,
@@ -182,8 +211,9 @@ internal sealed class MapReader
     private static string Fmt<T>(T v) => string.Format(CultureInfo.InvariantCulture, "{0}", v);
 
     /// <summary>Reads a value that must be one of <paramref name="allowed"/>; returns its index.</summary>
-    public int? Choice(string key, IReadOnlyList<string> allowed, bool required = false)
+    public int? Choice(string key, IReadOnlyList<string> allowed, bool required = false, string? about = null)
     {
+        if (Doc.Options is not null) Doc.Describe(Child(key), "one of", string.Join(", ", allowed), about);
         var s = String(key, required);
         if (s is null) return null;
         for (var i = 0; i < allowed.Count; i++)
@@ -192,8 +222,9 @@ internal sealed class MapReader
         return null;
     }
 
-    public MapReader? Map(string key, bool required = false)
+    public MapReader? Map(string key, bool required = false, string? about = null)
     {
+        if (Doc.Options is not null) Doc.Describe(Child(key), "mapping", null, about);
         var node = Raw(key);
         if (node is null) { if (required) Missing(key); return null; }
         return Of(Doc, node, Child(key));
@@ -234,8 +265,9 @@ internal sealed class MapReader
     }
 
     /// <summary>A list of plain strings.</summary>
-    public List<string> Strings(string key)
+    public List<string> Strings(string key, string? about = null)
     {
+        if (Doc.Options is not null) Doc.Describe(Child(key), "list of strings", null, about);
         var list = new List<string>();
         foreach (var (n, p) in Sequence(key))
         {
@@ -246,8 +278,9 @@ internal sealed class MapReader
     }
 
     /// <summary>A mapping of plain strings to plain strings (labels, mounts).</summary>
-    public SortedDictionary<string, string> StringMap(string key)
+    public SortedDictionary<string, string> StringMap(string key, string? about = null)
     {
+        if (Doc.Options is not null) Doc.Describe(Child(key), "string → string", null, about);
         var result = new SortedDictionary<string, string>(StringComparer.Ordinal);
         var m = Map(key);
         if (m is null) return result;

@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
 using KvmCluster.Policies.Model;
-using KvmCluster.Policies.Policy;
+using KvmCluster.Policies.Rules;
 
 namespace KvmCluster.Policies.Documents;
 
@@ -16,7 +16,7 @@ public static class PolicyDocument
     public static readonly IReadOnlyList<string> SelectionNames = ["mmt", "mc", "rs", "mu"];
 
     /// <summary>Parses a policy; throws <see cref="DocumentException"/> listing every problem.</summary>
-    public static Policy.Policy Parse(string text, string file = "<policy>")
+    public static Rules.Policy Parse(string text, string file = "<policy>")
     {
         var doc = new DocumentContext(file);
         var root = MapReader.Of(doc, doc.Load(text), "");
@@ -25,15 +25,15 @@ public static class PolicyDocument
         return policy!;
     }
 
-    private static Policy.Policy? Read(MapReader m)
+    private static Rules.Policy? Read(MapReader m)
     {
         var name = m.String("name", required: true);
         if (name is not null && GuestName.Problem(name) is not null)
             m.Error("name", $"'{name}' must match {GuestName.Pattern}");
-        var defaults = new Policy.Policy { Name = "x" };
+        var defaults = new Rules.Policy { Name = "x" };
         var kind = m.Choice("balancer", BalancerNames);
         var automation = m.Choice("automation", AutomationNames);
-        var policy = new Policy.Policy
+        var policy = new Rules.Policy
         {
             Name = name ?? "invalid",
             Description = m.String("description"),

@@ -1,5 +1,5 @@
 using System.Globalization;
-using KvmCluster.Policies.Policy;
+using KvmCluster.Policies.Rules;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -8,7 +8,7 @@ namespace KvmCluster.Policies.Documents;
 /// <summary>Writes a policy back as a complete YAML document: every field, defaults filled in.</summary>
 public static class PolicyWriter
 {
-    public static string ToYaml(Policy.Policy p)
+    public static string ToYaml(Rules.Policy p)
     {
         var doc = new Dictionary<string, object?>
         {

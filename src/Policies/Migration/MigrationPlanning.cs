@@ -1,5 +1,5 @@
 using KvmCluster.Policies.Model;
-using KvmCluster.Policies.Policy;
+using KvmCluster.Policies.Rules;
 
 namespace KvmCluster.Policies.Migration;
 

@@ -13,14 +13,15 @@ namespace KvmCluster.Policies.Placement;
 public sealed class PlacementEngine
 {
     public PlacementState State { get; }
-    public Policy.Policy Policy => State.Policy;
-    private readonly Policy.Policy _rules;
+    /// <summary>The rules this engine applies: the state's policy, or after <see cref="Derive"/> the derived rules.</summary>
+    public Rules.Policy Policy => _rules;
+    private readonly Rules.Policy _rules;
 
     /// <summary>
     /// An engine over the same state with extra filters and other weights — e.g. "only hosts that stay under
     /// 63 % CPU, least loaded first" for a balancer's own placements. Mandatory constraints still apply.
     /// </summary>
-    public PlacementEngine Derive(IEnumerable<Policy.ExtraFilter> extraFilters, Policy.ScoreWeights weights) =>
+    public PlacementEngine Derive(IEnumerable<Rules.ExtraFilter> extraFilters, Rules.ScoreWeights weights) =>
         new(State, _rules with { Filters = [.. _rules.Filters, .. extraFilters], Weights = weights });
     public ConstraintSet Constraints { get; }
     private readonly ScoreCard _score;
@@ -33,11 +34,11 @@ public sealed class PlacementEngine
     private readonly int[] _candidates;
     private readonly double[] _scores;
 
-    public PlacementEngine(FleetSnapshot snapshot, Policy.Policy policy) : this(new PlacementState(snapshot, policy)) { }
+    public PlacementEngine(FleetSnapshot snapshot, Rules.Policy policy) : this(new PlacementState(snapshot, policy)) { }
 
     public PlacementEngine(PlacementState state) : this(state, state.Policy) { }
 
-    private PlacementEngine(PlacementState state, Policy.Policy rules)
+    private PlacementEngine(PlacementState state, Rules.Policy rules)
     {
         State = state;
         Constraints = new ConstraintSet(rules);
@@ -48,7 +49,7 @@ public sealed class PlacementEngine
     }
 
     /// <summary>One-shot convenience: where would <paramref name="guest"/> go in this snapshot under this policy?</summary>
-    public static PlacementResult Place(FleetSnapshot snapshot, Guest guest, Policy.Policy policy) =>
+    public static PlacementResult Place(FleetSnapshot snapshot, Guest guest, Rules.Policy policy) =>
         new PlacementEngine(snapshot, policy).Place(guest);
 
     public PlacementResult Place(Guest guest, PlaceOptions? options = null) => Place(State.Demand(guest), options ?? PlaceOptions.Explained);

@@ -11,7 +11,7 @@ namespace KvmCluster.Policies.Placement;
 public sealed class PlacementState
 {
     public FleetSnapshot Snapshot { get; }
-    public Policy.Policy Policy { get; }
+    public Rules.Policy Policy { get; }
     public IReadOnlyList<Host> Hosts => _hosts;
     public HostClassIndex Classes { get; }
 
@@ -46,7 +46,7 @@ public sealed class PlacementState
     private readonly Dictionary<string, List<int>> _hostsByGuestName = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Dictionary<int, int>> _guestLabelCounts = new(StringComparer.Ordinal);
 
-    public PlacementState(FleetSnapshot snapshot, Policy.Policy policy)
+    public PlacementState(FleetSnapshot snapshot, Rules.Policy policy)
     {
         Snapshot = snapshot;
         Policy = policy;

@@ -18,7 +18,7 @@ public static class PlanBuilder
 {
     private sealed record Pending(Guest Guest, string From, string To, IReadOnlyList<string> Reasons, MigrationPrediction Cost);
 
-    public static Plan Build(FleetSnapshot snapshot, Policy.Policy policy, BalancerResult proposals, PlanningContext context) =>
+    public static Plan Build(FleetSnapshot snapshot, Rules.Policy policy, BalancerResult proposals, PlanningContext context) =>
         Build(new PlacementEngine(snapshot, policy), proposals, context);
 
     /// <summary>Builds the plan on <paramref name="engine"/>'s state, which must be the fleet as it is now; it is consumed.</summary>
@@ -125,7 +125,7 @@ public static class PlanBuilder
     /// The next wave: pending moves, in order, whose destination admits them with the wave's other arrivals
     /// already reserved there. Taken moves are removed from <paramref name="pending"/> and reserved.
     /// </summary>
-    private static List<Pending> TakeWave(PlacementEngine engine, List<Pending> pending, Policy.MigrationSettings limits)
+    private static List<Pending> TakeWave(PlacementEngine engine, List<Pending> pending, Rules.MigrationSettings limits)
     {
         var s = engine.State;
         var outbound = new Dictionary<string, int>(StringComparer.Ordinal);

@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using KvmCluster.Policies.Model;
 using KvmCluster.Policies.Placement;
-using KvmCluster.Policies.Policy;
+using KvmCluster.Policies.Rules;
 
 namespace KvmCluster.Policies.Planning;
 
@@ -85,7 +85,7 @@ public static class PlanExecutor
     /// whenever the fleet may have changed (a host reported); commands it returns are marked outstanding, so calling
     /// it again before their outcomes arrive issues nothing twice.
     /// </summary>
-    public static (PlanExecution Execution, IReadOnlyList<ExecutionCommand> Commands) Advance(PlanExecution e, IExecutionView view, Policy.Policy policy)
+    public static (PlanExecution Execution, IReadOnlyList<ExecutionCommand> Commands) Advance(PlanExecution e, IExecutionView view, Rules.Policy policy)
     {
         var commands = new List<ExecutionCommand>();
         while (!e.IsFinished)
@@ -108,7 +108,7 @@ public static class PlanExecutor
     }
 
     /// <summary>Checks the wave's migrations against the fleet now, each beside the others, and starts them.</summary>
-    private static PlanExecution StartWave(PlanExecution e, IExecutionView view, Policy.Policy policy, List<ExecutionCommand> commands)
+    private static PlanExecution StartWave(PlanExecution e, IExecutionView view, Rules.Policy policy, List<ExecutionCommand> commands)
     {
         var migrations = e.Plan.Where(s => s.Wave == e.Wave && s.Kind == StepKind.Migrate).ToList();
         if (migrations.Count == 0) return e;
@@ -142,7 +142,7 @@ public static class PlanExecutor
         return e;
     }
 
-    private static PlanExecution Continue(PlanExecution e, PlanStep step, IExecutionView view, Policy.Policy policy, List<ExecutionCommand> commands)
+    private static PlanExecution Continue(PlanExecution e, PlanStep step, IExecutionView view, Rules.Policy policy, List<ExecutionCommand> commands)
     {
         var s = e.Progress(step.Step);
         if (s.Status is StepStatus.Completed or StepStatus.Failed || s.Outstanding) return e;
@@ -178,7 +178,7 @@ public static class PlanExecutor
         }
     }
 
-    private static PlanExecution AwaitEmpty(PlanExecution e, StepExecution s, PlanStep step, HostSighting? host, IExecutionView view, Policy.Policy policy, List<ExecutionCommand> commands)
+    private static PlanExecution AwaitEmpty(PlanExecution e, StepExecution s, PlanStep step, HostSighting? host, IExecutionView view, Rules.Policy policy, List<ExecutionCommand> commands)
     {
         if (WhyNotEmpty(e, step, host, view) is not { } wait)
         {

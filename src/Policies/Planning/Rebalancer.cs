@@ -2,7 +2,7 @@ using KvmCluster.Policies.Balancing;
 using KvmCluster.Policies.Balancing.Adaptive;
 using KvmCluster.Policies.Model;
 using KvmCluster.Policies.Placement;
-using KvmCluster.Policies.Policy;
+using KvmCluster.Policies.Rules;
 
 namespace KvmCluster.Policies.Planning;
 
@@ -21,7 +21,7 @@ public static class Rebalancer
         _ => null,
     };
 
-    public static Plan Plan(FleetSnapshot snapshot, Policy.Policy policy, PlanningContext context)
+    public static Plan Plan(FleetSnapshot snapshot, Rules.Policy policy, PlanningContext context)
     {
         var engine = new PlacementEngine(snapshot, policy);
         // A guest in flight holds its destination too, for the balancers and the builder alike.

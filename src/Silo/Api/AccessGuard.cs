@@ -1,5 +1,5 @@
 using KvmCluster.Grains.Contracts;
-using KvmCluster.Silo.Hosting;
+using KvmCluster.Hosting;
 
 namespace KvmCluster.Silo.Api;
 

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
-using KvmCluster.Silo.Hosting;
+using KvmCluster.Hosting;
 
 namespace KvmCluster.Silo.Api;
 
@@ -16,11 +16,11 @@ public sealed class ApiToken
     public ApiToken(SiloSettings settings)
     {
         if (!string.IsNullOrWhiteSpace(settings.ApiToken)) { Value = settings.ApiToken; return; }
-        Security.PrivateFiles.EnsureDirectory(settings.StateDirectory, "--state-dir");
+        KvmCluster.Hosting.Security.PrivateFiles.EnsureDirectory(settings.StateDirectory, "--state-dir");
         File = Path.Combine(settings.StateDirectory, "api-token");
         if (System.IO.File.Exists(File))
         {
-            Security.PrivateFiles.CheckSecret(File, "the API token");
+            KvmCluster.Hosting.Security.PrivateFiles.CheckSecret(File, "the API token");
             Value = System.IO.File.ReadAllText(File).Trim();
             if (Value.Length > 0) return;
         }

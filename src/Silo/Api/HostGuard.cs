@@ -1,4 +1,4 @@
-using KvmCluster.Silo.Hosting;
+using KvmCluster.Hosting;
 
 namespace KvmCluster.Silo.Api;
 

@@ -1,5 +1,5 @@
 using System.Threading.RateLimiting;
-using KvmCluster.Silo.Hosting;
+using KvmCluster.Hosting;
 
 namespace KvmCluster.Silo.Api;
 

@@ -2,7 +2,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using KvmCluster.Grains.Serialization;
-using KvmCluster.Silo.Hosting;
+using KvmCluster.Hosting;
 
 namespace KvmCluster.Silo.Cli;
 

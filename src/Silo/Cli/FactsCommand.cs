@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using KvmCluster.Grains.Serialization;
-using KvmCluster.Silo.Facts;
+using KvmCluster.Hosting.Facts;
 using Spectre.Console;
 
 namespace KvmCluster.Silo.Cli;

@@ -112,7 +112,7 @@ public class CostModelTests
     [Fact]
     public void The_planner_counts_reported_disk_data_else_a_local_disks_size_and_gives_the_time_limit_room_for_it()
     {
-        var settings = new Policy.MigrationSettings { BandwidthMiBps = 100 };
+        var settings = new Rules.MigrationSettings { BandwidthMiBps = 100 };
         Model.Guest Vm(params Model.GuestDisk[] disks) => new() { Name = "g", VCpus = 1, MemoryMiB = 1024, Disks = [.. disks] };
         var shared = Vm(new Model.GuestDisk(Model.DiskKind.Shared, "/mnt/vm", Image: "/mnt/vm/g.qcow2"));
         var local = Vm(new Model.GuestDisk(Model.DiskKind.Local, SizeGiB: 20));

@@ -1,7 +1,7 @@
 using KvmCluster.Policies.Model;
 using KvmCluster.Policies.Planning;
 using static KvmCluster.Policies.Tests.Build;
-using PolicyT = KvmCluster.Policies.Policy.Policy;
+using PolicyT = KvmCluster.Policies.Rules.Policy;
 
 namespace KvmCluster.Policies.Tests.Planning;
 

@@ -4,8 +4,8 @@ using KvmCluster.Policies.Balancing;
 using KvmCluster.Policies.Model;
 using KvmCluster.Policies.Placement;
 using KvmCluster.Policies.Planning;
-using KvmCluster.Policies.Policy;
-using PolicyT = KvmCluster.Policies.Policy.Policy;
+using KvmCluster.Policies.Rules;
+using PolicyT = KvmCluster.Policies.Rules.Policy;
 
 namespace KvmCluster.Policies.Tests.Planning;
 

@@ -3,7 +3,7 @@ using KvmCluster.Policies.Documents;
 using KvmCluster.Policies.Model;
 using KvmCluster.Policies.Planning;
 using static KvmCluster.Policies.Tests.Build;
-using PolicyT = KvmCluster.Policies.Policy.Policy;
+using PolicyT = KvmCluster.Policies.Rules.Policy;
 
 namespace KvmCluster.Policies.Tests.Planning;
 

@@ -2,7 +2,7 @@ using KvmCluster.Policies.Balancing;
 using KvmCluster.Policies.Documents;
 using KvmCluster.Policies.Migration;
 using KvmCluster.Policies.Planning;
-using KvmCluster.Policies.Policy;
+using KvmCluster.Policies.Rules;
 
 namespace KvmCluster.Policies.Tests.Planning;
 
@@ -28,7 +28,7 @@ public class ScenarioTests
     {
         var dir = Path.Combine(ScenarioRoot(), name);
         var fleet = FleetDocument.Parse(File.ReadAllText(Path.Combine(dir, "fleet.yaml")), Path.Combine(dir, "fleet.yaml"));
-        Policy.Policy policy;
+        Rules.Policy policy;
         if (File.Exists(Path.Combine(dir, "policy.yaml")))
             policy = PolicyDocument.Parse(File.ReadAllText(Path.Combine(dir, "policy.yaml")), Path.Combine(dir, "policy.yaml"));
         else if (!BuiltInPolicies.TryGet(File.ReadAllText(Path.Combine(dir, "policy.txt")).Trim(), out policy))

@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using KvmCluster.Grains.Ports;
-using KvmCluster.Silo.Drivers.Qemu;
+using KvmCluster.Hosting.Drivers.Qemu;
 
 namespace KvmCluster.Silo.Tests.Hosts;
 

@@ -1,4 +1,4 @@
-using KvmCluster.Silo.Drivers.Qemu;
+using KvmCluster.Hosting.Drivers.Qemu;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Net.Sockets;

@@ -3,7 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using KvmCluster.Grains.Contracts;
 using KvmCluster.Grains.Serialization;
-using KvmCluster.Silo.Security;
+using KvmCluster.Hosting.Security;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;

@@ -1,7 +1,7 @@
 using KvmCluster.Grains.Contracts;
 using KvmCluster.Policies.Migration;
 using KvmCluster.Policies.Model;
-using KvmCluster.Silo.Drivers.Qemu;
+using KvmCluster.Hosting.Drivers.Qemu;
 
 namespace KvmCluster.Silo.Tests.Security;
 
@@ -34,7 +34,7 @@ public sealed class QemuMigrationTlsTests : IAsyncLifetime
     };
 
     private static MigrationOrder Order(string guest, string from, string to) =>
-        new(guest, from, to, null, new Policies.Policy.MigrationSettings(), Policies.Migration.MigrationPlanning.MinimumDeadlineSeconds, []);
+        new(guest, from, to, null, new Policies.Rules.MigrationSettings(), Policies.Migration.MigrationPlanning.MinimumDeadlineSeconds, []);
 
     [Fact]
     public async Task With_tls_a_migration_completes_and_a_plaintext_or_foreign_source_is_refused_by_qemu()

@@ -1,5 +1,5 @@
 using KvmCluster.Policies.Placement;
-using KvmCluster.Policies.Policy;
+using KvmCluster.Policies.Rules;
 
 namespace KvmCluster.Policies.Constraints.Filters;
 

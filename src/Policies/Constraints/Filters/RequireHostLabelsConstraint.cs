@@ -1,4 +1,4 @@
-using KvmCluster.Policies.Policy;
+using KvmCluster.Policies.Rules;
 
 namespace KvmCluster.Policies.Constraints.Filters;
 
