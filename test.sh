@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of KvmCluster, as CI does. It installs the system packages the tests need (Debian, as root,
-# only when missing), builds the solution and runs `dotnet test`, then prints one line "N passed, N failed".
+# only when missing), builds the solution, runs `dotnet test`, checks the formatting, then prints one line "N passed, N failed".
 # Tests that need Redis or QEMU start what they need themselves, or fail loudly — they never skip silently.
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -54,6 +54,13 @@ if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 if tests/aot-smoke.sh | tee "$results/aot-smoke.log" | tail -n 1 | grep -q '^PASS$'; then
   passed=$((passed + 1))
 else
+  failed=$((failed + 1)); status=1
+fi
+# Formatting as .editorconfig says (whitespace, import order): one more test. `dotnet format KvmCluster.sln` fixes it.
+if dotnet format KvmCluster.sln --verify-no-changes --no-restore > "$results/format.log" 2>&1; then
+  passed=$((passed + 1))
+else
+  echo "formatting differs from .editorconfig (run: dotnet format KvmCluster.sln):"; head -n 20 "$results/format.log"
   failed=$((failed + 1)); status=1
 fi
 if [ "$skipped" -gt 0 ]; then

@@ -1,10 +1,10 @@
 using KvmCluster.Grains.Contracts;
 using KvmCluster.Grains.Ports;
 using KvmCluster.Grains.Scheduling;
+using KvmCluster.Hosting;
+using KvmCluster.Hosting.Drivers;
 using KvmCluster.Policies.Migration;
 using KvmCluster.Policies.Planning;
-using KvmCluster.Hosting.Drivers;
-using KvmCluster.Hosting;
 using KvmCluster.Sim.Engine;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -1,5 +1,5 @@
-using KvmCluster.Policies.Model;
 using KvmCluster.Hosting.Drivers;
+using KvmCluster.Policies.Model;
 using KvmCluster.Sim.Engine;
 using Host = KvmCluster.Policies.Model.Host;
 

@@ -104,15 +104,15 @@ internal sealed class PlanDriver
         switch (command)
         {
             case StartMigration m:
-            {
-                var v = SimFleetSnapshot.VmIndex(m.Guest);
-                var to = SimFleetSnapshot.HostIndex(m.To);
-                // The executor checked the core's constraints; the simulated hardware has the last word on room.
-                if (!_dc.IsSuitable(to, v)) { outcome = new MigrationEnded(m.Step, false, $"{m.To} has no room in the simulated datacenter"); break; }
-                _migrations.Start(v, to);
-                _moving[m.Step] = (v, SimFleetSnapshot.HostIndex(m.From), to);
-                break;
-            }
+                {
+                    var v = SimFleetSnapshot.VmIndex(m.Guest);
+                    var to = SimFleetSnapshot.HostIndex(m.To);
+                    // The executor checked the core's constraints; the simulated hardware has the last word on room.
+                    if (!_dc.IsSuitable(to, v)) { outcome = new MigrationEnded(m.Step, false, $"{m.To} has no room in the simulated datacenter"); break; }
+                    _migrations.Start(v, to);
+                    _moving[m.Step] = (v, SimFleetSnapshot.HostIndex(m.From), to);
+                    break;
+                }
             case PowerOnHost on:
                 _migrations.WakeHost(SimFleetSnapshot.HostIndex(on.Host));
                 outcome = new PowerCommandDone(on.Step);

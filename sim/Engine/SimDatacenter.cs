@@ -1,5 +1,5 @@
-using KvmCluster.Sim.Traces;
 using KvmCluster.Policies.Balancing.Adaptive;
+using KvmCluster.Sim.Traces;
 
 namespace KvmCluster.Sim.Engine;
 

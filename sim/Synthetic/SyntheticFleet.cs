@@ -49,10 +49,15 @@ public static class SyntheticFleet
                 Name = $"hv-{i:00000}",
                 Cpu = new HostCpu
                 {
-                    Vendor = gen.Vendor, ModelName = gen.Model,
+                    Vendor = gen.Vendor,
+                    ModelName = gen.Model,
                     Flags = flags.ToImmutableSortedSet(StringComparer.Ordinal),
                     QemuModels = gen.QemuModels.ToImmutableSortedSet(StringComparer.Ordinal),
-                    NestedEnabled = nested, Sockets = 2, Cores = gen.Threads / 2, Threads = gen.Threads, MhzPerThread = gen.MhzPerThread,
+                    NestedEnabled = nested,
+                    Sockets = 2,
+                    Cores = gen.Threads / 2,
+                    Threads = gen.Threads,
+                    MhzPerThread = gen.MhzPerThread,
                 },
                 MemoryMiB = memMiB,
                 ReservedMemoryMiB = 8192,

@@ -2,9 +2,9 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using KvmCluster.Grains.Contracts;
-using KvmCluster.Policies.Model;
-using KvmCluster.Hosting.Drivers;
 using KvmCluster.Hosting;
+using KvmCluster.Hosting.Drivers;
+using KvmCluster.Policies.Model;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 

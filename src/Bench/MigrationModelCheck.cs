@@ -1,7 +1,7 @@
 using KvmCluster.Grains.Contracts;
+using KvmCluster.Hosting.Drivers.Qemu;
 using KvmCluster.Policies.Migration;
 using KvmCluster.Policies.Model;
-using KvmCluster.Hosting.Drivers.Qemu;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KvmCluster.Bench;
@@ -40,7 +40,9 @@ public static class MigrationModelCheck
         {
             var guest = new Guest
             {
-                Name = $"model-{n++}", VCpus = 1, MemoryMiB = 256,
+                Name = $"model-{n++}",
+                VCpus = 1,
+                MemoryMiB = 256,
                 Boot = new GuestBoot(kernel, $"buf={c.WorkingSetMiB} rate={c.DirtyMiBps} seed=1"),
             };
             await a.LaunchAsync(guest, CancellationToken.None);

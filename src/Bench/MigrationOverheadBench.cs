@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using KvmCluster.Grains.Contracts;
-using KvmCluster.Policies.Model;
-using KvmCluster.Hosting.Drivers.Qemu;
 using KvmCluster.Hosting;
+using KvmCluster.Hosting.Drivers.Qemu;
+using KvmCluster.Policies.Model;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
-using KvmCluster.Silo.Cli;
 using KvmCluster.Hosting;
 using KvmCluster.Silo;
+using KvmCluster.Silo.Cli;
 
 // kvmcluster: the silo (default verb) and the operator CLI, which talks to any silo's REST API.
 // Exit codes: 0 ok, 1 the cluster refused or failed, 2 usage error.

@@ -15,7 +15,10 @@ internal static class Build
         Flags = Set("lm", "nx", "vmx", "pdpe1gb", "sse4_2", "avx2", "avx512f"),
         QemuModels = Set("qemu64", "Haswell", "Skylake-Server"),
         NestedEnabled = true,
-        Sockets = 1, Cores = 8, Threads = 16, MhzPerThread = 2100,
+        Sockets = 1,
+        Cores = 8,
+        Threads = 16,
+        MhzPerThread = 2100,
     };
 
     public static HostCpu HaswellCpu => new()
@@ -25,7 +28,10 @@ internal static class Build
         Flags = Set("lm", "nx", "vmx", "sse4_2", "avx2"),
         QemuModels = Set("qemu64", "Haswell"),
         NestedEnabled = false,
-        Sockets = 1, Cores = 8, Threads = 16, MhzPerThread = 2500,
+        Sockets = 1,
+        Cores = 8,
+        Threads = 16,
+        MhzPerThread = 2500,
     };
 
     public static Host Host(string name, HostCpu? cpu = null, long memoryMiB = 65536) => new()

@@ -1,8 +1,8 @@
 using KvmCluster.Policies.Balancing;
 using KvmCluster.Policies.Model;
 using KvmCluster.Policies.Planning;
-using KvmCluster.Policies.Rules;
 using KvmCluster.Policies.Randomness;
+using KvmCluster.Policies.Rules;
 using static KvmCluster.Policies.Tests.Build;
 using PolicyT = KvmCluster.Policies.Rules.Policy;
 

@@ -1,5 +1,5 @@
-using KvmCluster.Policies.Migration;
 using KvmCluster.Bench;
+using KvmCluster.Policies.Migration;
 using Xunit.Abstractions;
 
 namespace KvmCluster.Silo.Tests;

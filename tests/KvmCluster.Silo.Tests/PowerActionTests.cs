@@ -1,9 +1,9 @@
 using KvmCluster.Grains.Contracts;
 using KvmCluster.Grains.Hosts;
-using KvmCluster.Policies.Model;
-using KvmCluster.Hosting.Drivers;
 using KvmCluster.Hosting;
+using KvmCluster.Hosting.Drivers;
 using KvmCluster.Hosting.Power;
+using KvmCluster.Policies.Model;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace KvmCluster.Silo.Tests;

@@ -9,7 +9,9 @@ public sealed class QemuClusterTests
 {
     private static Guest TestVm(string name, int buf = 32, int rate = 5) => new()
     {
-        Name = name, VCpus = 1, MemoryMiB = 128,
+        Name = name,
+        VCpus = 1,
+        MemoryMiB = 128,
         Boot = new GuestBoot(TestGuest.Kernel, $"buf={buf} rate={rate} seed=1"),
     };
 

@@ -1,5 +1,5 @@
-using KvmCluster.Policies.Model;
 using KvmCluster.Hosting.Drivers.Qemu;
+using KvmCluster.Policies.Model;
 
 namespace KvmCluster.Silo.Tests;
 

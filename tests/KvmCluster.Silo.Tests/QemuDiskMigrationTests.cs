@@ -17,7 +17,10 @@ public sealed class QemuDiskMigrationTests
     /// <summary>The test guest writing "heartbeat N" to sector N of every disk, after filling <paramref name="fill"/> MiB at 32 MiB.</summary>
     private static Guest DiskVm(string name, int fill, params GuestDisk[] disks) => new()
     {
-        Name = name, VCpus = 1, MemoryMiB = 128, Disks = [.. disks],
+        Name = name,
+        VCpus = 1,
+        MemoryMiB = 128,
+        Disks = [.. disks],
         Boot = new GuestBoot(TestGuest.Kernel, $"buf=16 rate=5 seed=1 disk=1 fill={fill}"),
     };
 

@@ -1,6 +1,6 @@
 using KvmCluster.Grains.Contracts;
-using KvmCluster.Policies.Model;
 using KvmCluster.Hosting.Drivers.Qemu;
+using KvmCluster.Policies.Model;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KvmCluster.Silo.Tests;
@@ -24,7 +24,9 @@ public sealed class QemuDriverTests : IAsyncLifetime
 
     private static Guest TestVm(string name, int buf = 32, int rate = 5) => new()
     {
-        Name = name, VCpus = 1, MemoryMiB = 128,
+        Name = name,
+        VCpus = 1,
+        MemoryMiB = 128,
         Boot = new GuestBoot(TestGuest.Kernel, $"buf={buf} rate={rate} seed=1"),
     };
 

@@ -14,7 +14,9 @@ public sealed class QemuMemoryTests
 
     private static Guest TestVm(string name, int buf = 32, int seed = 1) => new()
     {
-        Name = name, VCpus = 1, MemoryMiB = 128,
+        Name = name,
+        VCpus = 1,
+        MemoryMiB = 128,
         Boot = new GuestBoot(TestGuest.Kernel, $"buf={buf} rate=5 seed={seed}"),
     };
 

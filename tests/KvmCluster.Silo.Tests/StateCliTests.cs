@@ -72,8 +72,13 @@ public sealed class StateCliTests
             for (var i = 0; i < 3000; i++)
                 events.Add(new JsonObject
                 {
-                    ["sequence"] = 0, ["at"] = "2026-11-01T00:00:00+00:00", ["kind"] = "note", ["subject"] = "web-1",
-                    ["message"] = $"old event {i}: " + new string('x', 400), ["reasons"] = new JsonArray(), ["actor"] = null,
+                    ["sequence"] = 0,
+                    ["at"] = "2026-11-01T00:00:00+00:00",
+                    ["kind"] = "note",
+                    ["subject"] = "web-1",
+                    ["message"] = $"old event {i}: " + new string('x', 400),
+                    ["reasons"] = new JsonArray(),
+                    ["actor"] = null,
                 });
             var bigFile = Path.Combine(work.FullName, "big.json");
             await File.WriteAllTextAsync(bigFile, big.ToJsonString());

@@ -29,7 +29,9 @@ public sealed class StateRestoreQemuTests
             foreach (var g in guests)
                 await cluster.PostAsync("/api/guests", new Dictionary<string, object?>
                 {
-                    ["name"] = g, ["vCpus"] = 1, ["memoryMiB"] = 128,
+                    ["name"] = g,
+                    ["vCpus"] = 1,
+                    ["memoryMiB"] = 128,
                     ["boot"] = new { kernel = TestGuest.Kernel, append = "buf=4 rate=2 seed=1" },
                 });
             await cluster.PostAsync("/api/tokens", new { name = "backup-reader", role = "viewer" });

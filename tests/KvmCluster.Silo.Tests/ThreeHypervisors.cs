@@ -1,9 +1,9 @@
 using KvmCluster.Grains.Contracts;
 using KvmCluster.Grains.Migrations;
 using KvmCluster.Grains.Serialization;
-using KvmCluster.Policies.Model;
-using KvmCluster.Hosting.Drivers;
 using KvmCluster.Hosting;
+using KvmCluster.Hosting.Drivers;
+using KvmCluster.Policies.Model;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Configuration;
 using Orleans.Serialization;

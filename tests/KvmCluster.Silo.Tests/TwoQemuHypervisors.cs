@@ -1,8 +1,8 @@
 using KvmCluster.Grains.Contracts;
 using KvmCluster.Grains.Migrations;
 using KvmCluster.Grains.Serialization;
-using KvmCluster.Hosting.Drivers.Qemu;
 using KvmCluster.Hosting;
+using KvmCluster.Hosting.Drivers.Qemu;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Configuration;
 using Orleans.Serialization;

@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using KvmCluster.Grains.Contracts;
-using KvmCluster.Hosting.Drivers;
 using KvmCluster.Hosting;
+using KvmCluster.Hosting.Drivers;
 using KvmCluster.Hosting.Power;
 using Microsoft.Extensions.DependencyInjection;
 

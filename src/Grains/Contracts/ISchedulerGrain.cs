@@ -1,5 +1,5 @@
-using Orleans.Concurrency;
 using KvmCluster.Policies.Model;
+using Orleans.Concurrency;
 
 namespace KvmCluster.Grains.Contracts;
 

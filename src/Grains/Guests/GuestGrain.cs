@@ -1,5 +1,5 @@
-using KvmCluster.Grains.Ports;
 using KvmCluster.Grains.Contracts;
+using KvmCluster.Grains.Ports;
 using KvmCluster.Policies.Model;
 
 namespace KvmCluster.Grains.Guests;

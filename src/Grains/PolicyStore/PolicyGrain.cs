@@ -1,6 +1,6 @@
-using KvmCluster.Grains.Ports;
 using KvmCluster.Grains.Contracts;
 using KvmCluster.Grains.Events;
+using KvmCluster.Grains.Ports;
 using KvmCluster.Policies.Documents;
 using KvmCluster.Policies.Rules;
 

@@ -6,9 +6,9 @@ using KvmCluster.Policies.Model;
 using KvmCluster.Policies.Placement;
 using KvmCluster.Policies.Planning;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using Orleans.Serialization.Invocation;
-using Microsoft.Extensions.Options;
 using PolicyModel = KvmCluster.Policies.Rules;
 
 namespace KvmCluster.Grains.Scheduling;

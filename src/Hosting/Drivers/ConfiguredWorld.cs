@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using KvmCluster.Policies.Model;
-using Host = KvmCluster.Policies.Model.Host;
 using Microsoft.Extensions.Options;
+using Host = KvmCluster.Policies.Model.Host;
 
 namespace KvmCluster.Hosting.Drivers;
 

@@ -20,8 +20,11 @@ public static class PolicyWriter
             ["overcommit"] = new Dictionary<string, object> { ["cpu"] = p.Overcommit.Cpu, ["memory"] = p.Overcommit.Memory },
             ["weights"] = new Dictionary<string, object>
             {
-                ["spread"] = p.Weights.Spread, ["pack"] = p.Weights.Pack, ["power"] = p.Weights.Power,
-                ["softAffinity"] = p.Weights.SoftAffinity, ["fewestMigrations"] = p.Weights.FewestMigrations,
+                ["spread"] = p.Weights.Spread,
+                ["pack"] = p.Weights.Pack,
+                ["power"] = p.Weights.Power,
+                ["softAffinity"] = p.Weights.SoftAffinity,
+                ["fewestMigrations"] = p.Weights.FewestMigrations,
             },
             ["filters"] = p.Filters.Select(Filter).ToList(),
             ["migration"] = new Dictionary<string, object>

@@ -29,7 +29,10 @@ public static class BuiltInPolicies
             // The adaptive family switches emptied hosts off (CloudSim counts them as off at once): many per round.
             policy = new Policy
             {
-                Name = name, Kind = BalancerKind.Adaptive, Adaptive = adaptive, Weights = new ScoreWeights(Spread: 0, Power: 1),
+                Name = name,
+                Kind = BalancerKind.Adaptive,
+                Adaptive = adaptive,
+                Weights = new ScoreWeights(Spread: 0, Power: 1),
                 PowerSaving = new PowerSavingSettings { MaxPowerActionsPerRound = 50 },
             };
             return true;

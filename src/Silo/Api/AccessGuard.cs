@@ -93,7 +93,8 @@ public static class AccessGuard
         var status = context.Response.StatusCode;
         audit.LogInformation("{Actor} ({Role}) from {Address}: {Request} → {Status}", actor, role, address, request, status);
         var record = Grains.Events.Events.New(DateTimeOffset.UtcNow, "audit", context.Request.Path.Value ?? "", $"{request} → {status}",
-            [$"actor {actor}", $"role {role}", $"from {address}", $"status {status}"]) with { Actor = actor };
+            [$"actor {actor}", $"role {role}", $"from {address}", $"status {status}"]) with
+        { Actor = actor };
         _ = Grains.Events.Events.Record(grains, record).ContinueWith(t => audit.LogWarning("audit record not stored: {Error}", t.Exception?.GetBaseException().Message),
             CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
     }

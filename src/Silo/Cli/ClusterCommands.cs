@@ -121,8 +121,11 @@ public static class ClusterCommands
             var ksmValue = p.GetValue(ksm);
             var r = await c.Post($"api/hosts/{Uri.EscapeDataString(p.GetValue(tunedHost)!)}/tuning", new
             {
-                hugepageSizeKiB = size, hugepagePages = pages, ksmRun = ksmValue is null ? (bool?)null : ksmValue == "on",
-                ksmPagesToScan = p.GetValue(ksmScan), ksmSleepMillisecs = p.GetValue(ksmSleep),
+                hugepageSizeKiB = size,
+                hugepagePages = pages,
+                ksmRun = ksmValue is null ? (bool?)null : ksmValue == "on",
+                ksmPagesToScan = p.GetValue(ksmScan),
+                ksmSleepMillisecs = p.GetValue(ksmSleep),
             });
             if (Raw(p, r)) return 0;
             var host = r.GetProperty("host");

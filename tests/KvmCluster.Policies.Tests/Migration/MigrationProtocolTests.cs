@@ -1,6 +1,6 @@
 using KvmCluster.Policies.Migration;
-using S = KvmCluster.Policies.Migration.SourceFact;
 using D = KvmCluster.Policies.Migration.DestinationFact;
+using S = KvmCluster.Policies.Migration.SourceFact;
 
 namespace KvmCluster.Policies.Tests.Migration;
 

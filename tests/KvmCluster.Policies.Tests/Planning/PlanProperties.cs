@@ -30,10 +30,12 @@ public class PlanProperties
                 Name = $"hv-{i:00}",
                 Cpu = new HostCpu
                 {
-                    Vendor = "GenuineIntel", ModelName = skylake ? "Gold" : "E5",
+                    Vendor = "GenuineIntel",
+                    ModelName = skylake ? "Gold" : "E5",
                     Flags = (r.NextDouble() < 0.85 ? new[] { "lm", "nx" } : new[] { "lm" }).ToImmutableSortedSet(StringComparer.Ordinal),
                     QemuModels = (skylake ? Models : Models[..2]).ToImmutableSortedSet(StringComparer.Ordinal),
-                    Threads = r.Next(2, 9), MhzPerThread = 2000,
+                    Threads = r.Next(2, 9),
+                    MhzPerThread = 2000,
                 },
                 MemoryMiB = 16384,
                 Hugepages = r.NextDouble() < 0.5 ? [new HugepagePool(HugepagePool.Size2M, 4096, 4096)] : [],
@@ -51,7 +53,9 @@ public class PlanProperties
         {
             var g = new Guest
             {
-                Name = $"g{i:00}", VCpus = r.Next(1, 7), MemoryMiB = 1024L * r.Next(1, 7),
+                Name = $"g{i:00}",
+                VCpus = r.Next(1, 7),
+                MemoryMiB = 1024L * r.Next(1, 7),
                 Cpu = GuestCpu.Named(Models[r.Next(Models.Length)]),
                 RequiresNx = r.NextDouble() < 0.8,
                 HugepageSizeKiB = r.NextDouble() < 0.15 ? HugepagePool.Size2M : null,

@@ -50,7 +50,9 @@ public sealed partial class MigrationFaultCase(NamespaceCluster cluster, Action<
         // The guest avoids the scheduler's host: source, destination and the migration's coordinator are three silos.
         var spec = new Dictionary<string, object?>
         {
-            ["name"] = guest, ["vCpus"] = 1, ["memoryMiB"] = 128,
+            ["name"] = guest,
+            ["vCpus"] = 1,
+            ["memoryMiB"] = 128,
             ["boot"] = new { kernel = TestGuest.Kernel, append = $"buf={bufMiB} rate=4 seed=1 disk={(localDisk ? 1 : 0)} fill=4" },
             ["disks"] = localDisk ? new object[] { new { kind = "local", sizeGiB = 1 } } : Array.Empty<object>(),
             ["affinity"] = new[] { new { scope = "host", key = "hv", value = coordinator, anti = true, hard = true } },

@@ -1,8 +1,8 @@
-using KvmCluster.Hosting.Drivers.Qemu;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json;
+using KvmCluster.Hosting.Drivers.Qemu;
 
 namespace KvmCluster.Silo.Tests.Hosts;
 

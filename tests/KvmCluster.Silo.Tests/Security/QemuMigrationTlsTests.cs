@@ -1,7 +1,7 @@
 using KvmCluster.Grains.Contracts;
+using KvmCluster.Hosting.Drivers.Qemu;
 using KvmCluster.Policies.Migration;
 using KvmCluster.Policies.Model;
-using KvmCluster.Hosting.Drivers.Qemu;
 
 namespace KvmCluster.Silo.Tests.Security;
 
@@ -29,7 +29,9 @@ public sealed class QemuMigrationTlsTests : IAsyncLifetime
 
     private static Guest TestVm(string name) => new()
     {
-        Name = name, VCpus = 1, MemoryMiB = 128,
+        Name = name,
+        VCpus = 1,
+        MemoryMiB = 128,
         Boot = new GuestBoot(TestGuest.Kernel, "buf=16 rate=2 seed=1"),
     };
 

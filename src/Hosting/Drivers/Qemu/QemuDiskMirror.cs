@@ -40,7 +40,10 @@ public sealed class QemuDiskMirror(QmpClient qmp, Guest guest, TimeSpan timeout,
             var job = $"mirror-disk{i}";
             var arguments = new Dictionary<string, object>
             {
-                ["job-id"] = job, ["device"] = $"disk{i}", ["sync"] = "top", ["copy-mode"] = "write-blocking",
+                ["job-id"] = job,
+                ["device"] = $"disk{i}",
+                ["sync"] = "top",
+                ["copy-mode"] = "write-blocking",
                 // Kept after it ends, so an error can be read from it.
                 ["auto-dismiss"] = false,
             };

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using KvmCluster.Grains.Contracts;
-using KvmCluster.Policies.Model;
 using KvmCluster.Hosting.Processes;
+using KvmCluster.Policies.Model;
 
 namespace KvmCluster.Hosting.Drivers.Qemu;
 

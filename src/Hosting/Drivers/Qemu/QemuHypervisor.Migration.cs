@@ -3,8 +3,8 @@ using System.Collections.Immutable;
 using System.Text.Json;
 using KvmCluster.Grains.Contracts;
 using KvmCluster.Grains.Ports;
-using KvmCluster.Policies.Model;
 using KvmCluster.Hosting.Facts;
+using KvmCluster.Policies.Model;
 using Microsoft.Extensions.Logging;
 using Host = KvmCluster.Policies.Model.Host;
 
@@ -78,7 +78,11 @@ public sealed partial class QemuHypervisor
             if (guest.Disks[i].IsCopiedOnMigration)
                 await qmp.ExecuteAsync("block-export-add", new Dictionary<string, object>
                 {
-                    ["type"] = "nbd", ["id"] = $"disk{i}", ["name"] = $"disk{i}", ["node-name"] = $"nd-disk{i}", ["writable"] = true,
+                    ["type"] = "nbd",
+                    ["id"] = $"disk{i}",
+                    ["name"] = $"disk{i}",
+                    ["node-name"] = $"nd-disk{i}",
+                    ["writable"] = true,
                 }, Timeout, cancellationToken);
         return endpoint;
     }

@@ -3,8 +3,8 @@ using System.Collections.Immutable;
 using System.Text.Json;
 using KvmCluster.Grains.Contracts;
 using KvmCluster.Grains.Ports;
-using KvmCluster.Policies.Model;
 using KvmCluster.Hosting.Facts;
+using KvmCluster.Policies.Model;
 using Microsoft.Extensions.Logging;
 using Host = KvmCluster.Policies.Model.Host;
 

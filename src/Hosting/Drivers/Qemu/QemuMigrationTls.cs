@@ -25,8 +25,11 @@ public sealed class QemuMigrationTls(string directory)
         {
             await qmp.ExecuteAsync("object-add", new Dictionary<string, object>
             {
-                ["qom-type"] = "tls-creds-x509", ["id"] = server ? ServerId : ClientId, ["dir"] = Directory,
-                ["endpoint"] = server ? "server" : "client", ["verify-peer"] = true,
+                ["qom-type"] = "tls-creds-x509",
+                ["id"] = server ? ServerId : ClientId,
+                ["dir"] = Directory,
+                ["endpoint"] = server ? "server" : "client",
+                ["verify-peer"] = true,
             }, timeout, cancellationToken);
         }
         catch (QmpException e) when (e.Description.Contains("already", StringComparison.OrdinalIgnoreCase) || e.Description.Contains("Duplicate", StringComparison.OrdinalIgnoreCase))
