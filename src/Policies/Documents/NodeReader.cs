@@ -125,7 +125,7 @@ internal sealed class MapReader
 
     public string? String(string key, bool required = false, string? about = null)
     {
-        if (Doc.Options is not null) Doc.Describe(Child(key), "string", null, about);
+        if (Doc.Options is not null) Doc.Describe(Child(key), required ? "string, required" : "string", null, about);
         var node = Raw(key);
         if (node is null) { if (required) Missing(key); return null; }
         if (node is YamlScalarNode s) return s.Value;
@@ -244,8 +244,9 @@ internal sealed class MapReader
     }
 
     /// <summary>The items of a list of mappings; items that are not mappings are reported and skipped.</summary>
-    public IEnumerable<MapReader> Maps(string key)
+    public IEnumerable<MapReader> Maps(string key, string? about = null)
     {
+        if (Doc.Options is not null) Doc.Describe(Child(key), "list of mappings", null, about);
         foreach (var (node, path) in Sequence(key))
             if (Of(Doc, node, path) is { } m) yield return m;
     }

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 namespace KvmCluster.Policies.Model;
 
 public enum AffinityScope
@@ -12,7 +13,13 @@ public enum AffinityScope
 /// "Run on / not on hosts labelled key=value" or "run with / apart from guests labelled key=value".
 /// Hard rules are filters; soft rules only weigh (oVirt's enforcing vs. non-enforcing groups).
 /// </summary>
-public sealed record AffinityRule(AffinityScope Scope, string Key, string Value, bool Anti, bool Hard, double Weight = 1)
+public sealed record AffinityRule(
+    [property: Description("host (hosts carrying the label) or guest (other guests carrying it).")] AffinityScope Scope,
+    [property: Description("The label's key.")] string Key,
+    [property: Description("The label's value.")] string Value,
+    [property: Description("true: not on such hosts, or apart from such guests.")] bool Anti,
+    [property: Description("true: a filter (never broken); false: a preference.")] bool Hard,
+    [property: Description("How much a soft rule weighs.")] double Weight = 1)
 {
     public string Selector => $"{Key}={Value}";
 

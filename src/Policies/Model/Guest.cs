@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.ComponentModel;
 
 namespace KvmCluster.Policies.Model;
 
@@ -8,32 +9,52 @@ public sealed record Guest
     private readonly string _name = "";
 
     /// <summary>Validated against <see cref="GuestName.Pattern"/>: it reaches argv, paths and keys.</summary>
+    [Description("The guest's name: [A-Za-z0-9][A-Za-z0-9._-]{0,63}. It reaches QEMU's argv, file paths and keys.")]
     public required string Name { get => _name; init => _name = GuestName.Validate(value); }
+    [Description("SMBIOS UUID (all zeros: derived from the name).")]
     public Guid Uuid { get; init; }
+    [Description("Virtual CPUs.")]
     public required int VCpus { get; init; }
+    [Description("Memory in MiB.")]
     public required long MemoryMiB { get; init; }
+    [Description("CPU model: host passthrough (the guest can only move to an identical host) or a named QEMU model with flag changes.")]
     public GuestCpu Cpu { get; init; } = GuestCpu.Named("qemu64");
+    [Description("Needs 64-bit long mode (the host's lm flag).")]
     public bool Is64Bit { get; init; } = true;
+    [Description("Needs the NX bit.")]
     public bool RequiresNx { get; init; } = true;
     /// <summary>Page size of the hugetlbfs backing in KiB, or null for normal memory. Such a guest cannot be ballooned.</summary>
+    [Description("Back memory with hugepages of this size in KiB (2048, 1048576); such a guest cannot be ballooned.")]
     public int? HugepageSizeKiB { get; init; }
+    [Description("Memory the balloon should leave the guest, in MiB.")]
     public long? BalloonTargetMiB { get; init; }
     /// <summary>Vendor:device ids of PCI devices passed through with VFIO; such guests never live-migrate.</summary>
+    [Description("vendor:device ids of PCI devices passed through with VFIO; such a guest never live-migrates.")]
     public ImmutableArray<string> PciDevices { get; init; } = [];
+    [Description("SR-IOV virtual functions the guest needs.")]
     public int SriovVfs { get; init; }
     /// <summary>Network the VFs must come from, or null for any.</summary>
+    [Description("Network the VFs must come from (null: any).")]
     public string? SriovNetwork { get; init; }
+    [Description("Disks: shared (the same export on every host), overlay on a backing image, or local.")]
     public ImmutableArray<GuestDisk> Disks { get; init; } = [];
     /// <summary>virtio-net interfaces.</summary>
+    [Description("virtio-net interfaces.")]
     public int Nics { get; init; }
     /// <summary>Devices hot-plugged while it ran.</summary>
+    [Description("Devices hot-plugged while it ran (kept in the spec so a migration's destination has them).")]
     public ImmutableArray<GuestDevice> Devices { get; init; } = [];
     /// <summary>Boot from a kernel image rather than a disk (null: the first disk).</summary>
+    [Description("Boot straight from a kernel image (null: from the first disk).")]
     public GuestBoot? Boot { get; init; }
+    [Description("Labels other guests' affinity rules match.")]
     public ImmutableSortedDictionary<string, string> Labels { get; init; } = ImmutableSortedDictionary<string, string>.Empty.WithComparers(StringComparer.Ordinal);
+    [Description("Affinity rules: run on or not on hosts with a label, with or apart from guests with a label; hard rules filter, soft ones weigh.")]
     public ImmutableArray<AffinityRule> Affinity { get; init; } = [];
     /// <summary>The host the guest runs on now, or null for a guest not yet placed.</summary>
+    [Description("The host it runs on (set by the cluster; null for a guest not yet placed).")]
     public string? Host { get; init; }
+    [Description("Usage history the host samples (CPU MHz, resident memory, dirty rate); set by the cluster.")]
     public UsageHistory Usage { get; init; } = UsageHistory.Empty;
 
     /// <summary>Pages of <see cref="HugepageSizeKiB"/> the guest's RAM needs.</summary>

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Text.RegularExpressions;
 
 namespace KvmCluster.Policies.Model;
@@ -7,7 +8,9 @@ namespace KvmCluster.Policies.Model;
 /// reach QEMU's command line, so they are checked: an absolute path without control characters, and a command line
 /// of plain words.
 /// </summary>
-public sealed partial record GuestBoot(string Kernel, string? Append = null)
+public sealed partial record GuestBoot(
+    [property: Description("Absolute path of the kernel image (QEMU's -kernel).")] string Kernel,
+    [property: Description("Kernel command line (QEMU's -append): plain words.")] string? Append = null)
 {
     [GeneratedRegex("^/[A-Za-z0-9._/+-]{1,4095}$", RegexOptions.CultureInvariant)]
     private static partial Regex KernelPath();

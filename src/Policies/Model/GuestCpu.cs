@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.ComponentModel;
 
 namespace KvmCluster.Policies.Model;
 
@@ -11,7 +12,9 @@ public enum CpuMode
 }
 
 /// <summary>A feature added (+vmx) or removed (-hle) on top of a named model.</summary>
-public readonly record struct CpuFlagChange(string Flag, bool Enabled)
+public readonly record struct CpuFlagChange(
+    [property: Description("A /proc/cpuinfo flag name (vmx, avx2, hle).")] string Flag,
+    [property: Description("true: added (+flag); false: removed (-flag).")] bool Enabled)
 {
     public override string ToString() => (Enabled ? "+" : "-") + Flag;
 
@@ -27,7 +30,10 @@ public readonly record struct CpuFlagChange(string Flag, bool Enabled)
     }
 }
 
-public sealed record GuestCpu(CpuMode Mode, string? Model, ImmutableArray<CpuFlagChange> Flags)
+public sealed record GuestCpu(
+    [property: Description("host-passthrough (-cpu host) or custom (a named model).")] CpuMode Mode,
+    [property: Description("The QEMU CPU model (Haswell, EPYC-Rome, qemu64); null for host-passthrough.")] string? Model,
+    [property: Description("Features added or removed on top of the model (+vmx, -hle).")] ImmutableArray<CpuFlagChange> Flags)
 {
     public static GuestCpu Host { get; } = new(CpuMode.HostPassthrough, null, []);
     public static GuestCpu Named(string model, params CpuFlagChange[] flags) => new(CpuMode.Custom, model, [.. flags]);

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 namespace KvmCluster.Policies.Model;
 
 public enum DiskKind
@@ -10,10 +11,13 @@ public enum DiskKind
     Local,
 }
 
-/// <param name="Image">Shared: the image file under the mount. Overlay: the backing image every host keeps at this path.</param>
-/// <param name="SizeGiB">Local: the disk's size. Overlay: its size (0: the backing image's).</param>
-/// <param name="UsedMiB">Data a local or overlay disk holds, as its host last reported it (0: not reported).</param>
-public sealed record GuestDisk(DiskKind Kind, string? MountPath = null, string? Export = null, string? Image = null, long SizeGiB = 0, long UsedMiB = 0)
+public sealed record GuestDisk(
+    [property: Description("shared (an image on shared storage), overlay (a local qcow2 overlay on a backing image every host keeps) or local (copied whole by a block migration, if the policy allows).")] DiskKind Kind,
+    [property: Description("Shared: where the storage is mounted on every host.")] string? MountPath = null,
+    [property: Description("Shared: the export behind the mount (server:/path); the destination must mount the same one.")] string? Export = null,
+    [property: Description("Shared: the image file under the mount. Overlay: the backing image's path on every host.")] string? Image = null,
+    [property: Description("Local: the disk's size. Overlay: its size (0: the backing image's).")] long SizeGiB = 0,
+    [property: Description("Data a local or overlay disk holds, as its host last reported it (0: not reported).")] long UsedMiB = 0)
 {
     /// <summary>
     /// What moving the guest copies of this disk: the data it holds as reported, else a local disk's whole size (a

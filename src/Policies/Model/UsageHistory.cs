@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.ComponentModel;
 
 namespace KvmCluster.Policies.Model;
 
@@ -6,7 +7,10 @@ namespace KvmCluster.Policies.Model;
 /// Recent measurements of one guest, oldest first, one sample per snapshot interval:
 /// CPU demand in MHz, resident memory in MiB and the memory dirty rate in MiB/s.
 /// </summary>
-public sealed record UsageHistory(ImmutableArray<double> CpuMhz, ImmutableArray<double> MemoryMiB, ImmutableArray<double> DirtyMiBps)
+public sealed record UsageHistory(
+    [property: Description("CPU used per sample, MHz.")] ImmutableArray<double> CpuMhz,
+    [property: Description("Resident memory per sample, MiB.")] ImmutableArray<double> MemoryMiB,
+    [property: Description("Memory dirty rate per sample, MiB/s.")] ImmutableArray<double> DirtyMiBps)
 {
     public static readonly UsageHistory Empty = new([], [], []);
 
