@@ -22,15 +22,15 @@ public sealed partial class SchedulerGrain
         // Checked and claimed before the first await: two interleaved placements of one name must not both pass.
         if (_fleet.HasGuest(guest.Name) || !_naming.Add(guest.Name))
             throw ClusterException.Conflict($"guest '{guest.Name}' already exists");
-        _placing++;
+        _engines.PlacementStarted();
         try { return await PlaceOne(guest); }
-        finally { _placing--; _naming.Remove(guest.Name); }
+        finally { _engines.PlacementEnded(); _naming.Remove(guest.Name); }
     }
 
     private async Task<PlacementView> PlaceOne(Guest guest)
     {
         // While other placements are in flight their reservations live in the current engine: keep it.
-        var engine = _placing > 1 && _engine is { } current ? current : await Engine();
+        var engine = _engines.Shared ?? await Engine();
         var now = clock.Now;
         var (result, reservation) = engine.PlaceAndReserve(guest with { Host = null }, now, options.Value.ReservationTtl, PlaceOptions.Fast);
         if (reservation is null)
@@ -53,7 +53,7 @@ public sealed partial class SchedulerGrain
         engine.Commit(reservation.Id);
         Telemetry.KvmMeters.Placements.Add(1);
         _fleet.Launched(placed);
-        _engineVersion = _fleet.Version; // the engine already holds this guest: no rebuild for it
+        _engines.Placed(_fleet); // the engine already holds this guest: no rebuild for it
         var why = new List<string> { $"best of {result.Feasible} feasible hosts with policy {_policy.Policy.Name} (score {result.Score:0.###})" };
         // Acknowledged only once its record and its event are stored: what a 201 said is never forgotten. Concurrent
         // placements share the writes (the guest directory and the event log group them).
@@ -69,7 +69,7 @@ public sealed partial class SchedulerGrain
             try { await HostGrain(reservation.Host).Stop(guest.Name); }
             catch (Exception stop) { log.LogWarning("guest {Guest} not stopped: {Error} (reconciliation adopts or stops it)", guest.Name, stop.GetBaseException().Message); }
             _fleet.LaunchFailed(guest.Name);
-            _engine = null;
+            _engines.Invalidate();
             throw ClusterException.Unavailable($"guest '{guest.Name}' could not be recorded ({e.GetBaseException().Message}); it was not started");
         }
         return new PlacementView(guest.Name, reservation.Host, result.Score, why);

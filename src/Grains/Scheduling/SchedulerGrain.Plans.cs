@@ -90,9 +90,9 @@ public sealed partial class SchedulerGrain
     {
         var engine = await Engine();
         // A guest placed since the engine was built lives only in its committed state, not in its snapshot: rebuild.
-        if (engine.State.Snapshot.FindGuest(guestName) is null && _fleet.HasGuest(guestName) && _placing == 0)
+        if (engine.State.Snapshot.FindGuest(guestName) is null && _fleet.HasGuest(guestName) && _engines.InFlight == 0)
         {
-            _engine = null;
+            _engines.Invalidate();
             engine = await Engine();
         }
         var guest = engine.State.Snapshot.FindGuest(guestName) ?? throw ClusterException.NotFound($"no reachable guest named '{guestName}'");

@@ -31,16 +31,12 @@ public sealed partial class SchedulerGrain(
 {
     private readonly FleetView _fleet = new(membership, options.Value.ReportStaleAfter);
     private (string Key, PolicyModel.Policy Policy) _policy = ("", PolicyModel.Policy.Default);
-    private PlacementEngine? _engine;
-    private long _engineVersion = -1;
-    private long _engineReported = -1;
-    private DateTime _engineBuilt;
+    private readonly PlacementEngineCache _engines = new(options.Value.PlacementUsageRefresh, options.Value.UsageSampleSeconds);
 
     private long _rosterVersion;
     private Task? _rosterWrite;
     private readonly Dictionary<string, IHostGrain> _hostGrains = new(StringComparer.Ordinal);
     private bool _policyStale = true;
-    private int _placing;
     private readonly HashSet<string> _naming = new(StringComparer.Ordinal);
 
     /// <summary>
@@ -204,16 +200,7 @@ public sealed partial class SchedulerGrain(
     private async Task<PlacementEngine> Engine()
     {
         if (_policyStale) await ActivePolicy();
-        // Usage samples alone refresh the engine at most every PlacementUsageRefresh (real time: a cost bound).
-        var usageStale = _fleet.Reported != _engineReported && DateTime.UtcNow - _engineBuilt >= options.Value.PlacementUsageRefresh;
-        if (_engine is null || _engineVersion != _fleet.Version || usageStale || !ReferenceEquals(_engine.Policy, _policy.Policy))
-        {
-            _engine = new PlacementEngine(_fleet.Snapshot(options.Value.UsageSampleSeconds), _policy.Policy);
-            _engineVersion = _fleet.Version;
-            _engineReported = _fleet.Reported;
-            _engineBuilt = DateTime.UtcNow;
-        }
-        return _engine;
+        return _engines.For(_fleet, _policy.Policy);
     }
 
     /// <summary>Re-reads the active policy (placements use the cached one until the policy grain says it changed).</summary>
