@@ -16,9 +16,6 @@ namespace KvmCluster.Silo.Tests.Docs;
 /// </summary>
 public sealed class GuestSpecReferenceTests
 {
-    private const string Begin = "<!-- generated from the code by the tests: KVMCLUSTER_WRITE_DOCS=1 dotnet test rewrites it -->";
-    private const string End = "<!-- end of generated part -->";
-
     [Fact]
     public void The_guest_spec_reference_is_the_one_the_model_makes()
     {
@@ -29,26 +26,19 @@ public sealed class GuestSpecReferenceTests
 
         var b = new StringBuilder("| field | takes | default | meaning |\n|---|---|---|---|\n");
         foreach (var r in rows) b.Append($"| `{r.Path}` | {Cell(r.Type)} | {Cell(r.Default)} | {Cell(r.About)} |\n");
-        Check("docs/guest-spec.md", b.ToString());
+        GeneratedDocs.Check("docs/guest-spec.md", b.ToString());
     }
 
     [Fact]
     public void The_example_in_the_guest_spec_reference_is_a_spec_the_api_accepts()
     {
-        var text = File.ReadAllText(Path.Combine(Root(), "docs", "guest-spec.md"));
+        var text = File.ReadAllText(Path.Combine(GeneratedDocs.Root(), "docs", "guest-spec.md"));
         var from = text.IndexOf("```json\n", StringComparison.Ordinal) + "```json\n".Length;
         var example = text[from..text.IndexOf("```", from, StringComparison.Ordinal)];
         var guest = JsonSerializer.Deserialize<Guest>(example, Api.ApiJson.Options)!;
         Assert.Equal("web-1", guest.Name);
         Assert.True(guest.Cpu.WantsNested);
         Assert.Empty(guest.Problems());
-    }
-
-    private static string Root()
-    {
-        var root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "KvmCluster.sln"))) root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("repository root not found");
-        return root;
     }
 
     private static void Walk(Type type, string prefix, JsonNode? defaults, List<(string, string, string, string)> rows)
@@ -95,20 +85,4 @@ public sealed class GuestSpecReferenceTests
     }
 
     private static string Cell(string s) => s.Replace("|", "\\|", StringComparison.Ordinal);
-
-    private static void Check(string relativePath, string generated)
-    {
-        var path = Path.Combine(Root(), relativePath);
-        var text = File.ReadAllText(path);
-        var from = text.IndexOf(Begin, StringComparison.Ordinal);
-        var to = text.IndexOf(End, StringComparison.Ordinal);
-        Assert.True(from >= 0 && to > from, $"{relativePath} has no generated part");
-        if (Environment.GetEnvironmentVariable("KVMCLUSTER_WRITE_DOCS") == "1")
-        {
-            File.WriteAllText(path, text[..(from + Begin.Length)] + "\n" + generated.Trim('\n') + "\n" + text[to..]);
-            return;
-        }
-        Assert.True(text[(from + Begin.Length)..to].Trim('\n') == generated.Trim('\n'),
-            $"{relativePath} is stale. Run KVMCLUSTER_WRITE_DOCS=1 dotnet test --filter GuestSpecReferenceTests and commit it.\n--- expected ---\n{generated}");
-    }
 }
