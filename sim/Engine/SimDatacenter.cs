@@ -16,13 +16,13 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
     public SimVm[] Vms { get; } = vms;
     public SimOptions Options { get; } = options;
     /// <summary>Native mode (not NPA): hosts integrate their own energy at each update.</summary>
-    public bool PerHostEnergy { get; init; } = !options.CloudSimCompat;
+    public bool PerHostEnergy { get; init; } = options.Model.HostsIntegrateOwnEnergy;
     public double Clock;
 
     // ---- CloudSim host operations --------------------------------------------------------------------
 
-    private int RequestedRam(SimVm vm) => Options.CloudSimCompat && !vm.BeingInstantiated ? 0 : vm.Ram;
-    private long RequestedBw(SimVm vm) => Options.CloudSimCompat && !vm.BeingInstantiated ? 0 : vm.Bw;
+    private int RequestedRam(SimVm vm) => Options.Model.HoldsMemoryOnlyWhileCreating && !vm.BeingInstantiated ? 0 : vm.Ram;
+    private long RequestedBw(SimVm vm) => Options.Model.HoldsMemoryOnlyWhileCreating && !vm.BeingInstantiated ? 0 : vm.Bw;
 
     public bool VmCreate(int h, int v)
     {
@@ -171,7 +171,7 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
 
     /// <summary>Native runs of at least this many VMs use every core for the per-interval updates.</summary>
     public const int ParallelFromVms = 20_000;
-    private bool Parallel => !Options.CloudSimCompat && Vms.Length >= ParallelFromVms && Workers > 1;
+    private bool Parallel => Options.Model.ParallelUpdates && Vms.Length >= ParallelFromVms && Workers > 1;
     private static readonly int Workers = Environment.ProcessorCount;
     private static (int From, int To) Share(int n, int worker) => (n * worker / Workers, n * (worker + 1) / Workers);
 
@@ -358,7 +358,7 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
     public bool TryPowerNow(int host, double utilization, out double watts)
     {
         var h = Hosts[host];
-        if (Options.CloudSimCompat || h.Power == HostPower.On) return ((IAdaptiveFleet)this).TryPower(host, utilization, out watts);
+        if (!Options.Model.HasPowerStates || h.Power == HostPower.On) return ((IAdaptiveFleet)this).TryPower(host, utilization, out watts);
         watts = h.Power == HostPower.Booting ? h.Type.Power.IdleWatts : h.Type.Power.StandbyWatts;
         return true;
     }
@@ -454,7 +454,7 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
     {
         _deciding = true;
         _touched.Clear();
-        if (!Options.CloudSimCompat) return;
+        if (!Options.Model.UndoesWholeDatacenter) return;
         _saved.Clear();
         for (var h = 0; h < Hosts.Length; h++)
             foreach (var v in Hosts[h].Vms)
@@ -464,7 +464,7 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
     /// <summary>Remembers a host's VMs before the decision first changes it (native mode).</summary>
     private void Touch(int h)
     {
-        if (!_deciding || Options.CloudSimCompat || h < 0 || _touched.ContainsKey(h)) return;
+        if (!_deciding || Options.Model.UndoesWholeDatacenter || h < 0 || _touched.ContainsKey(h)) return;
         var saved = new List<int>(Hosts[h].Vms.Count);
         foreach (var v in Hosts[h].Vms) if (!Hosts[h].MigratingIn.Contains(v)) saved.Add(v);
         _touched[h] = saved;
@@ -474,7 +474,7 @@ public sealed class SimDatacenter(SimHost[] hosts, SimVm[] vms, SimOptions optio
     public void RestoreAllocation()
     {
         _deciding = false;
-        if (Options.CloudSimCompat)
+        if (Options.Model.UndoesWholeDatacenter)
         {
             for (var h = 0; h < Hosts.Length; h++) Empty(h);
             foreach (var (h, v) in _saved)

@@ -30,7 +30,7 @@ internal sealed class SimMigrations(SimDatacenter dc, SimOptions options, Policy
         var vm = dc.Vms[v];
         var host = dc.Hosts[target];
         var wait = 0.0;
-        if (!options.CloudSimCompat && host.Power != HostPower.On)
+        if (options.Model.HasPowerStates && host.Power != HostPower.On)
         {
             Wake(target);
             wait = host.BootedAt - dc.Clock; // the guest waits, already reserved on the target, for the boot
@@ -40,7 +40,7 @@ internal sealed class SimMigrations(SimDatacenter dc, SimOptions options, Policy
         Count++;
         ThisStep++;
         double seconds;
-        if (options.CloudSimCompat) seconds = vm.Ram / (host.Type.BwKbps / (2 * 8000.0));
+        if (options.Model.FixedMigrationSeconds(vm, host) is { } fixedSeconds) seconds = fixedSeconds;
         else
         {
             var prediction = Predict(vm, dc.Hosts[vm.Host].Type.BwKbps < host.Type.BwKbps ? dc.Hosts[vm.Host].Type.BwKbps : host.Type.BwKbps);

@@ -11,6 +11,9 @@ public sealed record SimOptions
     /// standby power, boot time, the migration cost model, RAM always held, idle VMs stay.
     /// </summary>
     public bool CloudSimCompat { get; init; } = true;
+
+    /// <summary>The model the choice above gives: every rule where the two differ is asked of it.</summary>
+    public Models.ISimModel Model => CloudSimCompat ? Models.CloudSimModel.Instance : Models.NativeModel.Instance;
     /// <summary>Seconds between datacenter updates and decisions.</summary>
     public double Interval { get; init; } = 300;
     /// <summary>When the workload starts (CloudSim: 0.1 s, when the VM creations are acknowledged).</summary>

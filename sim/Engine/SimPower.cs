@@ -24,15 +24,15 @@ public sealed class SimPower(SimOptions options, bool nonPowerAware)
     public void Accumulate(SimHost[] hosts, List<int> updated, double dt)
     {
         if (dt <= 0) return;
-        if (!options.CloudSimCompat && !nonPowerAware) return; // native: hosts integrate their own energy
-        var only = options.CloudSimCompat && !nonPowerAware ? updated : null;
+        if (options.Model.HostsIntegrateOwnEnergy && !nonPowerAware) return; // hosts integrate their own energy
+        var only = options.Model.IdleCostsNothing && !nonPowerAware ? updated : null;
         var count = only?.Count ?? hosts.Length;
         for (var k = 0; k < count; k++)
         {
             var host = hosts[only is null ? k : only[k]];
             var model = host.Type.Power;
             if (nonPowerAware) { _globalJoules += model.MaxWatts * dt; continue; }
-            if (options.CloudSimCompat && host.PreviousUtilizationMips == 0) continue; // CloudSim: idle at the start costs nothing
+            if (options.Model.IdleCostsNothing && host.PreviousUtilizationMips == 0) continue; // idle at the start costs nothing
             var from = host.PreviousUtilization;
             var pFrom = model.At(from);
             var pTo = model.At(host.Utilization);
@@ -45,10 +45,10 @@ public sealed class SimPower(SimOptions options, bool nonPowerAware)
     {
         var model = host.Type.Power;
         if (nonPowerAware) return model.MaxWatts;
-        if (!options.CloudSimCompat && host.Power != HostPower.On)
+        if (options.Model.HasPowerStates && host.Power != HostPower.On)
             return host.Power == HostPower.Booting ? model.IdleWatts : model.StandbyWatts;
         var u = host.Utilization;
-        if (options.CloudSimCompat && u == 0) return 0;
+        if (options.Model.IdleCostsNothing && u == 0) return 0;
         return model.At(Math.Min(1, u));
     }
 }

@@ -9,7 +9,7 @@ namespace KvmCluster.Sim.Engine;
 /// started at 0.1 s, a datacenter update (and decision) every interval after that, and an extra update when
 /// a migration completes (RAM / (BW / 2) after it started). In native mode VMs also arrive and leave as the
 /// trace says, migrations take what the cost model predicts, and hosts boot and power off (see
-/// <see cref="SimOptions.CloudSimCompat"/>). Policy decisions come from src/Policies: the adaptive optimiser
+/// <see cref="Models.ISimModel"/>: every rule where the two differ). Policy decisions come from src/Policies: the adaptive optimiser
 /// through its port, or the live planner through fleet snapshots (<see cref="PlanDriver"/>).
 /// </summary>
 public sealed class Simulation
@@ -17,8 +17,8 @@ public sealed class Simulation
     private readonly SimDatacenter _dc;
     private readonly SimPolicy _policy;
     private readonly SimOptions _options;
-    private readonly AdaptiveOptimizer? _optimizer;
-    private readonly PlanDriver? _planner;
+    private readonly Models.ISimModel _model;
+    private readonly Decisions.ISimDecisions _decisions;
     private readonly SimPower _power;
     private readonly SimRecorder _recorder = new();
     private readonly SimMigrations _migrations;
@@ -43,6 +43,7 @@ public sealed class Simulation
     {
         _policy = policy;
         _options = options;
+        _model = options.Model;
         _progress = progress;
         _seed = seed;
         _datacenter = spec.Name;
@@ -51,23 +52,27 @@ public sealed class Simulation
         var hosts = spec.Hosts().Select((t, i) => new SimHost(i, t, migratingOut) { TypeIndex = types.IndexOf(t) }).ToArray();
         _dc = new SimDatacenter(hosts, VmFactory.Create(spec, trace.Workloads), options)
         {
-            PerHostEnergy = !options.CloudSimCompat && policy.Kind != SimPolicyKind.NonPowerAware,
+            PerHostEnergy = options.Model.HostsIntegrateOwnEnergy && policy.Kind != SimPolicyKind.NonPowerAware,
         };
         _power = new SimPower(options, policy.Kind == SimPolicyKind.NonPowerAware);
         _migrations = new SimMigrations(_dc, options, policy.Policy, Schedule);
-        if (policy.Kind == SimPolicyKind.Adaptive && !options.LivePlanner)
-            _optimizer = AdaptiveFactory.Create(policy.Policy.Adaptive, options.Interval, new Random(unchecked((int)seed)));
-        if (policy.Kind == SimPolicyKind.Planner || policy.Kind == SimPolicyKind.Adaptive && options.LivePlanner)
-            _planner = new PlanDriver(_dc, _migrations, book => decisions?.Invoke(_dc) ?? new DirectDecisions(_dc, policy.Policy, book), policy.Policy, options);
+        _decisions = policy.Kind switch
+        {
+            SimPolicyKind.Adaptive when !options.LivePlanner => new Decisions.AdaptiveDecisions(_dc, _migrations,
+                AdaptiveFactory.Create(policy.Policy.Adaptive, options.Interval, new Random(unchecked((int)seed))), policy.Policy.Adaptive, _model),
+            SimPolicyKind.Planner or SimPolicyKind.Adaptive => new Decisions.PlannerDecisions(
+                new PlanDriver(_dc, _migrations, book => decisions?.Invoke(_dc) ?? new DirectDecisions(_dc, policy.Policy, book), policy.Policy, options)),
+            _ => new Decisions.FirstFitDecisions(_dc),
+        };
     }
 
     public SimDatacenter Datacenter => _dc;
 
     /// <summary>Placements and plans in order (planner-family policies), to compare a replay through the cluster with a direct one.</summary>
-    public IReadOnlyList<string> Decisions => _planner?.Decisions ?? [];
+    public IReadOnlyList<string> Decisions => _decisions.Decisions;
 
     /// <summary>Plans the executor failed, with the reason (planner-family policies).</summary>
-    public IReadOnlyList<string> PlanFailures => _planner?.Failures ?? [];
+    public IReadOnlyList<string> PlanFailures => _decisions.Failures;
 
     public SimResult Run(string traceName)
     {
@@ -77,19 +82,19 @@ public sealed class Simulation
         for (var v = 0; v < _dc.Vms.Length; v++)
         {
             var w = _dc.Vms[v].Workload;
-            if (w.Arrival <= 0 || _options.CloudSimCompat) initial.Add(v);
+            if (w.Arrival <= 0 || _model.AllGuestsAtStart) initial.Add(v);
             else if (w.Arrival < _options.Limit)
             {
                 if (!arrivals.TryGetValue(w.Arrival, out var batch)) arrivals[w.Arrival] = batch = [];
                 batch.Add(v);
             }
-            if (!_options.CloudSimCompat && w.Departure < _options.Limit) Schedule(Math.Max(w.Departure, w.Arrival), new Departure(v));
+            if (!_model.AllGuestsAtStart && w.Departure < _options.Limit) Schedule(Math.Max(w.Departure, w.Arrival), new Departure(v));
         }
         foreach (var (time, batch) in arrivals) Schedule(time, new Arrival(batch));
         PlaceBatch(initial);
-        if (!_options.CloudSimCompat) _migrations.PowerOffEmptyHosts(_options.StartOffset, all: true);
+        if (_model.HasPowerStates) _migrations.PowerOffEmptyHosts(_options.StartOffset, all: true);
         _dc.Clock = _options.StartOffset;
-        if (_options.CloudSimCompat) foreach (var v in initial) _dc.Vms[v].Started = !_dc.Vms[v].Rejected;
+        if (!_model.SettlesEachEvent) foreach (var v in initial) _dc.Vms[v].Started = !_dc.Vms[v].Rejected;
         Schedule(_options.StartOffset + _options.Interval, new UpdateEvent());
 
         while (_events.TryPeek(out _, out var key) && key.Item1 < _options.Limit)
@@ -103,9 +108,9 @@ public sealed class Simulation
                 case Arrival a: OnArrivals(a.Vms); break;
                 case Departure d: OnDeparture(d.Vm); break;
                 case BootDone b:
-                    if (_options.CloudSimCompat) UpdateAll();
+                    if (!_model.SettlesEachEvent) UpdateAll();
                     _migrations.OnBootDone(b.Host);
-                    _planner?.Progress();
+                    _decisions.Progress();
                     break;
             }
         }
@@ -116,7 +121,7 @@ public sealed class Simulation
             WallSeconds = wall.Elapsed.TotalSeconds,
             Policy = _policy.Name,
             Trace = traceName,
-            CloudSimCompat = _options.CloudSimCompat,
+            CloudSimCompat = _model.IsCloudSim,
             Seed = _seed,
             Datacenter = _datacenter,
         };
@@ -132,20 +137,18 @@ public sealed class Simulation
     /// </summary>
     private void PlaceBatch(List<int> batch)
     {
-        var placer = _optimizer?.StartPlacement(_dc, batch);
+        var placer = _decisions.StartPlacement(batch);
         foreach (var v in batch)
         {
-            var host = placer is not null ? placer.Find(v)
-                : _planner is not null ? _planner.Place(v)
-                : FirstFit(v);
+            var host = placer.Find(v);
             var vm = _dc.Vms[v];
             vm.ProcessedAt = _dc.Clock;
-            if (host >= 0 && !_options.CloudSimCompat) _dc.UpdateHost(host, _dc.Clock); // its energy up to now
+            if (host >= 0 && _model.SettlesEachEvent) _dc.UpdateHost(host, _dc.Clock); // its energy up to now
             var created = host >= 0 && _dc.VmCreate(host, v);
             // CloudSim clears the flag as soon as the VM exists: later placements see it request nothing until it runs.
             vm.BeingInstantiated = false;
             if (!created) { vm.Rejected = true; continue; }
-            if (!_options.CloudSimCompat)
+            if (_model.SettlesEachEvent)
             {
                 // Native: a guest runs as soon as it is created on a running host (it waits for a booting one);
                 // it asked for its full size to be placed, and from now on it is allocated what it uses.
@@ -153,15 +156,8 @@ public sealed class Simulation
                 vm.Started = _dc.Hosts[host].Power == HostPower.On;
                 _dc.UpdateHost(host, _dc.Clock);
             }
-            placer?.Placed(host);
+            placer.Placed(host);
         }
-    }
-
-    private int FirstFit(int v)
-    {
-        for (var h = 0; h < _dc.Hosts.Length; h++)
-            if (_dc.IsSuitable(h, v)) return h;
-        return -1;
     }
 
     private void OnArrivals(List<int> batch) => PlaceBatch(batch);
@@ -197,7 +193,7 @@ public sealed class Simulation
             if (_updatedFlags[h]) _updated.Add(h);
         _power.Accumulate(_dc.Hosts, _updated, now - _lastProcess);
         _lastProcess = now;
-        if (_options.CloudSimCompat) RemoveCompletedVms();
+        if (_model.RemovesIdleGuests) RemoveCompletedVms();
     }
 
     /// <summary>
@@ -231,15 +227,7 @@ public sealed class Simulation
     {
         UpdateAll();
         _migrations.StepStarted();
-        if (_optimizer is not null)
-        {
-            var settings = _policy.Policy.Adaptive;
-            int? limit = _options.CloudSimCompat || settings.MaxConsolidationsPerRound <= 0 ? null : settings.MaxConsolidationsPerRound;
-            var moves = _optimizer.Optimize(_dc, limit, _options.CloudSimCompat || settings.ConsolidateUnderloaded);
-            foreach (var m in moves) _migrations.Start(m.Vm, m.Host);
-            if (!_options.CloudSimCompat) _migrations.PowerOffEmptyHosts(_dc.Clock, all: false);
-        }
-        else _planner?.Step();
+        _decisions.Round();
         _recorder.Record(_dc, _power, _dc.Clock, _migrations.ThisStep);
         Schedule(_dc.Clock + _options.Interval, new UpdateEvent());
         _progress?.Invoke(_dc.Clock / _options.Limit);
@@ -247,7 +235,7 @@ public sealed class Simulation
 
     private void OnMigrationEnd(MigrationEnd m)
     {
-        if (!_options.CloudSimCompat)
+        if (_model.SettlesEachEvent)
         {
             // Native: only the two hosts involved change; each settles its energy before and after.
             var source = _dc.Vms[m.Vm].Host;
@@ -258,13 +246,13 @@ public sealed class Simulation
                 if (source >= 0) _dc.UpdateHost(source, _dc.Clock);
                 _dc.UpdateHost(m.Target, _dc.Clock);
             }
-            _planner?.Progress();
+            _decisions.Progress();
             return;
         }
         if (_dc.Clock > _lastProcess) UpdateAll();
         if (!_migrations.Complete(m.Vm, m.Target)) return;
         // CloudSim updates once more unless another migration ends at the same instant.
         if (!(_events.TryPeek(out var next, out var key) && key.Item1 == _dc.Clock && next is MigrationEnd)) UpdateAll();
-        _planner?.Progress();
+        _decisions.Progress();
     }
 }

@@ -13,7 +13,7 @@ public static class HtmlReport
         var rows = new List<(string, string)>
         {
             ("Policy", s.Policy), ("Trace", s.Trace), ("Datacenter", s.Datacenter),
-            ("Model", s.CloudSimCompat ? "CloudSim-compatible" : "native (idle power, boot time, migration cost model)"),
+            ("Model", s.CloudSimCompat ? Engine.Models.CloudSimModel.Instance.Description : Engine.Models.NativeModel.Instance.Description),
             ("Hosts / VMs", $"{s.Hosts} / {s.Vms}" + (s.RejectedVms > 0 ? $" ({s.RejectedVms} rejected)" : "")),
             ("Energy", $"{F(s.EnergyKWh, "0.00")} kWh"),
             ("Migrations", s.Migrations + (s.FailedMigrations > 0 ? $" ({s.FailedMigrations} cancelled: would not converge)" : "")),

@@ -4,7 +4,7 @@ using KvmCluster.Grains.Telemetry;
 
 namespace KvmCluster.Silo.Tests.Docs;
 
-/// <summary>The operator guide's metric table is made from the instruments themselves (<see cref="KvmMeters"/>), the one list of them.</summary>
+/// <summary>The API guide's metric table is made from the instruments themselves (<see cref="KvmMeters"/>), the one list of them.</summary>
 public sealed class MetricsReferenceTests
 {
     [Fact]
@@ -19,6 +19,6 @@ public sealed class MetricsReferenceTests
             var name = i.Name.Replace('.', '_') + (i.Unit == "s" ? "_seconds" : "") + (kind == "counter" ? "_total" : "");
             b.Append($"| `{name}` | {kind} | {i.Unit} | {i.Description} |\n");
         }
-        GeneratedDocs.Check("docs/operator-guide.md", b.ToString());
+        GeneratedDocs.Check("docs/api.md", b.ToString());
     }
 }
