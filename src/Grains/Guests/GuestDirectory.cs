@@ -27,12 +27,7 @@ public static class GuestDirectory
         return all;
     }
 
-    private static string Bucket(string guest)
-    {
-        var h = 2166136261u;
-        foreach (var c in guest) h = (h ^ c) * 16777619u;
-        return Key((int)(h % Buckets));
-    }
+    private static string Bucket(string guest) => Key(StableBucket.Of(guest, Buckets));
 
     private static string Key(int bucket) => $"{Cluster.Key}-{bucket:D3}";
 }

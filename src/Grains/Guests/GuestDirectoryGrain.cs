@@ -18,31 +18,17 @@ public sealed class GuestDirectoryState
 public sealed class GuestDirectoryGrain(
     [PersistentState("guest-directory", StorageNames.Store)] IPersistentState<GuestDirectoryState> state) : Grain, IGuestDirectoryGrain
 {
-    private Task? _write;
-    private bool _dirty;
+    private readonly CoalescedWrites _writes = new(state.WriteStateAsync);
 
     public async Task Set(string name, GuestEntry? entry)
     {
         if (entry is null ? !state.State.Guests.Remove(name) : state.State.Guests.TryGetValue(name, out var old) && old == entry) return;
         if (entry is not null) state.State.Guests[name] = entry;
-        await Write();
+        await _writes.Write();
     }
 
     public Task<IReadOnlyDictionary<string, GuestEntry>> All() =>
         Task.FromResult<IReadOnlyDictionary<string, GuestEntry>>(new Dictionary<string, GuestEntry>(state.State.Guests, StringComparer.Ordinal));
 
     public Task<bool> Has(string name) => Task.FromResult(state.State.Guests.ContainsKey(name));
-
-    private async Task Write()
-    {
-        _dirty = true;
-        while (_write is { IsCompleted: false } inFlight)
-        {
-            try { await inFlight; } catch { /* its callers see its failure; this one writes again */ }
-        }
-        if (!_dirty) return;
-        _dirty = false;
-        _write = state.WriteStateAsync();
-        await _write;
-    }
 }

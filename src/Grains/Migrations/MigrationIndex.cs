@@ -4,7 +4,7 @@ using Orleans.Concurrency;
 namespace KvmCluster.Grains.Migrations;
 
 /// <summary>
-/// Every migration record kept, by id, spread over <see cref="Buckets"/> grains by a stable hash (FNV-1a, as the guest
+/// Every migration record kept, by id, spread over <see cref="Buckets"/> grains by a stable hash (<see cref="StableBucket"/>, as the guest
 /// directory). A read of an unknown id asks its bucket instead of activating a migration grain for it, and an export
 /// finds every record without scanning storage.
 /// </summary>
@@ -23,12 +23,7 @@ public static class MigrationIndex
         return [.. parts.SelectMany(p => p).Order(StringComparer.Ordinal)];
     }
 
-    private static string Bucket(string migration)
-    {
-        var h = 2166136261u;
-        foreach (var c in migration) h = (h ^ c) * 16777619u;
-        return Key((int)(h % Buckets));
-    }
+    private static string Bucket(string migration) => Key(StableBucket.Of(migration, Buckets));
 
     private static string Key(int bucket) => $"{Cluster.Key}-{bucket:D2}";
 }
@@ -53,21 +48,12 @@ public sealed class MigrationIndexState
 public sealed class MigrationIndexGrain(
     [PersistentState("migration-index", StorageNames.Store)] IPersistentState<MigrationIndexState> state) : Grain, IMigrationIndexGrain
 {
-    private Task? _write;
-    private bool _dirty;
+    private readonly CoalescedWrites _writes = new(state.WriteStateAsync);
 
     public async Task Set(string migration, bool kept)
     {
         if (kept ? !state.State.Ids.Add(migration) : !state.State.Ids.Remove(migration)) return;
-        _dirty = true;
-        while (_write is { IsCompleted: false } inFlight)
-        {
-            try { await inFlight; } catch { /* its callers see its failure; this one writes again */ }
-        }
-        if (!_dirty) return;
-        _dirty = false;
-        _write = state.WriteStateAsync();
-        await _write;
+        await _writes.Write();
     }
 
     public Task<bool> Has(string migration) => Task.FromResult(state.State.Ids.Contains(migration));

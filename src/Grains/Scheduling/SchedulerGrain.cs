@@ -75,25 +75,10 @@ public sealed partial class SchedulerGrain(
         return Task.CompletedTask;
     }
 
-    private Task? _stateWrite;
-    private bool _stateDirty;
+    // Writes never overlap (storage refuses a second write with the first's etag); changes meanwhile share the next.
+    private readonly CoalescedWrites _stateWrites = new(state.WriteStateAsync);
 
-    /// <summary>
-    /// Writes the scheduler's state. Writes never overlap (storage refuses a second write with the first's etag):
-    /// a save asked for while one is in flight waits for it, then writes what is newer.
-    /// </summary>
-    private async Task Save()
-    {
-        _stateDirty = true;
-        while (_stateWrite is { IsCompleted: false } inFlight)
-        {
-            try { await inFlight; } catch { /* its caller sees its failure; this save writes again */ }
-        }
-        if (!_stateDirty) return; // a write that started after this change already holds it
-        _stateDirty = false;
-        _stateWrite = state.WriteStateAsync();
-        await _stateWrite;
-    }
+    private Task Save() => _stateWrites.Write();
 
     /// <summary>
     /// Write-behind for the roster: written as soon as hosts or guests change, but never two writes at once — changes
