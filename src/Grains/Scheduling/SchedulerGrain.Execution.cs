@@ -24,7 +24,7 @@ public sealed partial class SchedulerGrain
 
     public async Task<PlanView> Execute(string id)
     {
-        var plan = Find(id);
+        var plan = _plans.Find(id);
         if (state.State.Execution is { IsFinished: false } running)
             return running.PlanId == id ? WithProgress(plan) : throw ClusterException.Conflict($"plan {running.PlanId} is executing");
         if (plan.StateOf() == PlanState.Recommended) plan = await Update(id, PlanState.Approved);
@@ -35,7 +35,7 @@ public sealed partial class SchedulerGrain
         log.LogInformation("plan {Plan} executing", id);
         await StartExecutor();
         await Drive();
-        return WithProgress(Find(id));
+        return WithProgress(_plans.Find(id));
     }
 
     private async Task StartExecutor()
@@ -88,14 +88,14 @@ public sealed partial class SchedulerGrain
 
     private async Task PollMigrations()
     {
-        foreach (var (guest, active) in state.State.Active.ToList())
+        foreach (var active in _migrations.All.ToList())
         {
             try
             {
                 if (await GrainFactory.GetGrain<IMigrationGrain>(active.Id).Get() is { Status: MigrationStatus.Completed or MigrationStatus.Failed or MigrationStatus.Cancelled } ended)
                     await Ended(ended);
             }
-            catch (Exception e) { log.LogDebug(e, "migration {Migration} of {Guest} not asked", active.Id, guest); }
+            catch (Exception e) { log.LogDebug(e, "migration {Migration} of {Guest} not asked", active.Id, active.Order.Guest); }
         }
     }
 
@@ -109,7 +109,7 @@ public sealed partial class SchedulerGrain
     private async Task Ended(MigrationView migration)
     {
         var o = migration.Order;
-        if (state.State.Active.TryGetValue(o.Guest, out var active) && active.Id == migration.Id) state.State.Active.Remove(o.Guest);
+        _migrations.Ended(o.Guest, migration.Id);
         var at = migration.EndedAt ?? migration.CreatedAt;
         if (migration.Status == MigrationStatus.Completed && !state.State.Recent.Any(r => r.Guest == o.Guest && r.At == at))
         {
@@ -138,7 +138,7 @@ public sealed partial class SchedulerGrain
                 _driveAgain = false;
                 if (state.State.Execution is not { IsFinished: false } e) return;
                 var policy = await ActivePolicy();
-                var view = new SchedulerExecutionView(_fleet, clock.Now, options.Value.UsageSampleSeconds, InFlight());
+                var view = new SchedulerExecutionView(_fleet, clock.Now, options.Value.UsageSampleSeconds, _migrations.InFlight());
                 var (next, commands) = PlanExecutor.Advance(e, view, policy);
                 state.State.Execution = next;
                 if (next.IsFinished)
@@ -161,7 +161,7 @@ public sealed partial class SchedulerGrain
             return;
         }
         var id = PlanViewMapping.MigrationId(planId, m.Step);
-        var reasons = Find(planId).Moves.FirstOrDefault(x => x.Step == m.Step)?.Reasons ?? [];
+        var reasons = _plans.Find(planId).Moves.FirstOrDefault(x => x.Step == m.Step)?.Reasons ?? [];
         string? failure = null;
         try
         {
@@ -179,16 +179,15 @@ public sealed partial class SchedulerGrain
 
     private async Task<MigrationView> StartMigration(string id, MigrationOrder order, Guest guest)
     {
-        state.State.Active[order.Guest] = new ActiveMigration(id, order);
+        _migrations.Started(id, order);
         MigrationView view;
         try { view = await GrainFactory.GetGrain<IMigrationGrain>(id).Start(order, guest); }
         catch
         {
-            if (state.State.Active.TryGetValue(order.Guest, out var a) && a.Id == id) state.State.Active.Remove(order.Guest);
+            _migrations.Ended(order.Guest, id);
             throw;
         }
-        if (view.Status is MigrationStatus.Failed or MigrationStatus.Cancelled && state.State.Active.TryGetValue(order.Guest, out var started) && started.Id == id)
-            state.State.Active.Remove(order.Guest);
+        if (view.Status is MigrationStatus.Failed or MigrationStatus.Cancelled) _migrations.Ended(order.Guest, id);
         await Save();
         return view;
     }
@@ -235,7 +234,7 @@ public sealed partial class SchedulerGrain
         }
         if (command is not ReadPowerStatus && outcome is PowerCommandDone { Error: null })
         {
-            var reasons = Find(planId).PowerActions.FirstOrDefault(p => p.Step == command.Step)?.Reasons ?? [];
+            var reasons = _plans.Find(planId).PowerActions.FirstOrDefault(p => p.Step == command.Step)?.Reasons ?? [];
             log.LogInformation("{Verb} {Host} done for plan {Plan}", verb, host, planId);
             _ = RefreshPowerStatus(host); // what the controller says now, for a host that stops or starts reporting
             await Record("host-" + verb, host, verb == "power-on"
@@ -252,9 +251,9 @@ public sealed partial class SchedulerGrain
 
     private async Task Finish(PlanExecution e)
     {
-        var plan = Find(e.PlanId).WithProgress(e);
+        var plan = _plans.Find(e.PlanId).WithProgress(e);
         if (e.State != PlanState.Cancelled) plan = plan.WithState(e.State);
-        Replace(plan);
+        _plans.Replace(plan);
         state.State.Execution = null;
         await Save();
         await StopExecutor();

@@ -18,7 +18,7 @@ public sealed partial class SchedulerGrain
     /// </summary>
     private async Task Round()
     {
-        if (state.State.Plans.Any(p => p.StateOf() is PlanState.Approved or PlanState.Executing))
+        if (_plans.Busy is not null)
         {
             log.LogDebug("planning round skipped: a plan is approved or executing");
             return;
@@ -37,24 +37,14 @@ public sealed partial class SchedulerGrain
         {
             Now = now,
             RecentMigrations = [.. state.State.Recent],
-            InFlight = InFlight(),
+            InFlight = _migrations.InFlight(),
             Link = options.Value.MigrationLink,
         };
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var snapshot = _fleet.Snapshot(options.Value.UsageSampleSeconds);
         var plan = PlanViewMapping.From(Rebalancer.Plan(snapshot, policy, context) with { CreatedAt = now });
         Telemetry.KvmMeters.PlanningDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
-        // A new plan replaces older recommendations only: an approved or executing plan stays what it is.
-        var plans = state.State.Plans;
-        for (var i = 0; i < plans.Count; i++)
-            if (plans[i].StateOf() == PlanState.Recommended) plans[i] = plans[i].WithState(PlanState.Superseded);
-        plans.Add(plan);
-        if (plans.Count > options.Value.PlansKept)
-        {
-            // The oldest finished plans go first; an approved or executing one is kept whatever its age.
-            var excess = plans.Count - options.Value.PlansKept;
-            plans.RemoveAll(p => excess > 0 && p.StateOf().IsFinal() && excess-- > 0);
-        }
+        _plans.Add(plan);
         await Save();
         await Record("plan-recommended", plan.Id, $"plan {plan.Id} ({policy.Name}): {plan.Moves.Count} migrations, {plan.PowerActions.Count} power actions",
             [.. plan.Notes, .. plan.Moves.Select(m => $"{m.Guest} {m.From} → {m.To}: {string.Join("; ", m.Reasons)}"),
@@ -62,12 +52,9 @@ public sealed partial class SchedulerGrain
         return (plan, policy);
     }
 
-    private List<InFlightMigration> InFlight() =>
-        [.. state.State.Active.Values.Select(a => new InFlightMigration(a.Order.Guest, a.Order.From, a.Order.To)).OrderBy(m => m.Guest, StringComparer.Ordinal)];
+    public Task<IReadOnlyList<PlanView>> Plans() => Task.FromResult<IReadOnlyList<PlanView>>([.. _plans.All.Select(WithProgress)]);
 
-    public Task<IReadOnlyList<PlanView>> Plans() => Task.FromResult<IReadOnlyList<PlanView>>([.. state.State.Plans.Select(WithProgress)]);
-
-    public Task<PlanView> Plan(string id) => Task.FromResult(WithProgress(Find(id)));
+    public Task<PlanView> Plan(string id) => Task.FromResult(WithProgress(_plans.Find(id)));
 
     private PlanView WithProgress(PlanView plan) =>
         state.State.Execution is { } e && e.PlanId == plan.Id ? plan.WithProgress(e) : plan;
@@ -81,7 +68,7 @@ public sealed partial class SchedulerGrain
         {
             await Record("plan-cancelled", id, $"plan {id} CANCELLED: nothing more starts; running migrations end on their own", []);
             await Finish(PlanExecutor.Cancel(e, clock.Now));
-            return Find(id);
+            return _plans.Find(id);
         }
         return plan;
     }
@@ -96,7 +83,7 @@ public sealed partial class SchedulerGrain
             engine = await Engine();
         }
         var guest = engine.State.Snapshot.FindGuest(guestName) ?? throw ClusterException.NotFound($"no reachable guest named '{guestName}'");
-        if (state.State.Active.TryGetValue(guestName, out var active)) throw ClusterException.Conflict($"guest '{guestName}' is already migrating ({active.Id})");
+        if (_migrations.Of(guestName) is { } active) throw ClusterException.Conflict($"guest '{guestName}' is already migrating ({active.Id})");
         var reasons = new List<string>();
         if (to is null)
         {
@@ -112,7 +99,7 @@ public sealed partial class SchedulerGrain
             reasons.Add($"operator request to {to}");
         }
         // The policy's concurrency limits hold for operators too (KubeVirt's do); --force goes past them, on record.
-        if (ConcurrencyLimit(_policy.Policy.Migration, guest.Host!, to) is { } limit)
+        if (_migrations.LimitBroken(_policy.Policy.Migration, guest.Host!, to) is { } limit)
         {
             if (!force) throw ClusterException.Conflict($"{limit}; wait for one to finish, or force it (--force)", "migration");
             reasons.Add($"forced past the policy's limit: {limit}");
@@ -123,31 +110,9 @@ public sealed partial class SchedulerGrain
         return await StartMigration(id, order, guest);
     }
 
-    /// <summary>The limit a new migration from <paramref name="from"/> to <paramref name="to"/> would break, or null.</summary>
-    private string? ConcurrencyLimit(PolicyModel.MigrationSettings m, string from, string to)
-    {
-        var active = state.State.Active.Values.ToList();
-        string Names(IEnumerable<ActiveMigration> list) => string.Join(", ", list.Select(a => a.Order.Guest).Order(StringComparer.Ordinal));
-        if (active.Count >= m.MaxConcurrent) return $"the policy allows {m.MaxConcurrent} migrations at once in the cluster (migration.maxConcurrent) and {active.Count} run: {Names(active)}";
-        var outbound = active.Where(a => a.Order.From == from).ToList();
-        if (outbound.Count >= m.MaxOutboundPerHost) return $"the policy allows {m.MaxOutboundPerHost} migrations out of a host at once (migration.maxOutboundPerHost) and {from} sends {Names(outbound)}";
-        var inbound = active.Where(a => a.Order.To == to).ToList();
-        if (inbound.Count >= m.MaxInboundPerHost) return $"the policy allows {m.MaxInboundPerHost} migrations into a host at once (migration.maxInboundPerHost) and {to} receives {Names(inbound)}";
-        return null;
-    }
-
-    private PlanView Find(string id) => state.State.Plans.LastOrDefault(p => p.Id == id) ?? throw ClusterException.NotFound($"no plan {id}");
-
-    private void Replace(PlanView plan)
-    {
-        var i = state.State.Plans.FindLastIndex(p => p.Id == plan.Id);
-        state.State.Plans[i] = plan;
-    }
-
     private async Task<PlanView> Update(string id, PlanState to)
     {
-        var plan = Find(id).WithState(to);
-        Replace(plan);
+        var plan = _plans.SetState(id, to);
         await Save();
         return plan;
     }

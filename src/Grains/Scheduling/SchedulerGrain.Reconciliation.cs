@@ -23,7 +23,7 @@ public sealed partial class SchedulerGrain
         RosterChanged();
         try
         {
-            if (state.State.Active.Count > 0 && DateTime.UtcNow - _lastMigrationPoll >= options.Value.MigrationPoll)
+            if (_migrations.Count > 0 && DateTime.UtcNow - _lastMigrationPoll >= options.Value.MigrationPoll)
             {
                 _lastMigrationPoll = DateTime.UtcNow;
                 await PollMigrations();
@@ -88,7 +88,7 @@ public sealed partial class SchedulerGrain
 
         foreach (var (name, entry) in records)
         {
-            if (state.State.Active.ContainsKey(name) || _naming.Contains(name) || inMigration.Contains(name) || entry.Status is not (GuestStatus.Running or GuestStatus.Migrating)) continue;
+            if (_migrations.Involves(name) || _naming.Contains(name) || inMigration.Contains(name) || entry.Status is not (GuestStatus.Running or GuestStatus.Migrating)) continue;
             var hosts = where.GetValueOrDefault(name) ?? [];
             if (hosts.Count == 0)
             {
@@ -116,7 +116,7 @@ public sealed partial class SchedulerGrain
         foreach (var (name, hosts) in where)
         {
             // A placement in flight has launched its guest but not yet stored its record: not a stranger.
-            if (state.State.Active.ContainsKey(name) || _naming.Contains(name) || inMigration.Contains(name)) continue;
+            if (_migrations.Involves(name) || _naming.Contains(name) || inMigration.Contains(name)) continue;
             records.TryGetValue(name, out var entry);
             if (hosts.Count > 1)
             {

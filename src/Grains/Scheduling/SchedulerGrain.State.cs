@@ -42,18 +42,17 @@ public sealed partial class SchedulerGrain
             if (await GrainFactory.GetGrain<IMigrationGrain>(id).Get() is { } m) migrations.Add(m);
 
         return new FleetStateDocument(FleetStateDocument.CurrentFormat, clock.Now, versions, active, guests,
-            [.. state.State.Plans.Select(WithProgress)], hosts, tokens, events, migrations, notes);
+            [.. _plans.All.Select(WithProgress)], hosts, tokens, events, migrations, notes);
     }
 
     public async Task<StateImported> ImportState(FleetStateDocument document)
     {
         // Everything is checked before anything is written: a refused document changes nothing.
         foreach (var (field, message) in Problems(document)) throw ClusterException.Invalid(message, field);
-        if (state.State.Plans.FirstOrDefault(p => p.StateOf() is PlanState.Approved or PlanState.Executing) is { } busy)
+        if (_plans.Busy is { } busy)
             throw ClusterException.Conflict($"plan {busy.Id} is {busy.State}: cancel it or let it finish, then import");
-        if (state.State.Active.Count > 0) throw ClusterException.Conflict($"{state.State.Active.Count} migrations are under way: import when they have finished");
-        var known = state.State.Plans.Select(p => p.Id).ToHashSet(StringComparer.Ordinal);
-        if (document.Plans.FirstOrDefault(p => known.Contains(p.Id)) is { } clash)
+        if (_migrations.Count > 0) throw ClusterException.Conflict($"{_migrations.Count} migrations are under way: import when they have finished");
+        if (document.Plans.FirstOrDefault(p => _plans.Contains(p.Id)) is { } clash)
             throw ClusterException.Conflict($"plan {clash.Id} exists in this cluster: import into a cluster that has not run it");
 
         var tokens = await GrainFactory.GetGrain<IAccessGrain>(Cluster.Key).Import(document.Tokens);
@@ -62,15 +61,7 @@ public sealed partial class SchedulerGrain
 
         foreach (var g in document.Guests) await GrainFactory.GetGrain<IGuestGrain>(g.Spec.Name).Restore(g);
 
-        // Imported plans go first, then those this cluster made since it started (recommendations made with the
-        // default policy give way to the imported one). A plan that was executing stopped with the old cluster.
-        var plans = document.Plans.Select(p => p.StateOf() == PlanState.Executing
-            ? p with { State = PlanState.Failed.Upper(), Failure = p.Failure ?? "interrupted: the cluster's state was exported while it ran" }
-            : p).ToList();
-        foreach (var p in state.State.Plans)
-            plans.Add(p.StateOf() == PlanState.Recommended ? p.WithState(PlanState.Superseded) : p);
-        if (plans.Count > options.Value.PlansKept) plans.RemoveRange(0, plans.Count - options.Value.PlansKept);
-        state.State.Plans = plans;
+        _plans.Import(document.Plans);
         await Save();
 
         var notes = new List<string>();

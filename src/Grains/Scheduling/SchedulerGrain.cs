@@ -32,6 +32,8 @@ public sealed partial class SchedulerGrain(
     private readonly FleetView _fleet = new(membership, options.Value.ReportStaleAfter);
     private (string Key, PolicyModel.Policy Policy) _policy = ("", PolicyModel.Policy.Default);
     private readonly PlacementEngineCache _engines = new(options.Value.PlacementUsageRefresh, options.Value.UsageSampleSeconds);
+    private readonly PlanBook _plans = new(() => state.State, options.Value.PlansKept);
+    private readonly MigrationsUnderWay _migrations = new(() => state.State);
 
     private long _rosterVersion;
     private Task? _rosterWrite;
@@ -151,7 +153,7 @@ public sealed partial class SchedulerGrain(
             var reachable = _fleet.IsReachable(r.Host.Name);
             foreach (var g in _fleet.GuestsOn(r))
             {
-                var migration = state.State.Active.GetValueOrDefault(g.Name)?.Id;
+                var migration = _migrations.Of(g.Name)?.Id;
                 var status = !reachable ? GuestStatus.Unreachable : migration is null ? GuestStatus.Running : GuestStatus.Migrating;
                 list.Add(new GuestView(g.Name, g with { Host = r.Host.Name }, r.Host.Name, status, r.At, migration));
             }

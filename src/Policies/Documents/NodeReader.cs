@@ -15,8 +15,8 @@ internal sealed class DocumentContext(string file)
     public List<DocumentError> Errors { get; } = [];
 
     /// <summary>
-    /// When set, every option a reader asks for is written down here (path, kind, range, meaning): the reader is
-    /// the document's schema, and the reference documentation is generated from what it asks.
+    /// When set, every option a reader asks for is written down here (path, kind, range, meaning), in the
+    /// order asked: the reference documentation is generated from reading a document that holds every option once.
     /// </summary>
     public Dictionary<string, DocumentOption>? Options { get; init; }
 

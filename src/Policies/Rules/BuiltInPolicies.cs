@@ -49,7 +49,7 @@ public static class BuiltInPolicies
         if (!Enum.TryParse<OverloadDetector>(parts[0], ignoreCase: true, out var d) || !IsLower(parts[0])) return false;
         if (!Enum.TryParse<VmSelection>(parts[1], ignoreCase: true, out var s) || !IsLower(parts[1])) return false;
         if (!double.TryParse(parts[2], NumberStyles.Float, CultureInfo.InvariantCulture, out var p)) return false;
-        var (lo, hi) = Documents.PolicyDocument.ParameterRange(d);
+        var (lo, hi) = Documents.PolicySchema.ParameterRange(d);
         if (p < lo || p > hi) return false;
         settings = new AdaptiveSettings { Detector = d, Selection = s, Parameter = p };
         return true;

@@ -4,7 +4,7 @@ using KvmCluster.Policies.Rules;
 
 namespace KvmCluster.Policies.Tests.Documents;
 
-/// <summary>The policy reference (docs/policy-reference.md) is made from the reader, which is the policy's schema.</summary>
+/// <summary>The policy reference (docs/policy-reference.md) is made from the policy schema the reader and writer walk.</summary>
 public sealed class PolicyReferenceTests
 {
     [Fact]
@@ -24,7 +24,7 @@ public sealed class PolicyReferenceTests
     }
 
     [Fact]
-    public void The_policy_reference_is_the_one_the_reader_makes() => GeneratedDocs.Check("docs/policy-reference.md", Render());
+    public void The_policy_reference_is_the_one_the_schema_makes() => GeneratedDocs.Check("docs/policy-reference.md", Render());
 
     private static string Render()
     {
