@@ -19,7 +19,8 @@ internal static class PolicySchema
     public static readonly Section<Overcommit> Overcommit = new(new Overcommit(),
     [
         Field.Double<Overcommit>("cpu", 0.01, 64, s => s.Cpu, (s, v) => s with { Cpu = v }, "vCPUs per hardware thread"),
-        Field.Double<Overcommit>("memory", 0.01, 4, s => s.Memory, (s, v) => s with { Memory = v }, "guest MiB per host MiB (hugepage pools are never over-committed)"),
+        Field.Double<Overcommit>("memory", 0.01, 4, s => s.Memory, (s, v) => s with { Memory = v },
+            "guest MiB per host MiB (hugepage pools are never over-committed)"),
     ]);
 
     public static readonly Section<ScoreWeights> Weights = new(new ScoreWeights(),
@@ -27,22 +28,34 @@ internal static class PolicySchema
         Field.Double<ScoreWeights>("spread", 0, 1000, s => s.Spread, (s, v) => s with { Spread = v }, "prefer the least loaded host"),
         Field.Double<ScoreWeights>("pack", 0, 1000, s => s.Pack, (s, v) => s with { Pack = v }, "prefer the most loaded host that still fits (consolidation)"),
         Field.Double<ScoreWeights>("power", 0, 1000, s => s.Power, (s, v) => s with { Power = v }, "prefer the host whose power draw grows least"),
-        Field.Double<ScoreWeights>("softAffinity", 0, 1000, s => s.SoftAffinity, (s, v) => s with { SoftAffinity = v }, "prefer hosts that honour soft affinity rules"),
-        Field.Double<ScoreWeights>("fewestMigrations", 0, 1000, s => s.FewestMigrations, (s, v) => s with { FewestMigrations = v }, "prefer leaving a guest where it is"),
+        Field.Double<ScoreWeights>("softAffinity", 0, 1000, s => s.SoftAffinity, (s, v) => s with { SoftAffinity = v },
+            "prefer hosts that honour soft affinity rules"),
+        Field.Double<ScoreWeights>("fewestMigrations", 0, 1000, s => s.FewestMigrations, (s, v) => s with { FewestMigrations = v },
+            "prefer leaving a guest where it is"),
     ], (m, w) => { if (w.Sum <= 0) m.Doc.Error(m.Node, m.Path, "at least one weight must be positive"); });
 
     public static readonly Section<MigrationSettings> Migration = new(new MigrationSettings(),
     [
-        Field.Bool<MigrationSettings>("allowBlockMigration", s => s.AllowBlockMigration, (s, v) => s with { AllowBlockMigration = v }, "may guests with local disks be migrated (their disks copied)"),
-        Field.Int<MigrationSettings>("maxOutboundPerHost", 1, 64, s => s.MaxOutboundPerHost, (s, v) => s with { MaxOutboundPerHost = v }, "migrations out of one host at once"),
-        Field.Int<MigrationSettings>("maxInboundPerHost", 1, 64, s => s.MaxInboundPerHost, (s, v) => s with { MaxInboundPerHost = v }, "migrations into one host at once"),
-        Field.Int<MigrationSettings>("maxConcurrent", 1, 10_000, s => s.MaxConcurrent, (s, v) => s with { MaxConcurrent = v }, "migrations in the cluster at once"),
-        Field.Double<MigrationSettings>("bandwidthMiBps", 0, 1_000_000, s => s.BandwidthMiBps, (s, v) => s with { BandwidthMiBps = v }, "bandwidth limit per migration in MiB/s (0: the link's)"),
-        Field.Int<MigrationSettings>("downtimeMs", 1, 60_000, s => s.DowntimeMs, (s, v) => s with { DowntimeMs = v }, "the downtime QEMU aims for at switch-over (its downtime-limit)"),
-        Field.Int<MigrationSettings>("maxDowntimeMs", 1, 60_000, s => s.MaxDowntimeMs, (s, v) => s with { MaxDowntimeMs = v }, "the ceiling the downtime may be raised to when a guest does not converge"),
-        Field.Bool<MigrationSettings>("allowAutoConverge", s => s.AllowAutoConverge, (s, v) => s with { AllowAutoConverge = v }, "may QEMU throttle a guest's vCPUs to converge"),
-        Field.Bool<MigrationSettings>("allowPostCopy", s => s.AllowPostCopy, (s, v) => s with { AllowPostCopy = v }, "may a migration switch to post-copy (the guest runs on the destination before all memory arrived)"),
-        Field.Int<MigrationSettings>("completionTimeoutPerGiB", 1, 86_400, s => s.CompletionTimeoutPerGiB, (s, v) => s with { CompletionTimeoutPerGiB = v }, "seconds per GiB of memory and copied disk before a migration is cancelled (at least 2 minutes)"),
+        Field.Bool<MigrationSettings>("allowBlockMigration", s => s.AllowBlockMigration, (s, v) => s with { AllowBlockMigration = v },
+            "may guests with local disks be migrated (their disks copied)"),
+        Field.Int<MigrationSettings>("maxOutboundPerHost", 1, 64, s => s.MaxOutboundPerHost, (s, v) => s with { MaxOutboundPerHost = v },
+            "migrations out of one host at once"),
+        Field.Int<MigrationSettings>("maxInboundPerHost", 1, 64, s => s.MaxInboundPerHost, (s, v) => s with { MaxInboundPerHost = v },
+            "migrations into one host at once"),
+        Field.Int<MigrationSettings>("maxConcurrent", 1, 10_000, s => s.MaxConcurrent, (s, v) => s with { MaxConcurrent = v },
+            "migrations in the cluster at once"),
+        Field.Double<MigrationSettings>("bandwidthMiBps", 0, 1_000_000, s => s.BandwidthMiBps, (s, v) => s with { BandwidthMiBps = v },
+            "bandwidth limit per migration in MiB/s (0: the link's)"),
+        Field.Int<MigrationSettings>("downtimeMs", 1, 60_000, s => s.DowntimeMs, (s, v) => s with { DowntimeMs = v },
+            "the downtime QEMU aims for at switch-over (its downtime-limit)"),
+        Field.Int<MigrationSettings>("maxDowntimeMs", 1, 60_000, s => s.MaxDowntimeMs, (s, v) => s with { MaxDowntimeMs = v },
+            "the ceiling the downtime may be raised to when a guest does not converge"),
+        Field.Bool<MigrationSettings>("allowAutoConverge", s => s.AllowAutoConverge, (s, v) => s with { AllowAutoConverge = v },
+            "may QEMU throttle a guest's vCPUs to converge"),
+        Field.Bool<MigrationSettings>("allowPostCopy", s => s.AllowPostCopy, (s, v) => s with { AllowPostCopy = v },
+            "may a migration switch to post-copy (the guest runs on the destination before all memory arrived)"),
+        Field.Int<MigrationSettings>("completionTimeoutPerGiB", 1, 86_400, s => s.CompletionTimeoutPerGiB, (s, v) => s with { CompletionTimeoutPerGiB = v },
+            "seconds per GiB of memory and copied disk before a migration is cancelled (at least 2 minutes)"),
     ], (m, s) =>
     {
         if (s.MaxDowntimeMs < s.DowntimeMs) m.Error("maxDowntimeMs", $"must be ≥ downtimeMs ({s.DowntimeMs}), got {s.MaxDowntimeMs}");
@@ -50,13 +63,20 @@ internal static class PolicySchema
 
     public static readonly Section<EvenlyDistributedSettings> EvenlyDistributed = new(new EvenlyDistributedSettings(),
     [
-        Field.Int<EvenlyDistributedSettings>("threshold", 1, 5, s => s.Threshold, (s, v) => s with { Threshold = v }, "1 conservative (mandatory moves only) … 5 aggressive"),
-        Field.Double<EvenlyDistributedSettings>("holdMinutes", 0, 1440, s => s.HoldMinutes, (s, v) => s with { HoldMinutes = v }, "an imbalance must last this long before anything moves"),
-        Field.Double<EvenlyDistributedSettings>("highUtilizationPercent", 50, 99, s => s.HighUtilizationPercent, (s, v) => s with { HighUtilizationPercent = v }, "a host above this load is overloaded"),
-        Field.Double<EvenlyDistributedSettings>("minImprovement", 0, 1, s => s.MinImprovement, (s, v) => s with { MinImprovement = v }, "each move must cut the imbalance by at least this fraction"),
-        Field.Int<EvenlyDistributedSettings>("maxMovesPerRound", 1, 1000, s => s.MaxMovesPerRound, (s, v) => s with { MaxMovesPerRound = v }, "migrations one planning round may propose"),
-        Field.Double<EvenlyDistributedSettings>("cpuWeight", 0, 100, s => s.CpuWeight, (s, v) => s with { CpuWeight = v }, "weight of CPU load in the imbalance"),
-        Field.Double<EvenlyDistributedSettings>("memoryWeight", 0, 100, s => s.MemoryWeight, (s, v) => s with { MemoryWeight = v }, "weight of memory load in the imbalance"),
+        Field.Int<EvenlyDistributedSettings>("threshold", 1, 5, s => s.Threshold, (s, v) => s with { Threshold = v },
+            "1 conservative (mandatory moves only) … 5 aggressive"),
+        Field.Double<EvenlyDistributedSettings>("holdMinutes", 0, 1440, s => s.HoldMinutes, (s, v) => s with { HoldMinutes = v },
+            "an imbalance must last this long before anything moves"),
+        Field.Double<EvenlyDistributedSettings>("highUtilizationPercent", 50, 99, s => s.HighUtilizationPercent, (s, v) => s with { HighUtilizationPercent = v },
+            "a host above this load is overloaded"),
+        Field.Double<EvenlyDistributedSettings>("minImprovement", 0, 1, s => s.MinImprovement, (s, v) => s with { MinImprovement = v },
+            "each move must cut the imbalance by at least this fraction"),
+        Field.Int<EvenlyDistributedSettings>("maxMovesPerRound", 1, 1000, s => s.MaxMovesPerRound, (s, v) => s with { MaxMovesPerRound = v },
+            "migrations one planning round may propose"),
+        Field.Double<EvenlyDistributedSettings>("cpuWeight", 0, 100, s => s.CpuWeight, (s, v) => s with { CpuWeight = v },
+            "weight of CPU load in the imbalance"),
+        Field.Double<EvenlyDistributedSettings>("memoryWeight", 0, 100, s => s.MemoryWeight, (s, v) => s with { MemoryWeight = v },
+            "weight of memory load in the imbalance"),
     ], (m, s) =>
     {
         if (s.CpuWeight + s.MemoryWeight <= 0) m.Doc.Error(m.Node, m.Path, "cpuWeight and memoryWeight cannot both be 0");
@@ -64,13 +84,20 @@ internal static class PolicySchema
 
     public static readonly Section<PowerSavingSettings> PowerSaving = new(new PowerSavingSettings(),
     [
-        Field.Double<PowerSavingSettings>("targetUtilizationPercent", 10, 95, s => s.TargetUtilizationPercent, (s, v) => s with { TargetUtilizationPercent = v }, "the load powered-on hosts should run at"),
-        Field.Double<PowerSavingSettings>("tolerancePercent", 1, 50, s => s.TolerancePercent, (s, v) => s with { TolerancePercent = v }, "how far from the target the load may be before hosts are powered on or off"),
-        Field.Int<PowerSavingSettings>("hostsInReserve", 0, 10_000, s => s.HostsInReserve, (s, v) => s with { HostsInReserve = v }, "empty hosts kept powered on for sudden load"),
-        Field.Double<PowerSavingSettings>("powerOnWindowMinutes", 0, 1440, s => s.PowerOnWindowMinutes, (s, v) => s with { PowerOnWindowMinutes = v }, "load must stay high this long before a host is powered on"),
-        Field.Double<PowerSavingSettings>("powerOffWindowMinutes", 0, 1440, s => s.PowerOffWindowMinutes, (s, v) => s with { PowerOffWindowMinutes = v }, "load must stay low this long before a host is emptied and powered off"),
-        Field.Int<PowerSavingSettings>("maxPowerActionsPerRound", 1, 1000, s => s.MaxPowerActionsPerRound, (s, v) => s with { MaxPowerActionsPerRound = v }, "power-ons and power-offs one planning round may propose"),
-        Field.Int<PowerSavingSettings>("maxMovesPerRound", 1, 100_000, s => s.MaxMovesPerRound, (s, v) => s with { MaxMovesPerRound = v }, "migrations one planning round may propose"),
+        Field.Double<PowerSavingSettings>("targetUtilizationPercent", 10, 95, s => s.TargetUtilizationPercent, (s, v) => s with { TargetUtilizationPercent = v },
+            "the load powered-on hosts should run at"),
+        Field.Double<PowerSavingSettings>("tolerancePercent", 1, 50, s => s.TolerancePercent, (s, v) => s with { TolerancePercent = v },
+            "how far from the target the load may be before hosts are powered on or off"),
+        Field.Int<PowerSavingSettings>("hostsInReserve", 0, 10_000, s => s.HostsInReserve, (s, v) => s with { HostsInReserve = v },
+            "empty hosts kept powered on for sudden load"),
+        Field.Double<PowerSavingSettings>("powerOnWindowMinutes", 0, 1440, s => s.PowerOnWindowMinutes, (s, v) => s with { PowerOnWindowMinutes = v },
+            "load must stay high this long before a host is powered on"),
+        Field.Double<PowerSavingSettings>("powerOffWindowMinutes", 0, 1440, s => s.PowerOffWindowMinutes, (s, v) => s with { PowerOffWindowMinutes = v },
+            "load must stay low this long before a host is emptied and powered off"),
+        Field.Int<PowerSavingSettings>("maxPowerActionsPerRound", 1, 1000, s => s.MaxPowerActionsPerRound, (s, v) => s with { MaxPowerActionsPerRound = v },
+            "power-ons and power-offs one planning round may propose"),
+        Field.Int<PowerSavingSettings>("maxMovesPerRound", 1, 100_000, s => s.MaxMovesPerRound, (s, v) => s with { MaxMovesPerRound = v },
+            "migrations one planning round may propose"),
     ], (m, s) =>
     {
         if (s.TargetUtilizationPercent + s.TolerancePercent > 100 || s.TargetUtilizationPercent - s.TolerancePercent < 0)
@@ -91,15 +118,20 @@ internal static class PolicySchema
         }),
         Field.Choice<AdaptiveSettings>("selection", SelectionNames, s => (int)s.Selection, (s, v) => s with { Selection = (VmSelection)v },
             "which guest leaves an overloaded host: minimum migration time, maximum correlation, random, minimum utilisation"),
-        Field.Double<AdaptiveSettings>("fallbackThreshold", 0.01, 1, s => s.FallbackThreshold, (s, v) => s with { FallbackThreshold = v }, "the static threshold used while a host has too little history for its detector"),
-        Field.Bool<AdaptiveSettings>("consolidateUnderloaded", s => s.ConsolidateUnderloaded, (s, v) => s with { ConsolidateUnderloaded = v }, "empty underloaded hosts so they can be powered off"),
-        Field.Int<AdaptiveSettings>("maxConsolidationsPerRound", 0, 1_000_000, s => s.MaxConsolidationsPerRound, (s, v) => s with { MaxConsolidationsPerRound = v }, "underloaded hosts one round may empty"),
+        Field.Double<AdaptiveSettings>("fallbackThreshold", 0.01, 1, s => s.FallbackThreshold, (s, v) => s with { FallbackThreshold = v },
+            "the static threshold used while a host has too little history for its detector"),
+        Field.Bool<AdaptiveSettings>("consolidateUnderloaded", s => s.ConsolidateUnderloaded, (s, v) => s with { ConsolidateUnderloaded = v },
+            "empty underloaded hosts so they can be powered off"),
+        Field.Int<AdaptiveSettings>("maxConsolidationsPerRound", 0, 1_000_000, s => s.MaxConsolidationsPerRound, (s, v) => s with { MaxConsolidationsPerRound = v },
+            "underloaded hosts one round may empty"),
     ]);
 
     public static readonly Section<PowerActionSettings> Power = new(new PowerActionSettings(),
     [
-        Field.Double<PowerActionSettings>("bootTimeoutMinutes", 0.01, 1440, s => s.BootTimeoutMinutes, (s, v) => s with { BootTimeoutMinutes = v }, "a powered-on host must report within this time"),
-        Field.Double<PowerActionSettings>("powerOffTimeoutMinutes", 0.01, 1440, s => s.PowerOffTimeoutMinutes, (s, v) => s with { PowerOffTimeoutMinutes = v }, "a powered-off host must be confirmed off within this time"),
+        Field.Double<PowerActionSettings>("bootTimeoutMinutes", 0.01, 1440, s => s.BootTimeoutMinutes, (s, v) => s with { BootTimeoutMinutes = v },
+            "a powered-on host must report within this time"),
+        Field.Double<PowerActionSettings>("powerOffTimeoutMinutes", 0.01, 1440, s => s.PowerOffTimeoutMinutes, (s, v) => s with { PowerOffTimeoutMinutes = v },
+            "a powered-off host must be confirmed off within this time"),
     ]);
 
     /// <summary>The filters a policy may add, each a mapping with one key.</summary>
@@ -131,18 +163,21 @@ internal static class PolicySchema
             "who approves plans: an operator (manual, partial) or nobody (full: the planning timer executes them)"),
         new Field<Policy>("seed", p => p.Seed, (m, key, p) =>
             m.Long(key, 0, about: "seed of every random choice the policy makes: the same inputs and seed give the same plan") is { } s ? p with { Seed = s } : p),
-        Field.Section<Policy, Overcommit>("overcommit", Overcommit, p => p.Overcommit, (p, v) => p with { Overcommit = v }, "how much more than the hardware guests may be given"),
+        Field.Section<Policy, Overcommit>("overcommit", Overcommit, p => p.Overcommit, (p, v) => p with { Overcommit = v },
+            "how much more than the hardware guests may be given"),
         Field.Section<Policy, ScoreWeights>("weights", Weights, p => p.Weights, (p, v) => p with { Weights = v },
             "how much each scorer counts when choosing among feasible hosts (each is normalised to 0…1)"),
         new Field<Policy>("filters", p => p.Filters.Select(WriteFilter).ToList(), (m, key, p) => p with { Filters = ReadFilters(m, key) }),
-        Field.Section<Policy, MigrationSettings>("migration", Migration, p => p.Migration, (p, v) => p with { Migration = v }, "how migrations run, and how many at once"),
+        Field.Section<Policy, MigrationSettings>("migration", Migration, p => p.Migration, (p, v) => p with { Migration = v },
+            "how migrations run, and how many at once"),
         Field.Section<Policy, EvenlyDistributedSettings>("evenlyDistributed", EvenlyDistributed, p => p.EvenlyDistributed, (p, v) => p with { EvenlyDistributed = v },
             "settings of the evenly-distributed balancer (oVirt's evenly_distributed, DRS-like thresholds)"),
         Field.Section<Policy, PowerSavingSettings>("powerSaving", PowerSaving, p => p.PowerSaving, (p, v) => p with { PowerSaving = v },
             "settings of the power-saving balancer (VMware DPM-like)"),
         Field.Section<Policy, AdaptiveSettings>("adaptive", Adaptive, p => p.Adaptive, (p, v) => p with { Adaptive = v },
             "settings of the CloudSim adaptive family (Beloglazov & Buyya): overload detector and VM selection"),
-        Field.Section<Policy, PowerActionSettings>("power", Power, p => p.Power, (p, v) => p with { Power = v }, "how long power actions may take before the plan fails"),
+        Field.Section<Policy, PowerActionSettings>("power", Power, p => p.Power, (p, v) => p with { Power = v },
+            "how long power actions may take before the plan fails"),
     ]);
 
     private static ImmutableArray<ExtraFilter> ReadFilters(MapReader root, string key)
