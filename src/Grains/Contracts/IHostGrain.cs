@@ -21,6 +21,8 @@ public interface IHostGrain : IGrainWithStringKey
     [Alias("Silo"), AlwaysInterleave] Task<string> Silo();
     [Alias("Launch")] Task Launch(Guest guest);
     [Alias("Stop")] Task Stop(string guest);
+    /// <summary>Deletes the images this host keeps of a guest that does not run here (local and overlay disks).</summary>
+    [Alias("RemoveDisks")] Task RemoveDisks(Guest guest);
     [Alias("Control")] Task<GuestControlResult> Control(string guest, GuestControl control);
     /// <summary>Prepares an incoming guest (the destination side of a migration); returns where to send it.</summary>
     [Alias("PrepareIncoming")] Task<string> PrepareIncoming(Guest guest, MigrationOrder order, string migration);
@@ -34,7 +36,7 @@ public interface IHostGrain : IGrainWithStringKey
     /// <summary>The destination side's facts for the migration grain's decision.</summary>
     [Alias("IncomingState"), AlwaysInterleave] Task<DestinationFact> IncomingState(string guest);
     /// <summary>Why a guest's QEMU here exited on its own (null when it did not), for the event log.</summary>
-    [Alias("ExitOf"), AlwaysInterleave] Task<string?> ExitOf(string guest);
+    [Alias("ExitOf"), AlwaysInterleave] Task<GuestExit?> ExitOf(string guest);
     /// <summary>Post-copy was decided: the incoming copy runs as soon as the source switches.</summary>
     [Alias("AllowIncomingToRun")] Task AllowIncomingToRun(string guest, string migration);
     /// <summary>The destination takes ownership: the guest runs here from now on, with the usage history it had.</summary>
@@ -55,7 +57,10 @@ public interface IHostGrain : IGrainWithStringKey
 public interface IGuestGrain : IGrainWithStringKey
 {
     [Alias("Get")] Task<GuestView?> Get();
+    /// <summary>A record with its spec, not running; an existing record is replaced only while its guest does not run.</summary>
     [Alias("Define")] Task<GuestView> Define(Guest spec);
+    /// <summary>Removes the record (refused while the guest runs); returns what it was.</summary>
+    [Alias("Undefine")] Task<GuestView> Undefine();
     /// <summary>Defined and running on <c>spec.Host</c> (a placement: one write).</summary>
     [Alias("Placed")] Task<GuestView> Placed(Guest spec);
     [Alias("Locate")] Task<GuestView> Locate(string? host, GuestStatus status, string? migration);

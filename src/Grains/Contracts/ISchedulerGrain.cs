@@ -16,6 +16,17 @@ public interface ISchedulerGrain : IGrainWithStringKey
     [Alias("Snapshot")] Task<FleetSnapshot> Snapshot();
     /// <summary>Places a new guest with the active policy and launches it on the chosen host.</summary>
     [Alias("Place")] Task<PlacementView> Place(Guest guest);
+    /// <summary>Defines a guest (a record with its spec, not running), or replaces a stopped guest's spec (edit).</summary>
+    [Alias("DefineGuest")] Task<GuestView> DefineGuest(Guest spec);
+    /// <summary>
+    /// Starts a defined or stopped guest: placed by the active policy, or on <paramref name="host"/> if that host
+    /// passes every constraint. A guest with local disks starts where they are unless a host is given.
+    /// </summary>
+    [Alias("StartGuest")] Task<PlacementView> StartGuest(string name, string? host);
+    /// <summary>Kills a running guest's QEMU (virsh destroy): the record says shut off.</summary>
+    [Alias("DestroyGuest")] Task<GuestView> DestroyGuest(string name);
+    /// <summary>Removes a guest's record (refused while it runs); with <paramref name="removeDisks"/> its own images too.</summary>
+    [Alias("UndefineGuest")] Task<GuestView> UndefineGuest(string name, bool removeDisks);
     /// <summary>A planning round now: the plan is kept as RECOMMENDED and never executed by this call (a preview).</summary>
     [Alias("Preview")] Task<PlanView> Preview();
     [Alias("Plans")] Task<IReadOnlyList<PlanView>> Plans();

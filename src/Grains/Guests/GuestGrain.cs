@@ -28,14 +28,32 @@ public sealed class GuestGrain(
     public async Task<GuestView> Define(Guest spec)
     {
         if (spec.Name != this.GetPrimaryKeyString()) throw ClusterException.Invalid($"guest name '{spec.Name}' does not match '{this.GetPrimaryKeyString()}'", "name");
-        if (state.State.Spec is { } existing && state.State.Status is not (GuestStatus.Failed or GuestStatus.Lost or GuestStatus.Stopped) && existing != spec)
-            throw ClusterException.Conflict($"guest '{spec.Name}' already exists on {state.State.Host ?? "no host"}");
+        var edit = state.State.Spec is not null;
+        if (edit && !IsDown(state.State.Status))
+            throw ClusterException.Conflict($"guest '{spec.Name}' is {state.State.Status.ToString().ToLowerInvariant()} on {state.State.Host ?? "no host"}: shut it down before editing its spec");
         state.State.Spec = spec;
-        state.State.Status = GuestStatus.Pending;
-        Remember("defined", $"guest {spec.Name} defined ({spec.VCpus} vCPU, {spec.MemoryMiB} MiB)");
+        // An edited guest keeps its last host: its local disks are there.
+        state.State.Status = GuestStatus.Defined;
+        state.State.Migration = null;
+        Remember(edit ? "edited" : "defined", $"guest {spec.Name} {(edit ? "edited" : "defined")} ({spec.VCpus} vCPU, {spec.MemoryMiB} MiB)");
         await Save();
         return View();
     }
+
+    public async Task<GuestView> Undefine()
+    {
+        if (state.State.Spec is null) throw ClusterException.NotFound($"no guest named '{this.GetPrimaryKeyString()}'");
+        if (!IsDown(state.State.Status))
+            throw ClusterException.Conflict($"guest '{this.GetPrimaryKeyString()}' is {state.State.Status.ToString().ToLowerInvariant()}: shut it down or destroy it first");
+        var was = View();
+        await state.ClearStateAsync();
+        await GuestDirectory.For(GrainFactory, this.GetPrimaryKeyString()).Set(this.GetPrimaryKeyString(), null);
+        DeactivateOnIdle();
+        return was;
+    }
+
+    /// <summary>No QEMU of it exists (as far as its record knows): its spec may change, its record may go.</summary>
+    private static bool IsDown(GuestStatus s) => s is GuestStatus.Defined or GuestStatus.ShutOff or GuestStatus.Crashed or GuestStatus.Failed or GuestStatus.Lost;
 
     public async Task<GuestView> Placed(Guest spec)
     {

@@ -212,11 +212,20 @@ public sealed class HostGrain(
         foreach (var lost in _seen.Where(n => !now.Contains(n) && !_letGo.Contains(n) && !_outgoing.ContainsKey(n)).ToList())
         {
             var where = this.GetPrimaryKeyString();
-            log.LogWarning("guest {Guest} is gone from {Host} without being stopped", lost, where);
-            var why = hypervisor.ExitOf(lost) ?? "its process exited";
-            await GrainFactory.Record(Events.Events.New(clock.Now, "guest-lost", lost, $"guest {lost} stopped running on {where} ({why})", [why]));
-            try { await GrainFactory.GetGrain<IGuestGrain>(lost).Locate(null, GuestStatus.Lost, null); }
-            catch (Exception e) { log.LogWarning(e, "record of lost guest {Guest} not updated", lost); }
+            var exit = hypervisor.ExitOf(lost) ?? new GuestExit(GuestExitKind.Died, "its process exited");
+            // A guest that powered itself off or panicked is shut off or crashed here (its local disks stay here);
+            // one whose QEMU died is lost.
+            if (exit.Kind == GuestExitKind.ShutDown) log.LogInformation("guest {Guest} on {Host}: {Why}", lost, where, exit.Why);
+            else log.LogWarning("guest {Guest} is gone from {Host} without being stopped: {Why}", lost, where, exit.Why);
+            var said = exit.Kind switch
+            {
+                GuestExitKind.ShutDown => $"guest {lost} shut off on {where}: {exit.Why}",
+                GuestExitKind.Crashed => $"guest {lost} crashed on {where}: {exit.Why}",
+                _ => $"guest {lost} stopped running on {where} ({exit.Why})",
+            };
+            await GrainFactory.Record(Events.Events.New(clock.Now, exit.EventKind, lost, said, [exit.Why]));
+            try { await GrainFactory.GetGrain<IGuestGrain>(lost).Locate(exit.Kind == GuestExitKind.Died ? null : where, exit.Status, null); }
+            catch (Exception e) { log.LogWarning(e, "record of guest {Guest} not updated", lost); }
         }
         _letGo.IntersectWith(now);
         _seen = now;
@@ -228,15 +237,25 @@ public sealed class HostGrain(
     {
         await EnsureUsable();
         await hypervisor.LaunchAsync(guest with { Host = this.GetPrimaryKeyString(), Usage = UsageHistory.Empty }, CancellationToken.None);
+        // Supervised from now on: if it ends before the next inventory, that inventory still notices.
+        _seen.Add(guest.Name);
+        _letGo.Remove(guest.Name);
     }
 
     public async Task Stop(string guest)
     {
         _letGo.Add(guest);
         await hypervisor.StopAsync(guest, CancellationToken.None);
-        // Stopped on purpose: its record says so (reconciliation would otherwise call it lost).
-        try { await GrainFactory.GetGrain<IGuestGrain>(guest).Locate(null, GuestStatus.Stopped, null); }
+        // Stopped on purpose: its record says so (reconciliation would otherwise call it lost), and keeps this host,
+        // where its local disks are.
+        try { await GrainFactory.GetGrain<IGuestGrain>(guest).Locate(this.GetPrimaryKeyString(), GuestStatus.ShutOff, null); }
         catch (ClusterException e) when (e.Kind == ProblemKind.NotFound) { } // never recorded (started by hand)
+    }
+
+    public async Task RemoveDisks(Guest guest)
+    {
+        if (_seen.Contains(guest.Name)) throw ClusterException.Conflict($"guest '{guest.Name}' runs on {this.GetPrimaryKeyString()}: its disks stay");
+        await hypervisor.RemoveDisksAsync(guest, CancellationToken.None);
     }
 
     public async Task<GuestControlResult> Control(string guest, GuestControl control)
@@ -244,7 +263,8 @@ public sealed class HostGrain(
         foreach (var (field, message) in control.Problems()) throw ClusterException.Invalid(message, field);
         if (_outgoing.ContainsKey(guest)) throw ClusterException.Conflict($"guest '{guest}' is migrating; try again when it has arrived");
         var result = await hypervisor.ControlAsync(guest, control, CancellationToken.None);
-        if (control.Action is GuestAction.DeviceAdd or GuestAction.DeviceDel or GuestAction.Balloon) await Refresh(); // the spec changed
+        // The spec changed (devices, balloon, paused): the scheduler hears it now, so a migration takes it along.
+        if (control.Action is GuestAction.DeviceAdd or GuestAction.DeviceDel or GuestAction.Balloon or GuestAction.Stop or GuestAction.Cont) await Refresh();
         return result;
     }
 
@@ -327,7 +347,7 @@ public sealed class HostGrain(
 
     public Task<DestinationFact> IncomingState(string guest) => hypervisor.IncomingStateAsync(guest, CancellationToken.None);
 
-    public Task<string?> ExitOf(string guest) => Task.FromResult(hypervisor.ExitOf(guest));
+    public Task<GuestExit?> ExitOf(string guest) => Task.FromResult(hypervisor.ExitOf(guest));
 
     public Task AllowIncomingToRun(string guest, string migration) => hypervisor.AllowIncomingToRunAsync(guest, CancellationToken.None);
 

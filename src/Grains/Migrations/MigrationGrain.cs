@@ -353,7 +353,7 @@ public sealed class MigrationGrain(
     private async Task<string> WhyGone(DestinationFact destination)
     {
         if (destination != DestinationFact.Gone) return "";
-        try { return await Host(S.Order!.To).ExitOf(S.Order.Guest).WaitAsync(O.HostTimeout) is { } why ? $" ({why})" : ""; }
+        try { return await Host(S.Order!.To).ExitOf(S.Order.Guest).WaitAsync(O.HostTimeout) is { } exit ? $" ({exit.Why})" : ""; }
         catch (Exception) { return ""; }
     }
 

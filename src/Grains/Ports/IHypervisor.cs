@@ -28,6 +28,8 @@ public interface IHypervisor
 
     Task LaunchAsync(Guest guest, CancellationToken cancellationToken);
     Task StopAsync(string guest, CancellationToken cancellationToken);
+    /// <summary>Deletes this host's images of a guest's local and overlay disks (the guest does not run here).</summary>
+    Task RemoveDisksAsync(Guest guest, CancellationToken cancellationToken);
 
     /// <summary>Starts a paused incoming copy of the guest; returns the endpoint the source sends to.</summary>
     Task<string> PrepareIncomingAsync(Guest guest, MigrationOrder order, CancellationToken cancellationToken);
@@ -63,8 +65,8 @@ public interface IHypervisor
     /// They are kept as they are (paused stays paused) until the host grain settles them with their migration grain.
     /// </summary>
     IReadOnlyList<AdoptedMigration> AdoptedMigrations();
-    /// <summary>Why the guest's QEMU on this host is gone, when it exited on its own (its exit code and last words).</summary>
-    string? ExitOf(string guest);
+    /// <summary>How the guest's QEMU on this host ended when nobody asked it to: powered off, panicked or died, and why.</summary>
+    GuestExit? ExitOf(string guest);
     /// <summary>Follows an outgoing transfer a previous silo started and QEMU still runs, to its end (as MigrateAsync does).</summary>
     Task WatchOutgoingAsync(string guest, MigrationOrder order, Func<MigrationProgress, Task> progress, CancellationToken cancellationToken);
     /// <summary>Discards an incoming guest (failed or cancelled migration).</summary>

@@ -43,7 +43,7 @@ public sealed class FleetView(IClusterMembershipService membership, TimeSpan? st
         Reported++;
         var changed = !_reports.TryGetValue(report.Host.Name, out var old)
             || old.Host != report.Host || old.DriverProblem != report.DriverProblem || old.Silo != report.Silo
-            || !old.Guests.Select(g => g.Name).SequenceEqual(report.Guests.Select(g => g.Name));
+            || !old.Guests.Select(g => (g.Name, g.Paused)).SequenceEqual(report.Guests.Select(g => (g.Name, g.Paused)));
         if (old is not null) Count(old, -1);
         Count(report, +1);
         _reports[report.Host.Name] = report;

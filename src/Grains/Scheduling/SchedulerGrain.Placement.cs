@@ -23,16 +23,19 @@ public sealed partial class SchedulerGrain
         if (_fleet.HasGuest(guest.Name) || !_naming.Add(guest.Name))
             throw ClusterException.Conflict($"guest '{guest.Name}' already exists");
         _engines.PlacementStarted();
-        try { return await PlaceOne(guest); }
+        try { return await PlaceOne(guest, null); }
         finally { _engines.PlacementEnded(); _naming.Remove(guest.Name); }
     }
 
-    private async Task<PlacementView> PlaceOne(Guest guest)
+    /// <param name="pin">The host an operator chose (or where the guest's local disks are): it must pass every constraint.</param>
+    private async Task<PlacementView> PlaceOne(Guest guest, string? pin)
     {
         // While other placements are in flight their reservations live in the current engine: keep it.
         var engine = _engines.Shared ?? await Engine();
         var now = clock.Now;
-        var (result, reservation) = engine.PlaceAndReserve(guest with { Host = null }, now, options.Value.ReservationTtl, PlaceOptions.Fast);
+        var (result, reservation) = pin is null
+            ? engine.PlaceAndReserve(guest with { Host = null }, now, options.Value.ReservationTtl, PlaceOptions.Fast)
+            : ReserveOn(engine, guest with { Host = null }, pin, now);
         if (reservation is null)
         {
             var explained = engine.Place(guest with { Host = null }, PlaceOptions.Explained);
@@ -54,7 +57,7 @@ public sealed partial class SchedulerGrain
         Telemetry.KvmMeters.Placements.Add(1);
         _fleet.Launched(placed);
         _engines.Placed(_fleet); // the engine already holds this guest: no rebuild for it
-        var why = new List<string> { $"best of {result.Feasible} feasible hosts with policy {_policy.Policy.Name} (score {result.Score:0.###})" };
+        var why = new List<string> { pin is null ? $"best of {result.Feasible} feasible hosts with policy {_policy.Policy.Name} (score {result.Score:0.###})" : $"on {pin}, as asked; it passes every constraint" };
         // Acknowledged only once its record and its event are stored: what a 201 said is never forgotten. Concurrent
         // placements share the writes (the guest directory and the event log group them).
         try
@@ -73,6 +76,18 @@ public sealed partial class SchedulerGrain
             throw ClusterException.Unavailable($"guest '{guest.Name}' could not be recorded ({e.GetBaseException().Message}); it was not started");
         }
         return new PlacementView(guest.Name, reservation.Host, result.Score, why);
+    }
+
+    private (PlacementResult, Reservation?) ReserveOn(PlacementEngine engine, Guest guest, string host, DateTimeOffset now)
+    {
+        if (!engine.State.TryGetHostIndex(host, out _)) throw ClusterException.NotFound($"no reachable host named '{host}'");
+        var rejections = engine.Evaluate(guest, host);
+        if (rejections.Count > 0)
+        {
+            Telemetry.KvmMeters.PlacementsRefused.Add(1);
+            throw ClusterException.Conflict($"host '{host}' cannot run '{guest.Name}': {string.Join("; ", rejections)}");
+        }
+        return (new PlacementResult { Guest = guest.Name, Host = host, Feasible = 1 }, engine.Reserve(guest, host, now, options.Value.ReservationTtl));
     }
 
     /// <summary>Grain references are cached: resolving one costs a reflection lookup in this Orleans version.</summary>

@@ -98,12 +98,14 @@ public sealed partial class SchedulerGrain
                 // the guest's own record decides.
                 var current = await GrainFactory.GetGrain<IGuestGrain>(name).Get();
                 if (current is null || current.Status is not (GuestStatus.Running or GuestStatus.Migrating) || current.Host != h) continue;
-                string? why = null;
-                try { why = await HostGrain(h).ExitOf(name); } catch (Exception) { }
-                var found = $"its record says it runs on {h}, which reported at {reported:u} without it" + (why is null ? "" : $" ({why})");
-                log.LogError("guest {Guest} lost: {Found}", name, found);
-                await Record("guest-lost", name, $"guest {name} lost: {found}", [found]);
-                await GrainFactory.GetGrain<IGuestGrain>(name).Locate(null, GuestStatus.Lost, null);
+                GuestExit? exit = null;
+                try { exit = await HostGrain(h).ExitOf(name); } catch (Exception) { }
+                var found = $"its record says it runs on {h}, which reported at {reported:u} without it" + (exit is null ? "" : $" ({exit.Why})");
+                // How its QEMU ended decides: powered off or panicked is not lost (its host's own notice may just be late).
+                var status = exit?.Status ?? GuestStatus.Lost;
+                if (status == GuestStatus.Lost) log.LogError("guest {Guest} lost: {Found}", name, found);
+                await Record(exit?.EventKind ?? "guest-lost", name, $"guest {name} {(status == GuestStatus.Lost ? "lost" : status.ToString().ToLowerInvariant())}: {found}", [found]);
+                await GrainFactory.GetGrain<IGuestGrain>(name).Locate(status == GuestStatus.Lost ? null : h, status, null);
             }
             else if (hosts.All(x => x.Host != entry.Host) && hosts.Count == 1)
             {
@@ -133,7 +135,7 @@ public sealed partial class SchedulerGrain
                     catch (Exception e) { log.LogError("copy of {Guest} on {Host} not paused: {Error}", name, other, e.GetBaseException().Message); }
                 }
             }
-            else if (entry is null || entry.Status is GuestStatus.Lost or GuestStatus.Failed or GuestStatus.Stopped)
+            else if (entry is null || entry.Status is GuestStatus.Lost or GuestStatus.Failed or GuestStatus.ShutOff or GuestStatus.Defined or GuestStatus.Crashed)
             {
                 // Running with no record (started by hand, or the record was lost) or against it: the host's word wins.
                 var (host, spec) = hosts[0];

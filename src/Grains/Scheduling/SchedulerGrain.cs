@@ -42,10 +42,11 @@ public sealed partial class SchedulerGrain(
     private readonly HashSet<string> _naming = new(StringComparer.Ordinal);
 
     /// <summary>
-    /// Placements interleave with each other (and only they may enter while another call waits): the engine's
-    /// reservations keep concurrent placements apart while each waits for its host to launch the guest.
+    /// Placements (and starts of defined guests, which are placements) interleave with each other, and only they may
+    /// enter while another call waits: the engine's reservations keep concurrent placements apart while each waits for
+    /// its host to launch the guest.
     /// </summary>
-    public static bool MayInterleave(IInvokable request) => request.GetMethodName() == nameof(Place);
+    public static bool MayInterleave(IInvokable request) => request.GetMethodName() is nameof(Place) or nameof(StartGuest);
 
     public Task PolicyChanged()
     {
@@ -154,7 +155,7 @@ public sealed partial class SchedulerGrain(
             foreach (var g in _fleet.GuestsOn(r))
             {
                 var migration = _migrations.Of(g.Name)?.Id;
-                var status = !reachable ? GuestStatus.Unreachable : migration is null ? GuestStatus.Running : GuestStatus.Migrating;
+                var status = !reachable ? GuestStatus.Unreachable : migration is not null ? GuestStatus.Migrating : g.Paused ? GuestStatus.Paused : GuestStatus.Running;
                 list.Add(new GuestView(g.Name, g with { Host = r.Host.Name }, r.Host.Name, status, r.At, migration));
             }
         }

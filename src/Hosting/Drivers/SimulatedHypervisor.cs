@@ -22,7 +22,7 @@ public sealed class SimulatedHypervisor(string name, ISimulatedWorld world, Simu
     private enum RunState { Running, Paused, Incoming, Received }
     private sealed class SimGuest(Guest spec, RunState state)
     {
-        public Guest Spec { get; } = spec;
+        public Guest Spec { get; set; } = spec;
         public RunState State { get; set; } = state;
         public TcpListener? Listener { get; set; }
         /// <summary>A transfer out is under way.</summary>
@@ -80,6 +80,7 @@ public sealed class SimulatedHypervisor(string name, ISimulatedWorld world, Simu
 
     public Task LaunchAsync(Guest guest, CancellationToken cancellationToken)
     {
+        _exits.TryRemove(guest.Name, out _);
         if (!_guests.TryAdd(guest.Name, new SimGuest(guest, RunState.Running)))
             throw ClusterException.Conflict($"guest '{guest.Name}' already exists on this host");
         return Task.CompletedTask;
@@ -98,9 +99,25 @@ public sealed class SimulatedHypervisor(string name, ISimulatedWorld world, Simu
     public Task<GuestControlResult> ControlAsync(string guest, GuestControl control, CancellationToken cancellationToken)
     {
         if (!_guests.TryGetValue(guest, out var g) || g.State != RunState.Running) throw ClusterException.NotFound($"no running guest '{guest}' on this host");
-        if (control.Action != GuestAction.Status) throw ClusterException.Invalid($"the simulated driver does not {control.Action} guests (use --driver qemu)", "action");
-        return Task.FromResult(new GuestControlResult(guest, "running", g.Spec.MemoryMiB, [], []));
+        switch (control.Action)
+        {
+            case GuestAction.Status: break;
+            // A simulated guest honours the ACPI power button at once: it powers itself off, as a real one would.
+            case GuestAction.Powerdown:
+                _guests.TryRemove(guest, out _);
+                _exits[guest] = new GuestExit(GuestExitKind.ShutDown, "it powered itself off (simulated ACPI shutdown)");
+                return Task.FromResult(new GuestControlResult(guest, "shutdown", null, [], []));
+            case GuestAction.Stop or GuestAction.Cont:
+                g.Spec = g.Spec with { Paused = control.Action == GuestAction.Stop };
+                break;
+            default: throw ClusterException.Invalid($"the simulated driver does not {control.Action} guests (use --driver qemu)", "action");
+        }
+        return Task.FromResult(new GuestControlResult(guest, g.Spec.Paused ? "paused" : "running", g.Spec.MemoryMiB, [], []));
     }
+
+    private readonly ConcurrentDictionary<string, GuestExit> _exits = new(StringComparer.Ordinal);
+
+    public Task RemoveDisksAsync(Guest guest, CancellationToken cancellationToken) => Task.CompletedTask; // it keeps no images
 
     public Task AdjustMigrationAsync(string guest, MigrationAdjustment adjustment, CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -214,7 +231,7 @@ public sealed class SimulatedHypervisor(string name, ISimulatedWorld world, Simu
     /// <summary>The simulated driver has no post-copy phase: its transfers end with the whole guest received.</summary>
     public Task AllowIncomingToRunAsync(string guest, CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public string? ExitOf(string guest) => null;
+    public GuestExit? ExitOf(string guest) => _exits.GetValueOrDefault(guest);
 
     /// <summary>Simulated guests live in the silo's memory: nothing outlives it, nothing is adopted.</summary>
     public IReadOnlyList<AdoptedMigration> AdoptedMigrations() => [];

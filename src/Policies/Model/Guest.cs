@@ -45,8 +45,13 @@ public sealed record Guest
     [Description("Devices hot-plugged while it ran (kept in the spec so a migration's destination has them).")]
     public ImmutableArray<GuestDevice> Devices { get; init; } = [];
     /// <summary>Boot from a kernel image rather than a disk (null: the first disk).</summary>
-    [Description("Boot straight from a kernel image (null: from the first disk).")]
+    [Description("How it boots: from a kernel with its initramfs, or through the firmware in a boot order (null: the first disk).")]
     public GuestBoot? Boot { get; init; }
+    [Description("Absolute path of an ISO image attached as a read-only CD-ROM (the same path on every host it may run on).")]
+    public string? Cdrom { get; init; }
+    /// <summary>Paused by an operator: the host sets it from QEMU's run state, so a migration's destination stays paused.</summary>
+    [Description("Start paused (virsh start --paused); the cluster keeps it true while an operator has the guest paused, so a migration leaves it paused.")]
+    public bool Paused { get; init; }
     [Description("Labels other guests' affinity rules match.")]
     public ImmutableSortedDictionary<string, string> Labels { get; init; } = ImmutableSortedDictionary<string, string>.Empty.WithComparers(StringComparer.Ordinal);
     [Description("Affinity rules: run on or not on hosts with a label, with or apart from guests with a label; hard rules filter, soft ones weigh.")]
@@ -97,6 +102,8 @@ public sealed record Guest
         if (SriovVfs is < 0 or > ModelLimits.MaxSriovVfs) yield return ("sriovVfs", $"must be 0..{ModelLimits.MaxSriovVfs}, got {SriovVfs}");
         if (Nics is < 0 or > 8) yield return ("nics", $"must be 0..8, got {Nics}");
         if (Boot is not null) foreach (var p in Boot.Problems()) yield return p;
+        if (Cdrom is not null && GuestPath.Problem(Cdrom) is { } cd) yield return ("cdrom", cd);
+        if (Cdrom is null && Boot?.Order?.Contains('d', StringComparison.Ordinal) == true) yield return ("boot.order", "boots from a CD-ROM (d) but the guest has none (cdrom)");
         if (!Is64Bit && Cpu.Mode == CpuMode.Custom && Cpu.RequiredFlags.Contains("lm")) yield return ("cpu.flags", "+lm contradicts a 32-bit guest");
     }
 }

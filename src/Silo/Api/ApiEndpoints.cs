@@ -9,6 +9,11 @@ namespace KvmCluster.Silo.Api;
 /// <param name="Force">Go past the policy's concurrency limits (recorded in the migration's reasons and the event log).</param>
 public sealed record MigrateRequest(string Guest, string? To = null, bool Force = false);
 public sealed record MaintenanceRequest(bool On);
+/// <param name="Host">Start on this host (it must pass every constraint); null: where the active policy places it.</param>
+public sealed record StartRequest(string? Host = null);
+/// <param name="TimeoutSeconds">How long the guest has to power itself off after the ACPI power button (default 60, at most 600).</param>
+/// <param name="Force">Destroy it when it has not powered off by then.</param>
+public sealed record ShutdownRequest(int? TimeoutSeconds = null, bool Force = false);
 public sealed record TokenRequest(string Name, string Role);
 /// <param name="Token">The secret: shown this once.</param>
 public sealed record TokenCreated(string Name, string Role, string Token);
@@ -73,6 +78,38 @@ public static class ApiEndpoints
             var placed = await Scheduler(g).Place(guest).WaitAsync(CallTimeout);
             return Results.Created($"/api/guests/{placed.Guest}", placed);
         }).Requires(Role.Operator);
+
+        // The life cycle, as virsh has it: define/edit (PUT), start, shutdown, destroy, restart, undefine (DELETE).
+        api.MapPut("/guests/{name}", async (string name, HttpRequest request, IGrainFactory g) =>
+        {
+            var spec = await Read<Guest>(request);
+            if (spec.Name != name) return Problems.BadBody($"the spec's name '{spec.Name}' is not the guest '{name}' of the URL", "name");
+            var existed = await Grains.Guests.GuestDirectory.Contains(g, name);
+            var view = await Scheduler(g).DefineGuest(spec).WaitAsync(CallTimeout);
+            return existed ? Results.Ok(view) : Results.Created($"/api/guests/{name}", view);
+        }).Requires(Role.Operator);
+        api.MapPost("/guests/{name}/start", async (string name, HttpRequest request, IGrainFactory g) =>
+        {
+            var body = request.ContentLength is null or 0 ? new StartRequest() : await Read<StartRequest>(request);
+            return Results.Ok(await Scheduler(g).StartGuest(name, string.IsNullOrWhiteSpace(body.Host) ? null : body.Host).WaitAsync(CallTimeout));
+        }).Requires(Role.Operator);
+        api.MapPost("/guests/{name}/shutdown", async (string name, HttpRequest request, IGrainFactory g) =>
+        {
+            var body = request.ContentLength is null or 0 ? new ShutdownRequest() : await Read<ShutdownRequest>(request);
+            if (Timeout(body) is not { } timeout) return Problems.BadBody("timeoutSeconds must be 1..600", "timeoutSeconds");
+            return Results.Ok(await Grains.Guests.GuestShutdown.RunAsync(g, name, timeout, body.Force, request.HttpContext.RequestAborted));
+        }).Requires(Role.Operator);
+        api.MapPost("/guests/{name}/restart", async (string name, HttpRequest request, IGrainFactory g) =>
+        {
+            var body = request.ContentLength is null or 0 ? new ShutdownRequest() : await Read<ShutdownRequest>(request);
+            if (Timeout(body) is not { } timeout) return Problems.BadBody("timeoutSeconds must be 1..600", "timeoutSeconds");
+            var down = await Grains.Guests.GuestShutdown.RunAsync(g, name, timeout, body.Force, request.HttpContext.RequestAborted);
+            return Results.Ok(await Scheduler(g).StartGuest(name, down.Host).WaitAsync(CallTimeout));
+        }).Requires(Role.Operator);
+        api.MapPost("/guests/{name}/destroy", async (string name, IGrainFactory g) =>
+            await Scheduler(g).DestroyGuest(name).WaitAsync(CallTimeout)).Requires(Role.Operator);
+        api.MapDelete("/guests/{name}", async (string name, bool? removeDisks, IGrainFactory g) =>
+            await Scheduler(g).UndefineGuest(name, removeDisks ?? false).WaitAsync(CallTimeout)).Requires(Role.Operator);
 
         api.MapPost("/guests/{name}/actions", async (string name, HttpRequest request, IGrainFactory g) =>
         {
@@ -164,6 +201,10 @@ public static class ApiEndpoints
     }
 
     private static readonly TimeSpan StateTimeout = TimeSpan.FromMinutes(5);
+
+    private static TimeSpan? Timeout(ShutdownRequest r) =>
+        r.TimeoutSeconds is null ? Grains.Guests.GuestShutdown.DefaultTimeout
+        : r.TimeoutSeconds is >= 1 and <= 600 ? TimeSpan.FromSeconds(r.TimeoutSeconds.Value) : null;
 
     /// <summary>Reads a JSON body; a malformed one becomes a 400 naming the field.</summary>
     private static async Task<T> Read<T>(HttpRequest request)

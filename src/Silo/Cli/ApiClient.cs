@@ -40,6 +40,7 @@ public sealed class ApiClient(IReadOnlyList<Uri> silos, string? token, TimeSpan 
     public Task<JsonElement> Post(string path, object? body = null) =>
         Send(HttpMethod.Post, path, body is null ? null : JsonSerializer.Serialize(body, PolicyTypesSerialization.Options), "application/json");
     public Task<JsonElement> PostText(string path, string text, string mediaType) => Send(HttpMethod.Post, path, text, mediaType);
+    public Task<JsonElement> PutText(string path, string text, string mediaType) => Send(HttpMethod.Put, path, text, mediaType);
     public Task<JsonElement> Delete(string path) => Send(HttpMethod.Delete, path, null, null);
 
     private async Task<JsonElement> Send(HttpMethod method, string path, string? body, string? mediaType)

@@ -78,29 +78,8 @@ public static class ClusterCommands
         migrate.Options.Add(force);
         yield return migrate;
 
-        var controlled = new Argument<string>("guest");
-        var action = new Argument<string>("action") { Description = "status, stop, cont, powerdown, reset, balloon MIB, device-add ID, device-del ID, snapshot-save|snapshot-load|snapshot-delete NAME" };
-        action.AcceptOnlyFromAmong("status", "stop", "cont", "powerdown", "reset", "balloon", "device-add", "device-del", "snapshot-save", "snapshot-load", "snapshot-delete");
-        var actionArg = new Argument<string?>("value") { Description = "MiB for balloon; the device id or snapshot name", Arity = ArgumentArity.ZeroOrOne };
-        var driver = new Option<string>("--driver") { Description = "Device type for device-add: virtserialport or virtio-net-pci (a NIC in a PCIe hot-plug slot)", DefaultValueFactory = _ => "virtserialport" };
-        var guestCmd = Verb("guest", "Operate a running guest: run state, balloon, hot-plug, snapshots", async (c, p) =>
-        {
-            var verb = p.GetValue(action)!;
-            var value = p.GetValue(actionArg);
-            long? mib = null;
-            if (verb == "balloon")
-                mib = long.TryParse(value, out var m) && m > 0 ? m : throw new Hosting.UsageException("balloon needs a target in MiB, e.g. 'kvmcluster guest web-1 balloon 512'");
-            var r = await c.Post($"api/guests/{Uri.EscapeDataString(p.GetValue(controlled)!)}/actions",
-                new { action = verb, value = mib, name = verb == "balloon" ? null : value, driver = verb == "device-add" ? p.GetValue(driver) : null });
-            if (Raw(p, r)) return 0;
-            AnsiConsole.MarkupLine($"guest {Esc(r, "guest")}: [bold]{Esc(r, "runState")}[/], balloon {Esc(r, "balloonActualMiB")} MiB, devices [{string.Join(", ", r.GetProperty("devices").EnumerateArray().Select(d => Markup.Escape(d.GetString()!)))}], snapshots [{string.Join(", ", r.GetProperty("snapshots").EnumerateArray().Select(d => Markup.Escape(d.GetString()!)))}]");
-            return 0;
-        });
-        guestCmd.Arguments.Add(controlled);
-        guestCmd.Arguments.Add(action);
-        guestCmd.Arguments.Add(actionArg);
-        guestCmd.Options.Add(driver);
-        yield return guestCmd;
+        yield return GuestCommands.Define();
+        yield return GuestCommands.Guest();
 
         var tunedHost = new Argument<string>("host");
         var hugepages = new Option<string?>("--hugepages") { Description = "Reserve a hugepage pool: SIZE_KIB=PAGES, e.g. 2048=512" };

@@ -74,8 +74,12 @@ public static partial class QemuCommandLine
             for (var k = 0; k < options.HotplugSlots; k++) args.AddRange(["-device", $"pcie-root-port,id=hp{k},chassis={k + 1},bus=pcie.0"]);
         }
         foreach (var d in guest.Devices) args.AddRange(Device(d));
+        // Without a kernel the firmware boots the devices in the spec's order: each gets its bootindex (c the first
+        // disk, d the CD-ROM, n the first NIC), which SeaBIOS reads from fw_cfg.
+        var order = guest.Boot?.Kernel is null ? guest.Boot?.Order ?? "c" : "";
+        string BootIndex(char device, bool first) => first && order.IndexOf(device, StringComparison.Ordinal) is >= 0 and var k ? $",bootindex={k + 1}" : "";
         for (var i = 0; i < guest.Nics; i++)
-            args.AddRange(["-netdev", $"user,id=net{i}", "-device", $"virtio-net-pci,netdev=net{i},id=nic{i}"]);
+            args.AddRange(["-netdev", $"user,id=net{i}", "-device", $"virtio-net-pci,netdev=net{i},id=nic{i}{BootIndex('n', i == 0)}"]);
         for (var i = 0; i < guest.Disks.Length; i++)
         {
             var d = guest.Disks[i];
@@ -85,17 +89,24 @@ public static partial class QemuCommandLine
             // A node name, so a migration's destination can export the disk over NBD; discard=unmap, so copying a
             // disk's unallocated space costs nothing against the migration's bandwidth cap.
             args.AddRange(["-drive", $"file={Escape(file)},if=none,id=disk{i},node-name=nd-disk{i},cache=none,discard=unmap,format=qcow2",
-                "-device", $"virtio-blk-pci,drive=disk{i},id=vd{i}"]);
+                "-device", $"virtio-blk-pci,drive=disk{i},id=vd{i}{BootIndex('c', i == 0)}"]);
         }
-        if (guest.Boot is { } boot)
+        if (guest.Cdrom is { } iso)
+            args.AddRange(["-drive", $"file={Escape(CheckedPath(iso, "cdrom"))},if=none,id=cd0,media=cdrom,readonly=on,format=raw", "-device", $"ide-cd,drive=cd0,id=cdrom0{BootIndex('d', true)}"]);
+        if (guest.Boot is { Kernel: { } kernel } boot)
         {
-            args.AddRange(["-kernel", boot.Kernel]);
+            args.AddRange(["-kernel", CheckedPath(kernel, "boot.kernel")]);
+            if (boot.Initrd is { } initrd) args.AddRange(["-initrd", CheckedPath(initrd, "boot.initrd")]);
             if (!string.IsNullOrEmpty(boot.Append)) args.AddRange(["-append", boot.Append]);
         }
+        // A kernel panic reaches QEMU through pvpanic and ends the guest as a shutdown whose reason says so
+        // (GUEST_PANICKED, SHUTDOWN guest-panic): the host records it crashed, not lost (libvirt's on_crash=destroy).
+        args.AddRange(["-device", "pvpanic", "-action", "panic=shutdown,shutdown=poweroff"]);
         // An incoming copy stays paused when it has everything (-S): only the migration's decision resumes it, so the
         // guest never runs on two hosts and a copy that may be the only one is never killed (docs/migration-protocol.md).
         // A destination receiving disks also needs it: its NBD export holds the images until the copy is done.
         if (incoming) args.AddRange(["-incoming", "defer", "-S"]);
+        else if (guest.Paused) args.Add("-S"); // virsh start --paused
         return args;
     }
 

@@ -264,7 +264,8 @@ public sealed partial class QemuHypervisor
             if (vm.Qemu.HasExited || DateTime.UtcNow > deadline) throw ClusterException.Conflict($"guest '{guest}' has not been fully received");
             await Task.Delay(20, cancellationToken);
         }
-        if (status != "running") await vm.Qemu.Qmp.ExecuteAsync("cont", timeout: Timeout, cancellationToken: cancellationToken);
+        // A guest an operator paused arrives paused, as libvirt keeps it (the spec says so: its source reported it).
+        if (status != "running" && !vm.Spec.Paused) await vm.Qemu.Qmp.ExecuteAsync("cont", timeout: Timeout, cancellationToken: cancellationToken);
         _vms[guest] = vm with { Role = Role.Running };
         await SaveSpec(vm.Spec, vm.Qemu.Files);
         ForgetMigration(vm.Qemu.Files); // an ordinary running guest of this host from now on

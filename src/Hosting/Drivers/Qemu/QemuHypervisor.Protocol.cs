@@ -57,19 +57,14 @@ public sealed partial class QemuHypervisor
         return run == "running" ? SourceFact.Running : SourceFact.Paused;
     }
 
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _exits = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, GuestExit> _exits = new(StringComparer.Ordinal);
 
-    public string? ExitOf(string guest)
-    {
-        if (_vms.TryGetValue(guest, out var vm) && vm.Qemu.HasExited) NoteExit(guest, vm.Qemu);
-        return _exits.GetValueOrDefault(guest);
-    }
+    public GuestExit? ExitOf(string guest) => _exits.GetValueOrDefault(guest);
 
     /// <summary>What a guest's QEMU wrote to its standard error so far (diagnostics and tests).</summary>
     internal string? QemuErrors(string guest) => _vms.TryGetValue(guest, out var vm) ? vm.Qemu.Errors : null;
 
-    private void NoteExit(string guest, QemuProcess qemu) =>
-        _exits[guest] = $"its QEMU {qemu.Exit}" + (qemu.Errors is { Length: > 0 } e ? ": " + e : "");
+    private async Task<GuestExit> NoteExit(string guest, QemuProcess qemu) => _exits[guest] = await qemu.EndedAsync();
 
     public async Task<DestinationFact> IncomingStateAsync(string guest, CancellationToken cancellationToken)
     {
@@ -78,8 +73,7 @@ public sealed partial class QemuHypervisor
         if (!_vms.TryGetValue(guest, out var vm)) return DestinationFact.Gone;
         if (vm.Qemu.HasExited)
         {
-            NoteExit(guest, vm.Qemu);
-            log.LogWarning("incoming copy of {Guest}: {Exit}", guest, _exits[guest]);
+            log.LogWarning("incoming copy of {Guest}: {Exit}", guest, (await NoteExit(guest, vm.Qemu)).Why);
             return DestinationFact.Gone;
         }
         if (vm.Role == Role.Running) return DestinationFact.Running;

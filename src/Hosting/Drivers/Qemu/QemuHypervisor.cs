@@ -133,17 +133,29 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
         {
             if (vm.Role == Role.Running && vm.Qemu.HasExited && _vms.TryRemove(name, out _))
             {
-                // Its QEMU died: forget it (the host grain reports the loss), keep its serial log for the post-mortem.
-                log.LogWarning("QEMU of guest {Guest} {Exit}: {Errors}", name, vm.Qemu.Exit, vm.Qemu.Errors);
-                NoteExit(name, vm.Qemu);
+                // Its QEMU ended: forget it (the host grain records how), keep its serial log for the post-mortem.
+                var exit = await NoteExit(name, vm.Qemu);
+                if (exit.Kind == GuestExitKind.ShutDown) log.LogInformation("guest {Guest} {Why}", name, exit.Why);
+                else log.LogWarning("guest {Guest}: {Why}", name, exit.Why);
                 _ = vm.Qemu.KillAsync();
                 continue;
             }
             if (vm.Role != Role.Running || vm.Qemu.HasExited) continue;
-            list.Add(vm.Spec with { Disks = await DiskUseAsync(vm, cancellationToken) });
+            list.Add(vm.Spec with { Disks = await DiskUseAsync(vm, cancellationToken), Paused = await IsPausedAsync(vm, cancellationToken) });
         }
         list.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
         return list;
+    }
+
+    /// <summary>Paused by an operator (QEMU's stop) or started paused (-S, still in prelaunch).</summary>
+    private async Task<bool> IsPausedAsync(Vm vm, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var status = (await vm.Qemu.Qmp.ExecuteAsync("query-status", timeout: Timeout, cancellationToken: cancellationToken)).GetProperty("status").GetString();
+            return status is "paused" or "prelaunch";
+        }
+        catch (QmpException e) { log.LogDebug("query-status of {Guest}: {Error}", vm.Spec.Name, e.Message); return vm.Spec.Paused; }
     }
 
     /// <summary>The data each local and overlay disk holds now (`query-block`'s actual-size): what moving it copies.</summary>
@@ -203,6 +215,13 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
         if (!_vms.TryRemove(guest, out var vm)) throw ClusterException.NotFound($"no guest '{guest}' on this host");
         await vm.Qemu.StopAsync(TimeSpan.FromSeconds(5));
         await vm.Qemu.DisposeAsync();
+    }
+
+    public Task RemoveDisksAsync(Guest guest, CancellationToken cancellationToken)
+    {
+        if (_vms.ContainsKey(guest.Name)) throw ClusterException.Conflict($"guest '{guest.Name}' runs on {name}: its disks stay");
+        _disks.Delete(guest);
+        return Task.CompletedTask;
     }
 
     public Task TuneAsync(HostTuning tuning, CancellationToken cancellationToken) => HostMemoryTuning.ApplyAsync(tuning);

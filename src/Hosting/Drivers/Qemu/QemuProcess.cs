@@ -53,6 +53,7 @@ public sealed class QemuProcess : IAsyncDisposable
         try
         {
             qemu.Qmp = await connect;
+            qemu._watch = qemu.WatchEvents();
             // The monitor is root on this guest: owner only (the state directory is 0700 too, against the moment
             // between QEMU creating the socket and this).
             if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(files.Qmp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
@@ -82,9 +83,43 @@ public sealed class QemuProcess : IAsyncDisposable
         var cmdline = File.Exists($"/proc/{pid}/cmdline") ? await File.ReadAllTextAsync($"/proc/{pid}/cmdline") : "";
         if (!cmdline.Contains("qemu", StringComparison.Ordinal) || !cmdline.Contains(files.Qmp, StringComparison.Ordinal)) { process.Dispose(); return null; }
         var qemu = new QemuProcess(process, files);
-        try { qemu.Qmp = await QmpClient.ConnectAsync(files.Qmp, timeout, CancellationToken.None); }
+        try { qemu.Qmp = await QmpClient.ConnectAsync(files.Qmp, timeout, CancellationToken.None); qemu._watch = qemu.WatchEvents(); }
         catch (Exception e) when (e is TimeoutException or QmpException or System.Net.Sockets.SocketException) { process.Dispose(); return null; }
         return qemu;
+    }
+
+    private Task _watch = Task.CompletedTask;
+    private volatile string? _shutdownReason;
+    private volatile bool _panicked;
+
+    /// <summary>
+    /// QEMU's events, read for as long as its monitor is connected: the last SHUTDOWN's reason and a GUEST_PANICKED
+    /// tell, after QEMU has gone, whether the guest powered itself off, panicked, or QEMU died.
+    /// </summary>
+    private async Task WatchEvents()
+    {
+        try
+        {
+            await foreach (var e in Qmp.Events.ReadAllAsync())
+            {
+                if (e.Name == "GUEST_PANICKED") _panicked = true;
+                else if (e.Name == "SHUTDOWN" && e.Data.ValueKind == System.Text.Json.JsonValueKind.Object && e.Data.TryGetProperty("reason", out var r))
+                    _shutdownReason = r.GetString();
+            }
+        }
+        catch (Exception) { /* the monitor went with QEMU */ }
+    }
+
+    /// <summary>How this QEMU, which has exited, ended: after the monitor's last events are read (at most a second).</summary>
+    public async Task<Grains.Contracts.GuestExit> EndedAsync()
+    {
+        try { await _watch.WaitAsync(TimeSpan.FromSeconds(1)); } catch (TimeoutException) { }
+        if (_panicked || _shutdownReason == "guest-panic")
+            return new(Grains.Contracts.GuestExitKind.Crashed, "its kernel panicked (pvpanic); the serial log has its last words");
+        if (_shutdownReason == "guest-shutdown")
+            return new(Grains.Contracts.GuestExitKind.ShutDown, "it powered itself off");
+        return new(Grains.Contracts.GuestExitKind.Died, $"its QEMU {Exit}" + (Errors is { Length: > 0 } e ? ": " + e : "")
+            + (_shutdownReason is { } reason ? $" (QEMU's last shutdown reason: {reason})" : ""));
     }
 
     /// <summary>Asks QEMU to quit, kills it if it does not, and removes its socket and pid files.</summary>

@@ -1,0 +1,93 @@
+using KvmCluster.Grains.Contracts;
+using KvmCluster.Policies.Model;
+using Microsoft.Extensions.Logging;
+
+namespace KvmCluster.Grains.Scheduling;
+
+/// <summary>
+/// A guest's life cycle beyond placement, as virsh has it: define (a record, not running), start (placed, or on a
+/// host), destroy (kill its QEMU), undefine (remove the record, and with it the images it owns). Shutdown is the
+/// guest's own doing (ACPI), so it is asked of its host and waited for outside this grain.
+/// </summary>
+public sealed partial class SchedulerGrain
+{
+    /// <summary>States in which a guest's QEMU may exist: its record cannot be edited or removed then.</summary>
+    private static bool MayRun(GuestStatus s) => s is GuestStatus.Starting or GuestStatus.Running or GuestStatus.Migrating or GuestStatus.Paused or GuestStatus.Unreachable;
+
+    public async Task<GuestView> DefineGuest(Guest spec)
+    {
+        foreach (var (field, message) in spec.Problems()) throw ClusterException.Invalid(message, field);
+        if (_fleet.HasGuest(spec.Name) || _naming.Contains(spec.Name))
+            throw ClusterException.Conflict($"guest '{spec.Name}' is running: shut it down before editing its spec");
+        var grain = GrainFactory.GetGrain<IGuestGrain>(spec.Name);
+        var existed = await grain.Get() is not null;
+        var view = await grain.Define(spec with { Host = null, Usage = UsageHistory.Empty });
+        await Record(existed ? "guest-edited" : "guest-defined", spec.Name,
+            $"guest {spec.Name} {(existed ? "edited" : "defined")} ({spec.VCpus} vCPU, {spec.MemoryMiB} MiB)", []);
+        return view;
+    }
+
+    public async Task<PlacementView> StartGuest(string name, string? host)
+    {
+        // Claimed before the first await, as a placement is: two starts of one guest must not both launch it.
+        if (!_naming.Add(name)) throw ClusterException.Conflict($"guest '{name}' is already starting");
+        _engines.PlacementStarted();
+        try
+        {
+            var record = await GrainFactory.GetGrain<IGuestGrain>(name).Get() ?? throw ClusterException.NotFound($"no guest named '{name}'");
+            if (MayRun(record.Status)) throw ClusterException.Conflict($"guest '{name}' is {Words(record.Status)} on {record.Host ?? "no host"}");
+            // Its record says it is down (its host wrote that after seeing QEMU end), but the fleet picture may still
+            // hold it: launched and never reported since, or in its host's last report. That host is asked again.
+            _fleet.LaunchFailed(name);
+            if (LiveGuests().FirstOrDefault(g => g.Name == name)?.Host is { } reportedOn && _fleet.IsReachable(reportedOn))
+                if (_fleet.Report(await HostGrain(reportedOn).Refresh(), clock.Now)) RosterChanged();
+            if (LiveGuests().FirstOrDefault(g => g.Name == name)?.Host is { } runsOn)
+                throw ClusterException.Conflict($"guest '{name}' still runs on {runsOn} although its record says {Words(record.Status)}");
+            var spec = record.Spec with { Host = null, Usage = UsageHistory.Empty };
+            // Local and overlay disks live on the host the guest last ran on: it starts there, unless an operator
+            // names another host (which makes them afresh there).
+            var pin = host ?? (spec.CopiesDisksOnMigration ? record.Host : null);
+            if (host is null && pin is not null && !_fleet.IsReachable(pin))
+                throw ClusterException.Conflict($"guest '{name}' keeps its local disks on {pin}, which is unreachable; start it elsewhere with --host (its disks are made afresh there)");
+            return await PlaceOne(spec, pin);
+        }
+        finally { _engines.PlacementEnded(); _naming.Remove(name); }
+    }
+
+    public async Task<GuestView> DestroyGuest(string name)
+    {
+        var host = LiveGuests().FirstOrDefault(g => g.Name == name)?.Host ?? throw ClusterException.Conflict($"guest '{name}' is not running");
+        if (_migrations.Involves(name)) throw ClusterException.Conflict($"guest '{name}' is migrating ({_migrations.Of(name)!.Id}): cancel the migration first");
+        if (!_fleet.IsReachable(host)) throw ClusterException.Unavailable($"guest '{name}' is on {host}, which is unreachable");
+        await HostGrain(host).Stop(name);
+        _fleet.LaunchFailed(name);
+        if (_fleet.Report(await HostGrain(host).Refresh(), clock.Now)) RosterChanged(); // the fleet picture without it, now
+        log.LogInformation("guest {Guest} destroyed on {Host}", name, host);
+        await Record("guest-destroyed", name, $"guest {name} destroyed on {host} (its QEMU killed)", []);
+        return await GrainFactory.GetGrain<IGuestGrain>(name).Get() ?? throw ClusterException.NotFound($"no guest named '{name}'");
+    }
+
+    public async Task<GuestView> UndefineGuest(string name, bool removeDisks)
+    {
+        if (_fleet.HasGuest(name) || _naming.Contains(name)) throw ClusterException.Conflict($"guest '{name}' is running: shut it down or destroy it first");
+        var grain = GrainFactory.GetGrain<IGuestGrain>(name);
+        var record = await grain.Get() ?? throw ClusterException.NotFound($"no guest named '{name}'");
+        if (MayRun(record.Status)) throw ClusterException.Conflict($"guest '{name}' is {Words(record.Status)}: shut it down or destroy it first");
+        var removed = new List<string>();
+        if (removeDisks && record.Spec.CopiesDisksOnMigration && record.Host is { } host)
+        {
+            if (!_fleet.IsReachable(host)) throw ClusterException.Unavailable($"guest '{name}' keeps its disks on {host}, which is unreachable: undefine it without --remove-disks, or when {host} is back");
+            await HostGrain(host).RemoveDisks(record.Spec);
+            removed.Add($"its local and overlay disks on {host} removed");
+        }
+        var gone = await grain.Undefine();
+        await Record("guest-undefined", name, $"guest {name} undefined" + (removed.Count > 0 ? $" ({removed[0]})" : ""), removed);
+        return gone;
+    }
+
+    private static string Words(GuestStatus s) => s.ToString().ToLowerInvariant() switch
+    {
+        "shutoff" => "shut off",
+        var w => w,
+    };
+}
