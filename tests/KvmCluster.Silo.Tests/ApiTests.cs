@@ -54,7 +54,7 @@ public sealed class ApiTests
             await AssertProblem(await http.GetAsync("/api/migrations/nope"), 404, null);
             await AssertProblem(await http.PostAsync("/api/guests/web-1/actions", Json("""{"action":"balloon"}""")), 400, "value");
             await AssertProblem(await http.PostAsync("/api/guests/web-1/actions", Json("""{"action":"device-add","name":"p1","driver":"e1000"}""")), 400, "driver");
-            await AssertProblem(await http.PostAsync("/api/guests/web-1/actions", Json("""{"action":"stop"}""")), 400, "action"); // the simulated driver has no QEMU
+            await AssertProblem(await http.PostAsync("/api/guests/web-1/actions", Json("""{"action":"snapshot-save","name":"s1"}""")), 400, "action"); // the simulated driver has no QEMU
             await AssertProblem(await http.PostAsync("/api/guests/ghost/actions", Json("""{"action":"status"}""")), 404, null);
             var status = JsonDocument.Parse(await (await http.PostAsync("/api/guests/web-1/actions", Json("""{"action":"status"}"""))).Content.ReadAsStringAsync()).RootElement;
             Assert.Equal("running", status.GetProperty("runState").GetString());

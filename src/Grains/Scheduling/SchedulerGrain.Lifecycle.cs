@@ -17,10 +17,12 @@ public sealed partial class SchedulerGrain
     public async Task<GuestView> DefineGuest(Guest spec)
     {
         foreach (var (field, message) in spec.Problems()) throw ClusterException.Invalid(message, field);
-        if (_fleet.HasGuest(spec.Name) || _naming.Contains(spec.Name))
-            throw ClusterException.Conflict($"guest '{spec.Name}' is running: shut it down before editing its spec");
+        if (_naming.Contains(spec.Name)) throw ClusterException.Conflict($"guest '{spec.Name}' is starting");
         var grain = GrainFactory.GetGrain<IGuestGrain>(spec.Name);
-        var existed = await grain.Get() is not null;
+        var record = await grain.Get();
+        var existed = record is not null;
+        var runsOn = record is not null && MayRun(record.Status) ? record.Host ?? "a host" : await StillRunsOn(spec.Name);
+        if (runsOn is not null) throw ClusterException.Conflict($"guest '{spec.Name}' is running on {runsOn}: shut it down before editing its spec");
         var view = await grain.Define(spec with { Host = null, Usage = UsageHistory.Empty });
         await Record(existed ? "guest-edited" : "guest-defined", spec.Name,
             $"guest {spec.Name} {(existed ? "edited" : "defined")} ({spec.VCpus} vCPU, {spec.MemoryMiB} MiB)", []);
@@ -36,12 +38,7 @@ public sealed partial class SchedulerGrain
         {
             var record = await GrainFactory.GetGrain<IGuestGrain>(name).Get() ?? throw ClusterException.NotFound($"no guest named '{name}'");
             if (MayRun(record.Status)) throw ClusterException.Conflict($"guest '{name}' is {Words(record.Status)} on {record.Host ?? "no host"}");
-            // Its record says it is down (its host wrote that after seeing QEMU end), but the fleet picture may still
-            // hold it: launched and never reported since, or in its host's last report. That host is asked again.
-            _fleet.LaunchFailed(name);
-            if (LiveGuests().FirstOrDefault(g => g.Name == name)?.Host is { } reportedOn && _fleet.IsReachable(reportedOn))
-                if (_fleet.Report(await HostGrain(reportedOn).Refresh(), clock.Now)) RosterChanged();
-            if (LiveGuests().FirstOrDefault(g => g.Name == name)?.Host is { } runsOn)
+            if (await StillRunsOn(name) is { } runsOn)
                 throw ClusterException.Conflict($"guest '{name}' still runs on {runsOn} although its record says {Words(record.Status)}");
             var spec = record.Spec with { Host = null, Usage = UsageHistory.Empty };
             // Local and overlay disks live on the host the guest last ran on: it starts there, unless an operator
@@ -69,10 +66,11 @@ public sealed partial class SchedulerGrain
 
     public async Task<GuestView> UndefineGuest(string name, bool removeDisks)
     {
-        if (_fleet.HasGuest(name) || _naming.Contains(name)) throw ClusterException.Conflict($"guest '{name}' is running: shut it down or destroy it first");
+        if (_naming.Contains(name)) throw ClusterException.Conflict($"guest '{name}' is starting");
         var grain = GrainFactory.GetGrain<IGuestGrain>(name);
         var record = await grain.Get() ?? throw ClusterException.NotFound($"no guest named '{name}'");
         if (MayRun(record.Status)) throw ClusterException.Conflict($"guest '{name}' is {Words(record.Status)}: shut it down or destroy it first");
+        if (await StillRunsOn(name) is { } runsOn) throw ClusterException.Conflict($"guest '{name}' runs on {runsOn}: shut it down or destroy it first");
         var removed = new List<string>();
         if (removeDisks && record.Spec.CopiesDisksOnMigration && record.Host is { } host)
         {
@@ -83,6 +81,19 @@ public sealed partial class SchedulerGrain
         var gone = await grain.Undefine();
         await Record("guest-undefined", name, $"guest {name} undefined" + (removed.Count > 0 ? $" ({removed[0]})" : ""), removed);
         return gone;
+    }
+
+    /// <summary>
+    /// Where a guest whose record says it is down still runs, as the fleet picture has it, or null. The picture may
+    /// lag the record (its host wrote the record on seeing QEMU end): a guest launched and never reported since is
+    /// forgotten, and the host whose last report still lists it is asked again.
+    /// </summary>
+    private async Task<string?> StillRunsOn(string name)
+    {
+        _fleet.LaunchFailed(name);
+        if (LiveGuests().FirstOrDefault(g => g.Name == name)?.Host is { } reportedOn && _fleet.IsReachable(reportedOn))
+            if (_fleet.Report(await HostGrain(reportedOn).Refresh(), clock.Now)) RosterChanged();
+        return LiveGuests().FirstOrDefault(g => g.Name == name)?.Host;
     }
 
     private static string Words(GuestStatus s) => s.ToString().ToLowerInvariant() switch
