@@ -11,7 +11,9 @@ cd "$(dirname "$0")"
 # qemu-system-x86, qemu-utils: the QEMU driver's tests run real QEMU (TCG on this machine kind) and make qcow2 disks
 # with qemu-img; gcc also builds their test guest.
 # iproute2: the multi-host tests run each silo in its own network namespace (ip netns, veth pairs, a bridge).
-packages=(gcc libc6-dev zlib1g-dev redis-server qemu-system-x86 qemu-utils iproute2)
+# busybox-static, cpio, file: the Linux test guest's initramfs (tests/linux-guest/build.sh; its kernel is downloaded
+# from the Debian archive at test time).
+packages=(gcc libc6-dev zlib1g-dev redis-server qemu-system-x86 qemu-utils iproute2 busybox-static cpio file)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -43,6 +43,56 @@ public sealed class QemuCommandLineTests
         Assert.DoesNotContain("-S", Argv(Vm(new GuestDisk(DiskKind.Shared, "/mnt/vm", Image: "/mnt/vm/a.qcow2")), incoming: false));
     }
 
+    [Fact]
+    public void A_distribution_kernel_boots_with_its_initramfs_and_a_disk_guest_through_the_firmware_in_its_boot_order()
+    {
+        var kernel = Argv(Vm() with { Boot = new GuestBoot("/srv/boot/vmlinuz-6.1", "console=ttyS0 quiet") { Initrd = "/srv/boot/initrd.img-6.1" } });
+        Assert.Equal("/srv/boot/vmlinuz-6.1", Values(kernel, "-kernel").Single());
+        Assert.Equal("/srv/boot/initrd.img-6.1", Values(kernel, "-initrd").Single());
+        Assert.Equal("console=ttyS0 quiet", Values(kernel, "-append").Single());
+        Assert.DoesNotContain(Values(kernel, "-device"), d => d.Contains("bootindex", StringComparison.Ordinal));
+
+        // No kernel: SeaBIOS boots the devices in the spec's order (CD-ROM first, then the disk), by bootindex.
+        var firmware = Argv(Vm(new GuestDisk(DiskKind.Local, SizeGiB: 4)) with { Cdrom = "/srv/iso/debian-12.iso", Nics = 1, Boot = new GuestBoot { Order = "dcn" } });
+        Assert.Empty(Values(firmware, "-kernel"));
+        var devices = Values(firmware, "-device");
+        Assert.Contains("ide-cd,drive=cd0,id=cdrom0,bootindex=1", devices);
+        Assert.Contains("virtio-blk-pci,drive=disk0,id=vd0,bootindex=2", devices);
+        Assert.Contains("virtio-net-pci,netdev=net0,id=nic0,bootindex=3", devices);
+        Assert.Contains("file=/srv/iso/debian-12.iso,if=none,id=cd0,media=cdrom,readonly=on,format=raw", Values(firmware, "-drive"));
+        // The default is the first disk.
+        Assert.Contains("virtio-blk-pci,drive=disk0,id=vd0,bootindex=1", Values(Argv(Vm(new GuestDisk(DiskKind.Local, SizeGiB: 4))), "-device"));
+    }
+
+    [Fact]
+    public void Every_guest_has_a_pvpanic_device_whose_panic_ends_it_and_a_guest_may_start_paused()
+    {
+        var argv = Argv(Vm());
+        Assert.Contains("pvpanic", Values(argv, "-device"));
+        Assert.Equal("panic=shutdown,shutdown=poweroff", Values(argv, "-action").Single());
+        Assert.DoesNotContain("-S", argv);
+        Assert.Contains("-S", Argv(Vm() with { Paused = true }));
+    }
+
+    [Theory]
+    [InlineData("""{"kernel":"vmlinuz"}""", "boot.kernel")]
+    [InlineData("""{"kernel":"/boot/vmlinuz","initrd":"/boot/../etc/shadow"}""", "boot.initrd")]
+    [InlineData("""{"initrd":"/boot/initrd.img"}""", "boot.initrd")]
+    [InlineData("""{"append":"console=ttyS0"}""", "boot.append")]
+    [InlineData("""{"kernel":"/boot/vmlinuz","append":"init=/bin/sh;reboot"}""", "boot.append")]
+    [InlineData("""{"order":"x"}""", "boot.order")]
+    [InlineData("""{"order":"cdc"}""", "boot.order")]
+    [InlineData("""{"order":"cdnn"}""", "boot.order")]
+    [InlineData("""{"kernel":"/boot/vmlinuz","order":"c"}""", "boot.order")]
+    [InlineData("""{"order":"d"}""", "boot.order")] // no CD-ROM to boot from
+    public void A_malformed_boot_section_is_refused_naming_the_field_and_never_reaches_QEMU(string boot, string field)
+    {
+        var spec = System.Text.Json.JsonSerializer.Deserialize<GuestBoot>(boot, KvmCluster.Grains.Serialization.PolicyTypesSerialization.Options)!;
+        var guest = Vm() with { Boot = spec };
+        Assert.Contains(guest.Problems(), p => p.Field == field);
+        Assert.Throws<ArgumentException>(() => Argv(guest));
+    }
+
     [Theory]
     [InlineData("relative.qcow2")]
     [InlineData("/mnt/vm/../../etc/shadow")]
