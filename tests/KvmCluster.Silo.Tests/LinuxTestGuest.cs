@@ -46,6 +46,31 @@ public static partial class LinuxTestGuest
             last.Groups[3].Value.Split(',', StringSplitOptions.RemoveEmptyEntries));
     }
 
+    [GeneratedRegex(@"KVMTEST-PING (\d+) (ok|fail)")]
+    private static partial Regex PingLine();
+
+    /// <summary>Every ping result in a serial log, in order: (beat, answered).</summary>
+    public static IReadOnlyList<(int Beat, bool Ok)> Pings(string serialLog) =>
+        [.. PingLine().Matches(Read(serialLog)).Select(m => (int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), m.Groups[2].Value == "ok"))];
+
+    [GeneratedRegex(@"KVMTEST-MAC (\S+) ([0-9a-f:]{17})")]
+    private static partial Regex MacLine();
+
+    /// <summary>The MACs the guest saw at its last boot, by interface.</summary>
+    public static IReadOnlyDictionary<string, string> Macs(string serialLog)
+    {
+        var macs = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (Match m in MacLine().Matches(Read(serialLog))) macs[m.Groups[1].Value] = m.Groups[2].Value;
+        return macs;
+    }
+
+    private static string Read(string serialLog)
+    {
+        if (!File.Exists(serialLog)) return "";
+        using var stream = new FileStream(serialLog, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        return new StreamReader(stream).ReadToEnd();
+    }
+
     /// <summary>Whether the serial log holds a line (KVMTEST-READY, KVMTEST-POWEROFF, Kernel panic …).</summary>
     public static bool Says(string serialLog, string line)
     {

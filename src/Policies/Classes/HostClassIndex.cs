@@ -64,6 +64,7 @@ public sealed class HostClassIndex
           .Append('|').AppendJoin(',', h.Storage.BackingImages)
           .Append('|').AppendJoin(',', h.PciDevices.Select(d => d.VendorDevice).Distinct().Order(StringComparer.Ordinal))
           .Append('|').AppendJoin(',', h.Sriov.Select(f => f.Network).Distinct().Order(StringComparer.Ordinal))
+          .Append('|').AppendJoin(',', h.Networks)
           .Append('|').AppendJoin(',', h.Labels.Select(kv => kv.Key + "=" + kv.Value));
         return sb.ToString();
     }

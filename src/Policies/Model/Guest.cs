@@ -39,8 +39,10 @@ public sealed record Guest
     [Description("Disks: shared (the same export on every host), overlay on a backing image, or local.")]
     public ImmutableArray<GuestDisk> Disks { get; init; } = [];
     /// <summary>virtio-net interfaces.</summary>
-    [Description("virtio-net interfaces.")]
+    [Description("virtio-net interfaces on QEMU's user-mode network (NAT, for a single host and tests); production NICs are in `networks`.")]
     public int Nics { get; init; }
+    [Description("NICs on named networks (a bridge on each host): every host the guest runs on must have each network.")]
+    public ImmutableArray<GuestNic> Networks { get; init; } = [];
     /// <summary>Devices hot-plugged while it ran.</summary>
     [Description("Devices hot-plugged while it ran (kept in the spec so a migration's destination has them).")]
     public ImmutableArray<GuestDevice> Devices { get; init; } = [];
@@ -101,6 +103,15 @@ public sealed record Guest
         if (BalloonTargetMiB is { } b && (b < 1 || b > MemoryMiB)) yield return ("balloonTargetMiB", $"must be between 1 and memoryMiB ({MemoryMiB}), got {b}");
         if (SriovVfs is < 0 or > ModelLimits.MaxSriovVfs) yield return ("sriovVfs", $"must be 0..{ModelLimits.MaxSriovVfs}, got {SriovVfs}");
         if (Nics is < 0 or > 8) yield return ("nics", $"must be 0..8, got {Nics}");
+        var networks = Networks.IsDefault ? [] : Networks;
+        if (networks.Length > 8) yield return ("networks", $"at most 8 NICs on networks, got {networks.Length}");
+        for (var i = 0; i < networks.Length && i < 8; i++)
+        {
+            if (networks[i] is null) { yield return ($"networks[{i}]", "a NIC is a mapping {network, mac, model}"); continue; }
+            foreach (var p in networks[i].Problems($"networks[{i}]")) yield return p;
+        }
+        var macs = networks.Where(n => n is not null).Select((n, i) => n.MacOf(Name, i)).ToList();
+        if (macs.Distinct(StringComparer.Ordinal).Count() != macs.Count) yield return ("networks", "two NICs have the same MAC address");
         if (Boot is not null) foreach (var p in Boot.Problems()) yield return p;
         if (Cdrom is not null && GuestPath.Problem(Cdrom) is { } cd) yield return ("cdrom", cd);
         if (Cdrom is null && Boot?.Order?.Contains('d', StringComparison.Ordinal) == true) yield return ("boot.order", "boots from a CD-ROM (d) but the guest has none (cdrom)");

@@ -90,18 +90,18 @@ public static class ApiEndpoints
         }).Requires(Role.Operator);
         api.MapPost("/guests/{name}/start", async (string name, HttpRequest request, IGrainFactory g) =>
         {
-            var body = request.ContentLength is null or 0 ? new StartRequest() : await Read<StartRequest>(request);
+            var body = !HasBody(request) ? new StartRequest() : await Read<StartRequest>(request);
             return Results.Ok(await Scheduler(g).StartGuest(name, string.IsNullOrWhiteSpace(body.Host) ? null : body.Host).WaitAsync(CallTimeout));
         }).Requires(Role.Operator);
         api.MapPost("/guests/{name}/shutdown", async (string name, HttpRequest request, IGrainFactory g) =>
         {
-            var body = request.ContentLength is null or 0 ? new ShutdownRequest() : await Read<ShutdownRequest>(request);
+            var body = !HasBody(request) ? new ShutdownRequest() : await Read<ShutdownRequest>(request);
             if (Timeout(body) is not { } timeout) return Problems.BadBody("timeoutSeconds must be 1..600", "timeoutSeconds");
             return Results.Ok(await Grains.Guests.GuestShutdown.RunAsync(g, name, timeout, body.Force, request.HttpContext.RequestAborted));
         }).Requires(Role.Operator);
         api.MapPost("/guests/{name}/restart", async (string name, HttpRequest request, IGrainFactory g) =>
         {
-            var body = request.ContentLength is null or 0 ? new ShutdownRequest() : await Read<ShutdownRequest>(request);
+            var body = !HasBody(request) ? new ShutdownRequest() : await Read<ShutdownRequest>(request);
             if (Timeout(body) is not { } timeout) return Problems.BadBody("timeoutSeconds must be 1..600", "timeoutSeconds");
             var down = await Grains.Guests.GuestShutdown.RunAsync(g, name, timeout, body.Force, request.HttpContext.RequestAborted);
             return Results.Ok(await Scheduler(g).StartGuest(name, down.Host).WaitAsync(CallTimeout));
@@ -201,6 +201,9 @@ public static class ApiEndpoints
     }
 
     private static readonly TimeSpan StateTimeout = TimeSpan.FromMinutes(5);
+
+    /// <summary>Whether a request carries a body (a length, or chunks): an optional body may be left out.</summary>
+    private static bool HasBody(HttpRequest request) => request.ContentLength > 0 || request.Headers.TransferEncoding.Count > 0;
 
     private static TimeSpan? Timeout(ShutdownRequest r) =>
         r.TimeoutSeconds is null ? Grains.Guests.GuestShutdown.DefaultTimeout

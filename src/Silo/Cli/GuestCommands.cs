@@ -57,15 +57,15 @@ public static class GuestCommands
                 case "start":
                     return Placed(p, await c.Post(path + "/start", new { host = p.GetValue(host) }));
                 case "shutdown" or "restart":
-                {
-                    var seconds = p.GetValue(wait);
-                    if (seconds is < 1 or > 600) throw new Hosting.UsageException("--wait must be 1..600 seconds");
-                    // The call lasts as long as the guest takes: the client waits that long and a little more.
-                    using var patient = ApiClient.From(p.GetValue(ClusterCommands.Api), p.GetValue(ClusterCommands.Token), Math.Max(p.GetValue(ClusterCommands.Timeout), seconds + 30));
-                    var body = new { timeoutSeconds = seconds, force = p.GetValue(force) };
-                    if (verb == "restart") return Placed(p, await patient.Post(path + "/restart", body));
-                    return Shown(p, await patient.Post(path + "/shutdown", body));
-                }
+                    {
+                        var seconds = p.GetValue(wait);
+                        if (seconds is < 1 or > 600) throw new Hosting.UsageException("--wait must be 1..600 seconds");
+                        // The call lasts as long as the guest takes: the client waits that long and a little more.
+                        using var patient = ApiClient.From(p.GetValue(ClusterCommands.Api), p.GetValue(ClusterCommands.Token), Math.Max(p.GetValue(ClusterCommands.Timeout), seconds + 30));
+                        var body = new { timeoutSeconds = seconds, force = p.GetValue(force) };
+                        if (verb == "restart") return Placed(p, await patient.Post(path + "/restart", body));
+                        return Shown(p, await patient.Post(path + "/shutdown", body));
+                    }
                 case "destroy":
                     return Shown(p, await c.Post(path + "/destroy"));
                 case "undefine":

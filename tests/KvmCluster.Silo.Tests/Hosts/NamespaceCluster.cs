@@ -158,6 +158,15 @@ public sealed class NamespaceCluster : IAsyncDisposable
 
     public string StateOf(string name) => _nodes[name].State;
 
+    /// <summary>The network namespace that is this host.</summary>
+    public string NamespaceOf(string name) => _nodes[name].Namespace;
+
+    /// <summary>A guest network bridged on these hosts (<see cref="NetworkNamespaces.AddGuestNetwork"/>).</summary>
+    public void AddGuestNetwork(string bridge, params string[] hosts) => _net.AddGuestNetwork(bridge, hosts.Select(NamespaceOf));
+
+    /// <summary>A guest's serial log on a host (its QEMU driver's state directory).</summary>
+    public string Serial(string host, string guest) => GuestFiles.For(Path.Combine(StateOf(host), "qemu"), guest).Serial;
+
     public async Task WaitReachableAsync(IEnumerable<string> hosts, TimeSpan within)
     {
         var wanted = hosts.ToList();

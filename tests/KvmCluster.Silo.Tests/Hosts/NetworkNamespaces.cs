@@ -52,6 +52,36 @@ public sealed class NetworkNamespaces : IDisposable
         return ns;
     }
 
+    /// <summary>
+    /// A guest network: a Linux bridge named <paramref name="bridge"/> in each host's namespace, all joined to one
+    /// hub bridge by veth pairs (the switch between the hypervisors' guest-facing NICs). Hosts left out have no such bridge.
+    /// </summary>
+    public void AddGuestNetwork(string bridge, IEnumerable<string> hostNamespaces)
+    {
+        var hub = $"{_prefix}-lan{++_lans}";
+        Ip(Bridge, "link", "add", hub, "type", "bridge");
+        Ip(Bridge, "link", "set", hub, "up");
+        foreach (var ns in hostNamespaces)
+        {
+            var i = ++_hosts;
+            var (inside, outside) = ($"{_prefix}g{i}", $"{_prefix}q{i}");
+            Ip(ns, "link", "add", bridge, "type", "bridge");
+            Ip(ns, "link", "set", bridge, "up");
+            Ip(ns, "link", "add", inside, "type", "veth", "peer", "name", outside);
+            Ip(ns, "link", "set", outside, "netns", Bridge);
+            Ip(Bridge, "link", "set", outside, "master", hub);
+            Ip(Bridge, "link", "set", outside, "up");
+            Ip(ns, "link", "set", inside, "master", bridge);
+            Ip(ns, "link", "set", inside, "up");
+        }
+    }
+
+    private int _lans;
+
+    /// <summary>The interfaces of a namespace (ip -o link), one name per line.</summary>
+    public static IReadOnlyList<string> Links(string ns) =>
+        [.. Run("ip", ["-n", ns, "-o", "link"]).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(':')[1].Trim().Split('@')[0])];
+
     /// <summary>The argv that runs a program inside a namespace (ip netns exec execs it: the pid is the program's).</summary>
     public static IReadOnlyList<string> Exec(string ns, string file, IEnumerable<string> args) => ["netns", "exec", ns, file, .. args];
 

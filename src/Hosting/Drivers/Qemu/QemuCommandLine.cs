@@ -37,7 +37,8 @@ public static partial class QemuCommandLine
 
     /// <param name="accel">kvm or tcg.</param>
     /// <param name="hugepageMount">The hugetlbfs mount for the guest's page size (hugepage guests only).</param>
-    public static IReadOnlyList<string> For(Guest guest, QemuOptions options, string accel, GuestFiles files, string? hugepageMount, bool incoming)
+    /// <param name="host">This host's name: the guest's tap devices are named from it (<see cref="QemuNetworks.TapName"/>).</param>
+    public static IReadOnlyList<string> For(Guest guest, QemuOptions options, string accel, GuestFiles files, string? hugepageMount, bool incoming, string host = "localhost")
     {
         GuestName.Validate(guest.Name);
         if (guest.Problems().FirstOrDefault() is { Field: { } field } problem && field.Length > 0) throw new ArgumentException($"{field}: {problem.Message}");
@@ -80,6 +81,14 @@ public static partial class QemuCommandLine
         string BootIndex(char device, bool first) => first && order.IndexOf(device, StringComparison.Ordinal) is >= 0 and var k ? $",bootindex={k + 1}" : "";
         for (var i = 0; i < guest.Nics; i++)
             args.AddRange(["-netdev", $"user,id=net{i}", "-device", $"virtio-net-pci,netdev=net{i},id=nic{i}{BootIndex('n', i == 0)}"]);
+        // NICs on named networks: the tap the silo made on the network's bridge, the MAC the spec gives or derives.
+        for (var i = 0; i < guest.Networks.Length; i++)
+        {
+            var nic = guest.Networks[i];
+            var model = nic.Model switch { "virtio" => "virtio-net-pci", "e1000" => "e1000", _ => throw new ArgumentException($"networks[{i}].model: '{nic.Model}'") };
+            args.AddRange(["-netdev", $"tap,id=lan{i},ifname={QemuNetworks.TapName(host, guest.Name, i)},script=no,downscript=no",
+                "-device", $"{model},netdev=lan{i},id=lan{i}nic,mac={nic.MacOf(guest.Name, i)}{BootIndex('n', i == 0 && guest.Nics == 0)}"]);
+        }
         for (var i = 0; i < guest.Disks.Length; i++)
         {
             var d = guest.Disks[i];

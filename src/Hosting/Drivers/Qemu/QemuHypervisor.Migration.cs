@@ -278,6 +278,7 @@ public sealed partial class QemuHypervisor
             await vm.Qemu.KillAsync();
             await vm.Qemu.DisposeAsync();
             _disks.Delete(vm.Spec);
+            await _networks.DeleteAsync(name, vm.Spec);
         }
     }
 
@@ -289,6 +290,7 @@ public sealed partial class QemuHypervisor
             await vm.Qemu.StopAsync(TimeSpan.FromSeconds(5));
             await vm.Qemu.DisposeAsync();
             _disks.Delete(vm.Spec); // the destination has them now
+            await _networks.DeleteAsync(name, vm.Spec);
         }
         Spent(guest, since);
     }

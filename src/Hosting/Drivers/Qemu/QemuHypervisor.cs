@@ -33,6 +33,9 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
     private readonly ConcurrentBag<string> _mounted = [];
     private readonly SemaphoreSlim _probe = new(1, 1);
     private readonly QemuDisks _disks = new(options, Path.Combine(stateDirectory, "qemu"));
+    private readonly QemuNetworks _networks = new(options.Networks, log);
+    private string _networkProblems = "";
+    private string HostName => name;
     private readonly QemuMigrationTls? _tls = QemuMigrationTls.From(options);
     private string? _accel;
     private ImmutableSortedSet<string>? _models;
@@ -51,7 +54,16 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
         await ProbeAsync(cancellationToken);
         var facts = LinuxHostFacts.Discover(name, "/", _models);
         _mhzPerThread = facts.Host.Cpu.MhzPerThread;
-        return (facts.Host with { Name = name, Storage = SharedStorage.Discover(options.SharedMounts, stateDirectory) with { BackingImages = _disks.BackingImages().ToImmutableSortedSet(StringComparer.Ordinal) } }, _problem);
+        var problems = new List<string>();
+        var networks = _networks.Discover(problems);
+        // Said once per change: a configured network without its bridge is not this host's (guests on it go elsewhere).
+        if (string.Join("; ", problems) is var said && said != _networkProblems && (_networkProblems = said).Length > 0) log.LogWarning("networks: {Problems}", said);
+        return (facts.Host with
+        {
+            Name = name,
+            Storage = SharedStorage.Discover(options.SharedMounts, stateDirectory) with { BackingImages = _disks.BackingImages().ToImmutableSortedSet(StringComparer.Ordinal) },
+            Networks = [.. networks],
+        }, _problem);
     }
 
     /// <summary>Once: is QEMU there, which accelerator, which CPU models it can give guests here.</summary>
@@ -135,6 +147,7 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
             {
                 // Its QEMU ended: forget it (the host grain records how), keep its serial log for the post-mortem.
                 var exit = await NoteExit(name, vm.Qemu);
+                await _networks.DeleteAsync(HostName, vm.Spec);
                 if (exit.Kind == GuestExitKind.ShutDown) log.LogInformation("guest {Guest} {Why}", name, exit.Why);
                 else log.LogWarning("guest {Guest}: {Why}", name, exit.Why);
                 _ = vm.Qemu.KillAsync();
@@ -193,14 +206,26 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
         var files = GuestFiles.For(Directory, guest.Name);
         var mount = HugepageMount(guest);
         IReadOnlyList<string> args;
-        try { args = QemuCommandLine.For(guest, options, _accel!, files, mount, incoming); }
+        try { args = QemuCommandLine.For(guest, options, _accel!, files, mount, incoming, name); }
         catch (ArgumentException e) { throw ClusterException.Invalid(e.Message); }
+        if (guest.Cdrom is { } iso && !File.Exists(iso)) throw ClusterException.Invalid($"ISO {iso} does not exist on {name}", "cdrom");
+        if (guest.Boot?.Initrd is { } initrd && !File.Exists(initrd)) throw ClusterException.Invalid($"initramfs {initrd} does not exist on {name}", "boot.initrd");
         if (guest.Boot is { } boot && !File.Exists(boot.Kernel)) throw ClusterException.Invalid($"kernel {boot.Kernel} does not exist on {name}", "boot.kernel");
         if (guest.HugepageSizeKiB is { } size && mount is not null && !options.HugepageMounts.ContainsKey(size.ToString(System.Globalization.CultureInfo.InvariantCulture))
             && await HostMemoryTuning.EnsureHugetlbfsAsync(mount, size))
             _mounted.Add(mount);
+        await _networks.CreateAsync(name, guest, cancellationToken);
         try { return await QemuProcess.StartAsync(options.Binary, args, files, Timeout, cancellationToken); }
-        catch (QemuStartException e) { throw ClusterException.Conflict($"QEMU refused to start guest '{guest.Name}' on {name}: {e.Stderr}"); }
+        catch (QemuStartException e)
+        {
+            await _networks.DeleteAsync(name, guest);
+            throw ClusterException.Conflict($"QEMU refused to start guest '{guest.Name}' on {name}: {e.Stderr}");
+        }
+        catch
+        {
+            await _networks.DeleteAsync(name, guest);
+            throw;
+        }
     }
 
     private string? HugepageMount(Guest guest)
@@ -215,6 +240,7 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
         if (!_vms.TryRemove(guest, out var vm)) throw ClusterException.NotFound($"no guest '{guest}' on this host");
         await vm.Qemu.StopAsync(TimeSpan.FromSeconds(5));
         await vm.Qemu.DisposeAsync();
+        await _networks.DeleteAsync(name, vm.Spec);
     }
 
     public Task RemoveDisksAsync(Guest guest, CancellationToken cancellationToken)
@@ -249,7 +275,7 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
     {
         foreach (var vm in _vms.Values)
         {
-            if (options.StopGuestsOnShutdown) await vm.Qemu.KillAsync();
+            if (options.StopGuestsOnShutdown) { await vm.Qemu.KillAsync(); await _networks.DeleteAsync(name, vm.Spec); }
             await vm.Qemu.DisposeAsync();
         }
         // Mounts this driver made go with the guests it stops (a real hypervisor keeps both).

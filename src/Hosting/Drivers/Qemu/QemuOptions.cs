@@ -29,6 +29,8 @@ public sealed class QemuOptions
     /// Default: the silo's --tls-dir. Every host of a fleet needs TLS on, or none: a QEMU with TLS refuses plaintext.
     /// </summary>
     public string? TlsDirectory { get; set; }
+    /// <summary>Named networks guests' NICs join: name → the Linux bridge on this host (and a VLAN). Same names on every host.</summary>
+    public Dictionary<string, NetworkOptions> Networks { get; set; } = [];
     public double CommandTimeoutSeconds { get; set; } = 10;
     /// <summary>How often a running migration's progress is read.</summary>
     public int ProgressMilliseconds { get; set; } = 100;
