@@ -109,6 +109,16 @@ public sealed class GuestLifecycleTests
             Assert.Equal("running", await Status("db-1"));
             await AssertProblem(await http.PostAsync("/api/guests/db-1/shutdown", Json("""{"timeoutSeconds":0}""")), 400, "timeoutSeconds");
 
+            // The monitor passthrough is for admins only; an operator's token is refused before anything reaches QEMU.
+            var created = JsonDocument.Parse(await (await http.PostAsync("/api/tokens", Json("""{"name":"ops","role":"operator"}"""))).Content.ReadAsStringAsync()).RootElement;
+            using (var asOperator = new HttpRequestMessage(HttpMethod.Post, "/api/guests/db-1/monitor") { Content = Json("""{"command":"info status"}""") })
+            {
+                asOperator.Headers.Authorization = new AuthenticationHeaderValue("Bearer", created.GetProperty("token").GetString());
+                Assert.Equal(HttpStatusCode.Forbidden, (await http.SendAsync(asOperator)).StatusCode);
+            }
+            await AssertProblem(await http.PostAsync("/api/guests/db-1/monitor", Json("""{"command":""}""")), 400, "command");
+            await AssertProblem(await http.PostAsync("/api/guests/db-1/monitor", Json("""{"command":"info status"}""")), 400, "command"); // the simulated driver has no monitor
+
             // undefine: refused while it runs, then the record is gone (and the name free again).
             using (var running = await Cli("guest", "db-1", "undefine"))
             {

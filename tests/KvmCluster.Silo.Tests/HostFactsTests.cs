@@ -6,6 +6,36 @@ namespace KvmCluster.Silo.Tests;
 public sealed class HostFactsTests
 {
     [Fact]
+    public async Task Tuning_writes_transparent_hugepages_and_KSM_through_the_kernels_files_and_the_facts_read_them_back()
+    {
+        var root = Directory.CreateTempSubdirectory("kvmcluster-tune-").FullName;
+        try
+        {
+            void W(string path, string text) { Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(root, path))!); File.WriteAllText(Path.Combine(root, path), text); }
+            W("proc/cpuinfo", "processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: lm nx\n");
+            W("proc/meminfo", "MemTotal:       1048576 kB\n");
+            W("sys/kernel/mm/transparent_hugepage/enabled", "[always] madvise never\n");
+            W("sys/kernel/mm/transparent_hugepage/defrag", "always defer defer+madvise [madvise] never\n");
+            W("sys/kernel/mm/ksm/run", "0\n");
+            Assert.Equal(new ThpState("always", "madvise"), LinuxHostFacts.Discover("hv-1", root).Host.TransparentHugepages);
+
+            await HostMemoryTuning.ApplyAsync(new KvmCluster.Grains.Contracts.HostTuning(KsmRun: true, ThpEnabled: "never", ThpDefrag: "defer"), root);
+            // The kernel's files take the bare word; the kernel then shows it bracketed among the others.
+            Assert.Equal("never", File.ReadAllText(Path.Combine(root, "sys/kernel/mm/transparent_hugepage/enabled")));
+            Assert.Equal("defer", File.ReadAllText(Path.Combine(root, "sys/kernel/mm/transparent_hugepage/defrag")));
+            Assert.Equal("1", File.ReadAllText(Path.Combine(root, "sys/kernel/mm/ksm/run")));
+            W("sys/kernel/mm/transparent_hugepage/enabled", "always madvise [never]\n");
+            Assert.Equal("never", LinuxHostFacts.Discover("hv-1", root).Host.TransparentHugepages.Enabled);
+
+            var bad = new KvmCluster.Grains.Contracts.HostTuning(ThpEnabled: "sometimes");
+            Assert.Equal("thpEnabled", Assert.Single(bad.Problems()).Field);
+            await Assert.ThrowsAsync<KvmCluster.Grains.Contracts.ClusterException>(() => HostMemoryTuning.ApplyAsync(bad, root));
+            Assert.Equal("thpDefrag", Assert.Single(new KvmCluster.Grains.Contracts.HostTuning(ThpDefrag: "defer;reboot").Problems()).Field);
+        }
+        finally { Directory.Delete(root, recursive: true); }
+    }
+
+    [Fact]
     public void Facts_come_from_cpuinfo_meminfo_hugepage_pools_ksm_thp_and_the_nested_parameter()
     {
         var root = Directory.CreateTempSubdirectory("kvmcluster-facts-").FullName;

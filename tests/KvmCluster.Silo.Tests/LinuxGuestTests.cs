@@ -50,6 +50,11 @@ public sealed class LinuxGuestTests
         Assert.True(Says(fleet.Serial(first, "deb-1"), "KVMTEST-READY"));
         Assert.Contains("eth0", booted.Interfaces); // Debian's virtio_net module drives the guest's NIC
 
+        // The monitor, for what the verbs do not cover: QEMU's own words, on record.
+        Assert.Contains("VM status: running", await fleet.Host(first).Monitor("deb-1", "info status", "test-admin"));
+        Assert.Contains(await events.Query("deb-1", "guest-monitor", 10), e => e.Message.Contains("by test-admin: info status", StringComparison.Ordinal));
+        await Assert.ThrowsAsync<ClusterException>(() => fleet.Host(first).Monitor("deb-1", "info status\nquit", "test-admin"));
+
         // The Linux balloon driver gives memory back: QEMU's actual drops to the target.
         var control = fleet.Host(first);
         await control.Control("deb-1", new GuestControl(GuestAction.Balloon, 128));

@@ -1,8 +1,8 @@
 namespace KvmCluster.Grains.Contracts;
 
 /// <summary>
-/// Host-level memory settings an operator changes: reserve a number of hugepages of one size (the pool), and KSM
-/// (run, pages_to_scan, sleep_millisecs). Unset values stay as they are.
+/// Host-level memory settings an operator changes: reserve a number of hugepages of one size (the pool), KSM
+/// (run, pages_to_scan, sleep_millisecs) and transparent hugepages (enabled, defrag). Unset values stay as they are.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("kvm.HostTuning")]
 public sealed record HostTuning(
@@ -10,7 +10,9 @@ public sealed record HostTuning(
     [property: Id(1)] long? HugepagePages = null,
     [property: Id(2)] bool? KsmRun = null,
     [property: Id(3)] int? KsmPagesToScan = null,
-    [property: Id(4)] int? KsmSleepMillisecs = null)
+    [property: Id(4)] int? KsmSleepMillisecs = null,
+    [property: Id(5)] string? ThpEnabled = null,
+    [property: Id(6)] string? ThpDefrag = null)
 {
     public IEnumerable<(string Field, string Message)> Problems()
     {
@@ -18,5 +20,9 @@ public sealed record HostTuning(
         if (HugepagePages is < 0 or > 10_000_000) yield return ("hugepagePages", "must be 0..10000000");
         if (KsmPagesToScan is < 1 or > 100_000) yield return ("ksmPagesToScan", "must be 1..100000");
         if (KsmSleepMillisecs is < 1 or > 60_000) yield return ("ksmSleepMillisecs", "must be 1..60000");
+        if (ThpEnabled is not null && !KvmCluster.Policies.Model.ThpState.EnabledValues.Contains(ThpEnabled))
+            yield return ("thpEnabled", $"must be one of {string.Join(", ", KvmCluster.Policies.Model.ThpState.EnabledValues)}");
+        if (ThpDefrag is not null && !KvmCluster.Policies.Model.ThpState.DefragValues.Contains(ThpDefrag))
+            yield return ("thpDefrag", $"must be one of {string.Join(", ", KvmCluster.Policies.Model.ThpState.DefragValues)}");
     }
 }

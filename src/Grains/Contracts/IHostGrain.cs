@@ -24,6 +24,8 @@ public interface IHostGrain : IGrainWithStringKey
     /// <summary>Deletes the images this host keeps of a guest that does not run here (local and overlay disks).</summary>
     [Alias("RemoveDisks")] Task RemoveDisks(Guest guest);
     [Alias("Control")] Task<GuestControlResult> Control(string guest, GuestControl control);
+    /// <summary>An HMP command for what the verbs do not cover (QMP human-monitor-command): its output, recorded in the event log.</summary>
+    [Alias("Monitor")] Task<string> Monitor(string guest, string command, string actor);
     /// <summary>Prepares an incoming guest (the destination side of a migration); returns where to send it.</summary>
     [Alias("PrepareIncoming")] Task<string> PrepareIncoming(Guest guest, MigrationOrder order, string migration);
     [Alias("MigrateOut")] Task MigrateOut(string guest, string endpoint, MigrationOrder order, string migration);

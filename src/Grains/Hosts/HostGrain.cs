@@ -258,6 +258,17 @@ public sealed class HostGrain(
         await hypervisor.RemoveDisksAsync(guest, CancellationToken.None);
     }
 
+    public async Task<string> Monitor(string guest, string command, string actor)
+    {
+        if (MonitorCommand.Problem(command) is { } problem) throw ClusterException.Invalid(problem, "command");
+        if (_outgoing.ContainsKey(guest)) throw ClusterException.Conflict($"guest '{guest}' is migrating; try again when it has arrived");
+        // On record before it runs: the monitor can do anything to the guest.
+        await GrainFactory.Record(Events.Events.New(clock.Now, "guest-monitor", guest, $"monitor command on {guest} by {actor}: {command}", [command, $"actor {actor}"]));
+        var output = await hypervisor.MonitorAsync(guest, command, CancellationToken.None);
+        await Refresh(); // it may have changed the guest (stop, device_del)
+        return output;
+    }
+
     public async Task<GuestControlResult> Control(string guest, GuestControl control)
     {
         foreach (var (field, message) in control.Problems()) throw ClusterException.Invalid(message, field);

@@ -43,6 +43,9 @@ public interface IHypervisor
     /// <summary>Host memory settings: the hugepage pool of a size, KSM.</summary>
     Task TuneAsync(HostTuning tuning, CancellationToken cancellationToken);
 
+    /// <summary>An HMP command on a running guest's monitor (QMP human-monitor-command); returns its output.</summary>
+    Task<string> MonitorAsync(string guest, string command, CancellationToken cancellationToken);
+
     /// <summary>An operation on a running guest.</summary>
     Task<GuestControlResult> ControlAsync(string guest, GuestControl control, CancellationToken cancellationToken);
 

@@ -117,6 +117,9 @@ public sealed class SimulatedHypervisor(string name, ISimulatedWorld world, Simu
 
     private readonly ConcurrentDictionary<string, GuestExit> _exits = new(StringComparer.Ordinal);
 
+    public Task<string> MonitorAsync(string guest, string command, CancellationToken cancellationToken) =>
+        throw ClusterException.Invalid("the simulated driver has no QEMU monitor (use --driver qemu)", "command");
+
     public Task RemoveDisksAsync(Guest guest, CancellationToken cancellationToken) => Task.CompletedTask; // it keeps no images
 
     public Task AdjustMigrationAsync(string guest, MigrationAdjustment adjustment, CancellationToken cancellationToken) => Task.CompletedTask;

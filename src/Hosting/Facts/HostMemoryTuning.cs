@@ -26,11 +26,20 @@ public static class HostMemoryTuning
         if (t.KsmPagesToScan is { } scan) await Write(Path.Combine(ksm, "pages_to_scan"), scan);
         if (t.KsmSleepMillisecs is { } sleep) await Write(Path.Combine(ksm, "sleep_millisecs"), sleep);
         if (t.KsmRun is { } run) await Write(Path.Combine(ksm, "run"), run ? 1 : 0);
+        var thp = Path.Combine(root, "sys/kernel/mm/transparent_hugepage");
+        foreach (var (value, file) in new[] { (t.ThpEnabled, "enabled"), (t.ThpDefrag, "defrag") })
+        {
+            if (value is null) continue;
+            if (t.Problems().Any()) throw ClusterException.Invalid(t.Problems().First().Message, t.Problems().First().Field);
+            await Write(Path.Combine(thp, file), value);
+        }
     }
 
-    private static async Task Write(string file, long value)
+    private static Task Write(string file, long value) => Write(file, value.ToString(CultureInfo.InvariantCulture));
+
+    private static async Task Write(string file, string value)
     {
-        try { await File.WriteAllTextAsync(file, value.ToString(CultureInfo.InvariantCulture)); }
+        try { await File.WriteAllTextAsync(file, value); }
         catch (Exception e) when (e is UnauthorizedAccessException or IOException)
         {
             throw ClusterException.Unavailable($"cannot write {file}: {e.Message} (the silo needs root for host memory settings)");

@@ -46,8 +46,8 @@ public static class LinuxHostFacts
 
         var ksmRun = Read(root, "sys/kernel/mm/ksm/run")?.Trim() == "1";
         var sharing = long.TryParse(Read(root, "sys/kernel/mm/ksm/pages_sharing")?.Trim(), out var s) ? s : 0;
-        var thp = Read(root, "sys/kernel/mm/transparent_hugepage/enabled") is { } t && t.IndexOf('[') is var i and >= 0
-            ? t[(i + 1)..t.IndexOf(']', i)] : "unknown";
+        var thp = Selected(Read(root, "sys/kernel/mm/transparent_hugepage/enabled"));
+        var defrag = Selected(Read(root, "sys/kernel/mm/transparent_hugepage/defrag"));
         var vendor = first.GetValueOrDefault("vendor_id", "unknown");
         var module = vendor == "AuthenticAMD" ? "kvm_amd" : "kvm_intel";
         var nested = Read(root, $"sys/module/{module}/parameters/nested")?.Trim() is "Y" or "1";
@@ -76,9 +76,14 @@ public static class LinuxHostFacts
             MemoryMiB = memKiB / 1024,
             Hugepages = [.. pools],
             Ksm = new KsmState(ksmRun, sharing),
+            TransparentHugepages = new ThpState(thp, defrag),
         };
         return new HostDiscovery(host, kvmProblem, thp, notes);
     }
+
+    /// <summary>The kernel's choice among the values it lists: "always [madvise] never" → madvise.</summary>
+    private static string Selected(string? text) =>
+        text is { } t && t.IndexOf('[') is var i and >= 0 && t.IndexOf(']', i) is var j and > 0 ? t[(i + 1)..j] : "unknown";
 
     private static string? Read(string dir, string file)
     {

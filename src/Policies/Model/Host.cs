@@ -10,6 +10,7 @@ public sealed record Host
     public required long MemoryMiB { get; init; }
     public ImmutableArray<HugepagePool> Hugepages { get; init; } = [];
     public KsmState Ksm { get; init; } = KsmState.Off;
+    public ThpState TransparentHugepages { get; init; } = ThpState.Unknown;
     public PowerState Power { get; init; } = PowerState.On;
     public bool Maintenance { get; init; }
     public ImmutableArray<PciDevice> PciDevices { get; init; } = [];

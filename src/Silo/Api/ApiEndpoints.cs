@@ -9,6 +9,9 @@ namespace KvmCluster.Silo.Api;
 /// <param name="Force">Go past the policy's concurrency limits (recorded in the migration's reasons and the event log).</param>
 public sealed record MigrateRequest(string Guest, string? To = null, bool Force = false);
 public sealed record MaintenanceRequest(bool On);
+/// <param name="Command">One HMP command line, e.g. "info block" (QEMU's human monitor).</param>
+public sealed record MonitorRequest(string Command);
+public sealed record MonitorOutput(string Guest, string Host, string Command, string Output);
 /// <param name="Host">Start on this host (it must pass every constraint); null: where the active policy places it.</param>
 public sealed record StartRequest(string? Host = null);
 /// <param name="TimeoutSeconds">How long the guest has to power itself off after the ACPI power button (default 60, at most 600).</param>
@@ -110,6 +113,18 @@ public static class ApiEndpoints
             await Scheduler(g).DestroyGuest(name).WaitAsync(CallTimeout)).Requires(Role.Operator);
         api.MapDelete("/guests/{name}", async (string name, bool? removeDisks, IGrainFactory g) =>
             await Scheduler(g).UndefineGuest(name, removeDisks ?? false).WaitAsync(CallTimeout)).Requires(Role.Operator);
+
+        // The monitor can do anything to a guest: admins only, and on record (the event log names the caller).
+        api.MapPost("/guests/{name}/monitor", async (string name, HttpRequest request, IGrainFactory g) =>
+        {
+            var body = await Read<MonitorRequest>(request);
+            if (MonitorCommand.Problem(body.Command) is { } problem) return Problems.BadBody(problem, "command");
+            var guest = (await Scheduler(g).Guests().WaitAsync(CallTimeout)).FirstOrDefault(x => x.Name == name && x.Status is GuestStatus.Running or GuestStatus.Paused)
+                ?? throw ClusterException.NotFound($"no running guest named '{name}'");
+            var actor = AccessGuard.CallerOf(request.HttpContext)?.Name ?? "anonymous";
+            var output = await g.GetGrain<IHostGrain>(guest.Host!).Monitor(name, body.Command, actor).WaitAsync(TimeSpan.FromSeconds(90));
+            return Results.Ok(new MonitorOutput(name, guest.Host!, body.Command, output));
+        }).Requires(Role.Admin);
 
         api.MapPost("/guests/{name}/actions", async (string name, HttpRequest request, IGrainFactory g) =>
         {

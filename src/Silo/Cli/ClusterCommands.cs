@@ -87,7 +87,11 @@ public static class ClusterCommands
         ksm.AcceptOnlyFromAmong("on", "off");
         var ksmScan = new Option<int?>("--ksm-pages-to-scan") { Description = "KSM pages_to_scan" };
         var ksmSleep = new Option<int?>("--ksm-sleep-ms") { Description = "KSM sleep_millisecs" };
-        var tune = Verb("tune", "Reserve hugepages and set KSM on a host", async (c, p) =>
+        var thpEnabled = new Option<string?>("--thp") { Description = "Transparent hugepages: always, madvise or never" };
+        thpEnabled.AcceptOnlyFromAmong([.. Policies.Model.ThpState.EnabledValues]);
+        var thpDefrag = new Option<string?>("--thp-defrag") { Description = "Transparent hugepage defrag: always, defer, defer+madvise, madvise or never" };
+        thpDefrag.AcceptOnlyFromAmong([.. Policies.Model.ThpState.DefragValues]);
+        var tune = Verb("tune", "Reserve hugepages, set KSM and transparent hugepages on a host", async (c, p) =>
         {
             int? size = null; long? pages = null;
             if (p.GetValue(hugepages) is { } hp)
@@ -105,6 +109,8 @@ public static class ClusterCommands
                 ksmRun = ksmValue is null ? (bool?)null : ksmValue == "on",
                 ksmPagesToScan = p.GetValue(ksmScan),
                 ksmSleepMillisecs = p.GetValue(ksmSleep),
+                thpEnabled = p.GetValue(thpEnabled),
+                thpDefrag = p.GetValue(thpDefrag),
             });
             if (Raw(p, r)) return 0;
             var host = r.GetProperty("host");
@@ -112,10 +118,12 @@ public static class ClusterCommands
                 AnsiConsole.MarkupLine($"hugepages {Esc(pool, "pageSizeKiB")} KiB: {Esc(pool, "free")} free of {Esc(pool, "total")}");
             var k = host.GetProperty("ksm");
             AnsiConsole.MarkupLine($"KSM {(k.GetProperty("enabled").GetBoolean() ? "on" : "off")}, {Esc(k, "pagesSharing")} pages sharing");
+            var thp = host.GetProperty("transparentHugepages");
+            AnsiConsole.MarkupLine($"transparent hugepages {Esc(thp, "enabled")}, defrag {Esc(thp, "defrag")}");
             return 0;
         });
         tune.Arguments.Add(tunedHost);
-        foreach (var o in new Option[] { hugepages, ksm, ksmScan, ksmSleep }) tune.Options.Add(o);
+        foreach (var o in new Option[] { hugepages, ksm, ksmScan, ksmSleep, thpEnabled, thpDefrag }) tune.Options.Add(o);
         yield return tune;
 
         var hostArg = new Argument<string>("host");

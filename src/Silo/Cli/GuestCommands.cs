@@ -12,7 +12,7 @@ namespace KvmCluster.Silo.Cli;
 /// </summary>
 public static class GuestCommands
 {
-    private static readonly string[] LifeCycle = ["start", "shutdown", "destroy", "restart", "undefine", "edit"];
+    private static readonly string[] LifeCycle = ["start", "shutdown", "destroy", "restart", "undefine", "edit", "monitor"];
     private static readonly string[] Operations = ["status", "stop", "cont", "powerdown", "reset", "balloon", "device-add", "device-del", "snapshot-save", "snapshot-load", "snapshot-delete"];
 
     public static Command Define()
@@ -36,11 +36,11 @@ public static class GuestCommands
         var guest = new Argument<string>("guest");
         var action = new Argument<string>("action")
         {
-            Description = "start [--host H], shutdown [--wait S] [--force], destroy, restart, undefine [--remove-disks], edit -f FILE; "
+            Description = "start [--host H], shutdown [--wait S] [--force], destroy, restart, undefine [--remove-disks], edit -f FILE, monitor \"HMP COMMAND\" (admin); "
                 + "on a running guest: status, stop (pause), cont, powerdown, reset, balloon MIB, device-add ID, device-del ID, snapshot-save|snapshot-load|snapshot-delete NAME",
         };
         action.AcceptOnlyFromAmong([.. LifeCycle, .. Operations]);
-        var value = new Argument<string?>("value") { Description = "MiB for balloon; the device id or snapshot name", Arity = ArgumentArity.ZeroOrOne };
+        var value = new Argument<string?>("value") { Description = "MiB for balloon; the device id or snapshot name; the monitor command", Arity = ArgumentArity.ZeroOrOne };
         var driver = new Option<string>("--driver") { Description = "Device type for device-add: virtserialport or virtio-net-pci (a NIC in a PCIe hot-plug slot)", DefaultValueFactory = _ => "virtserialport" };
         var host = new Option<string?>("--host") { Description = "start: on this host (it must pass every constraint)" };
         var wait = new Option<int>("--wait") { Description = "shutdown, restart: seconds the guest has to power itself off", DefaultValueFactory = _ => 60 };
@@ -72,6 +72,12 @@ public static class GuestCommands
                     var gone = await c.Delete(path + (p.GetValue(removeDisks) ? "?removeDisks=true" : ""));
                     if (Raw(p, gone)) return 0;
                     AnsiConsole.MarkupLine($"guest {Esc(gone, "name")} undefined");
+                    return 0;
+                case "monitor":
+                    var line = p.GetValue(value) ?? throw new Hosting.UsageException("monitor needs a command: kvmcluster guest NAME monitor \"info block\"");
+                    var said = await c.Post(path + "/monitor", new { command = line });
+                    if (Raw(p, said)) return 0;
+                    Console.Out.Write(said.GetProperty("output").GetString());
                     return 0;
                 case "edit":
                     var spec = p.GetValue(file) ?? throw new Hosting.UsageException("edit needs the new spec: kvmcluster guest NAME edit -f FILE");

@@ -265,6 +265,17 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
         return await operations.ResultAsync(spec, cancellationToken);
     }
 
+    public async Task<string> MonitorAsync(string guest, string command, CancellationToken cancellationToken)
+    {
+        if (!_vms.TryGetValue(guest, out var vm) || vm.Role != Role.Running || vm.Qemu.HasExited) throw ClusterException.NotFound($"no running guest '{guest}' on this host");
+        try
+        {
+            return (await vm.Qemu.Qmp.ExecuteAsync("human-monitor-command", new Dictionary<string, object> { ["command-line"] = command }, TimeSpan.FromSeconds(60), cancellationToken))
+                .GetString() ?? "";
+        }
+        catch (QmpException e) { throw ClusterException.Conflict($"QEMU: {e.Message}"); }
+    }
+
     private async Task EnsureUsable(CancellationToken cancellationToken)
     {
         await ProbeAsync(cancellationToken);
