@@ -23,6 +23,10 @@ public sealed class LinuxGuestTests
 
     private static readonly TimeSpan Boot = TimeSpan.FromSeconds(120);
 
+    /// <summary>A running QEMU's argv as the kernel has it (/proc/PID/cmdline), joined by spaces.</summary>
+    private static string QemuCommandLineOf(string pidFile) =>
+        File.ReadAllText($"/proc/{File.ReadAllText(pidFile).Trim()}/cmdline").Replace('\0', ' ');
+
     [Fact]
     public async Task A_Debian_guest_is_defined_started_ballooned_migrated_hot_plugged_kept_paused_shut_down_by_ACPI_started_again_and_noticed_when_it_panics()
     {
@@ -49,6 +53,10 @@ public sealed class LinuxGuestTests
         var booted = await BeatOn(first);
         Assert.True(Says(fleet.Serial(first, "deb-1"), "KVMTEST-READY"));
         Assert.Contains("eth0", booted.Interfaces); // Debian's virtio_net module drives the guest's NIC
+        // Its machine type was pinned at this first launch to the versioned name QEMU gives q35, and recorded.
+        var pinned = (await Record()).Spec.Machine;
+        Assert.Matches(@"^pc-q35-\d+\.\d+$", pinned);
+        Assert.Contains(pinned!, (await fleet.Host(first).Refresh()).Host.Qemu!.MachineTypes);
 
         // The monitor, for what the verbs do not cover: QEMU's own words, on record.
         Assert.Contains("VM status: running", await fleet.Host(first).Monitor("deb-1", "info status", "test-admin"));
@@ -68,6 +76,9 @@ public sealed class LinuxGuestTests
         var after = await BeatOn(second, b => b.Count > before.Count, TimeSpan.FromSeconds(60));
         Assert.Equal(before.Checksum, after.Checksum);
         Assert.Equal(second, (await Record()).Host);
+        // The destination's QEMU runs the same pinned machine type.
+        Assert.Contains($"pc-q35", QemuCommandLineOf(fleet.PidFile(second, "deb-1")));
+        Assert.Contains(pinned!, QemuCommandLineOf(fleet.PidFile(second, "deb-1")));
 
         // A NIC hot-plugged into a PCIe slot: the Linux guest lists the new interface.
         await fleet.Host(second).Control("deb-1", new GuestControl(GuestAction.DeviceAdd, Name: "nic9", Driver: "virtio-net-pci"));

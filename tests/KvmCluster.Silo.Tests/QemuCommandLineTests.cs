@@ -65,6 +65,13 @@ public sealed class QemuCommandLineTests
     }
 
     [Fact]
+    public void A_pinned_machine_type_is_the_one_QEMU_runs_and_an_unpinned_guest_gets_the_configured_one()
+    {
+        Assert.Equal("pc-q35-7.2", Values(Argv(Vm() with { Machine = "pc-q35-7.2" }), "-machine").Single());
+        Assert.Equal("q35", Values(Argv(Vm()), "-machine").Single());
+    }
+
+    [Fact]
     public void Every_guest_has_a_pvpanic_device_whose_panic_ends_it_and_a_guest_may_start_paused()
     {
         var argv = Argv(Vm());

@@ -19,7 +19,8 @@ public interface IHostGrain : IGrainWithStringKey
     /// <summary>A migration of the guest measured this dirty rate (it did not converge): the planner prices it by that from now on.</summary>
     [Alias("GuestDirtied")] Task GuestDirtied(string guest, double dirtyMiBps);
     [Alias("Silo"), AlwaysInterleave] Task<string> Silo();
-    [Alias("Launch")] Task Launch(Guest guest);
+    /// <summary>Starts the guest here; returns its spec as it runs (its machine type pinned).</summary>
+    [Alias("Launch")] Task<Guest> Launch(Guest guest);
     [Alias("Stop")] Task Stop(string guest);
     /// <summary>Deletes the images this host keeps of a guest that does not run here (local and overlay disks).</summary>
     [Alias("RemoveDisks")] Task RemoveDisks(Guest guest);

@@ -28,8 +28,10 @@ public static class GuestShutdown
         {
             // Each look is an inventory: the host notices the QEMU that ended and records how.
             var report = await hostGrain.Refresh();
-            if (report.Guests.All(g => g.Name != name))
-                return await grains.GetGrain<IGuestGrain>(name).Get() ?? throw ClusterException.NotFound($"no guest named '{name}'");
+            // Gone from its host, and its record says how it ended (the host writes that when it notices).
+            if (report.Guests.All(g => g.Name != name)
+                && await grains.GetGrain<IGuestGrain>(name).Get() is { Status: not (GuestStatus.Running or GuestStatus.Paused or GuestStatus.Migrating) } down)
+                return down;
             await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
         }
         if (!force)

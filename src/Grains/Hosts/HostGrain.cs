@@ -233,13 +233,14 @@ public sealed class HostGrain(
 
     public Task<string> Silo() => Task.FromResult(silo.SiloAddress.ToParsableString());
 
-    public async Task Launch(Guest guest)
+    public async Task<Guest> Launch(Guest guest)
     {
         await EnsureUsable();
-        await hypervisor.LaunchAsync(guest with { Host = this.GetPrimaryKeyString(), Usage = UsageHistory.Empty }, CancellationToken.None);
+        var launched = await hypervisor.LaunchAsync(guest with { Host = this.GetPrimaryKeyString(), Usage = UsageHistory.Empty }, CancellationToken.None);
         // Supervised from now on: if it ends before the next inventory, that inventory still notices.
         _seen.Add(guest.Name);
         _letGo.Remove(guest.Name);
+        return launched;
     }
 
     public async Task Stop(string guest)

@@ -26,7 +26,8 @@ public interface IHypervisor
     /// </summary>
     Task<IReadOnlyDictionary<string, UsageSample>> SampleAsync(CancellationToken cancellationToken);
 
-    Task LaunchAsync(Guest guest, CancellationToken cancellationToken);
+    /// <summary>Starts the guest; returns its spec as it runs here (its machine type pinned at the first launch).</summary>
+    Task<Guest> LaunchAsync(Guest guest, CancellationToken cancellationToken);
     Task StopAsync(string guest, CancellationToken cancellationToken);
     /// <summary>Deletes this host's images of a guest's local and overlay disks (the guest does not run here).</summary>
     Task RemoveDisksAsync(Guest guest, CancellationToken cancellationToken);

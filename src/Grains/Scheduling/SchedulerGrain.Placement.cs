@@ -46,7 +46,8 @@ public sealed partial class SchedulerGrain
         var placed = guest with { Host = reservation.Host };
         try
         {
-            await HostGrain(reservation.Host).Launch(placed);
+            // The spec as it runs there (its machine type pinned at the first launch) is what the record keeps.
+            placed = (await HostGrain(reservation.Host).Launch(placed)) with { Host = reservation.Host, Usage = UsageHistory.Empty };
         }
         catch (Exception e)
         {

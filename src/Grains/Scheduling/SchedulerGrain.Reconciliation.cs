@@ -67,6 +67,11 @@ public sealed partial class SchedulerGrain
         _reachableSeen = reachable;
     }
 
+    /// <summary>Whether the host's last report lists the guest and came after its record last changed.</summary>
+    private bool Reported(string host, string guest, GuestEntry? entry) =>
+        _fleet.Reports.FirstOrDefault(r => r.Host.Name == host) is { } report && report.Guests.Any(g => g.Name == guest)
+        && (entry is null || _fleet.Sighting(host)?.ReportedAt is { } at && at > entry.UpdatedAt);
+
     private string NameOf(SiloAddress silo) =>
         membership.CurrentSnapshot.Members.TryGetValue(silo, out var m) && !string.IsNullOrEmpty(m.Name) ? $"{m.Name} ({silo})" : silo.ToString();
 
@@ -135,9 +140,12 @@ public sealed partial class SchedulerGrain
                     catch (Exception e) { log.LogError("copy of {Guest} on {Host} not paused: {Error}", name, other, e.GetBaseException().Message); }
                 }
             }
-            else if (entry is null || entry.Status is GuestStatus.Lost or GuestStatus.Failed or GuestStatus.ShutOff or GuestStatus.Defined or GuestStatus.Crashed)
+            else if ((entry is null || entry.Status is GuestStatus.Lost or GuestStatus.Failed or GuestStatus.ShutOff or GuestStatus.Defined or GuestStatus.Crashed)
+                && Reported(hosts[0].Host, name, entry))
             {
-                // Running with no record (started by hand, or the record was lost) or against it: the host's word wins.
+                // Running with no record (started by hand, or the record was lost) or against it: the host's word wins
+                // — its own report, made after the record was: not a launch this scheduler remembers, nor a report
+                // that crossed the guest's shutdown.
                 var (host, spec) = hosts[0];
                 var found = entry is null ? $"{host} runs it and no record knows it" : $"{host} runs it although its record says {entry.Status.ToString().ToLowerInvariant()}";
                 await Record("guest-adopted", name, $"guest {name} recorded as running on {host}: {found}", [found]);

@@ -78,12 +78,12 @@ public sealed class SimulatedHypervisor(string name, ISimulatedWorld world, Simu
         return Task.FromResult<IReadOnlyDictionary<string, UsageSample>>(samples);
     }
 
-    public Task LaunchAsync(Guest guest, CancellationToken cancellationToken)
+    public Task<Guest> LaunchAsync(Guest guest, CancellationToken cancellationToken)
     {
         _exits.TryRemove(guest.Name, out _);
         if (!_guests.TryAdd(guest.Name, new SimGuest(guest, RunState.Running)))
             throw ClusterException.Conflict($"guest '{guest.Name}' already exists on this host");
-        return Task.CompletedTask;
+        return Task.FromResult(guest);
     }
 
     public Task StopAsync(string guest, CancellationToken cancellationToken)

@@ -65,6 +65,7 @@ public sealed class HostClassIndex
           .Append('|').AppendJoin(',', h.PciDevices.Select(d => d.VendorDevice).Distinct().Order(StringComparer.Ordinal))
           .Append('|').AppendJoin(',', h.Sriov.Select(f => f.Network).Distinct().Order(StringComparer.Ordinal))
           .Append('|').AppendJoin(',', h.Networks)
+          .Append('|').Append(h.Qemu?.Version).Append(':').AppendJoin(',', h.Qemu?.MachineTypes ?? [])
           .Append('|').AppendJoin(',', h.Labels.Select(kv => kv.Key + "=" + kv.Value));
         return sb.ToString();
     }

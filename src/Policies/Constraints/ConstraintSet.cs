@@ -14,7 +14,7 @@ public sealed class ConstraintSet
     [
         CpuModelConstraint.Instance, NxConstraint.Instance, LongModeConstraint.Instance,
         NestedVirtualisationConstraint.Instance, HugepageConstraint.Instance, PciPassthroughConstraint.Instance,
-        SriovConstraint.Instance, StorageConstraint.Instance, NetworkConstraint.Instance, HostAffinityConstraint.Instance,
+        SriovConstraint.Instance, StorageConstraint.Instance, NetworkConstraint.Instance, MachineTypeConstraint.Instance, HostAffinityConstraint.Instance,
     ];
 
     // Cheapest and most selective first: the hot loop stops at the first "no".

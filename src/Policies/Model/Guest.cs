@@ -4,8 +4,11 @@ using System.ComponentModel;
 namespace KvmCluster.Policies.Model;
 
 /// <summary>One guest (a QEMU process) as the scheduler sees it.</summary>
-public sealed record Guest
+public sealed partial record Guest
 {
+    [System.Text.RegularExpressions.GeneratedRegex("^[a-z0-9][a-z0-9._-]{0,63}$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex MachineName();
+
     private readonly string _name = "";
 
     /// <summary>Validated against <see cref="GuestName.Pattern"/>: it reaches argv, paths and keys.</summary>
@@ -54,6 +57,8 @@ public sealed record Guest
     /// <summary>Paused by an operator: the host sets it from QEMU's run state, so a migration's destination stays paused.</summary>
     [Description("Start paused (virsh start --paused); the cluster keeps it true while an operator has the guest paused, so a migration leaves it paused.")]
     public bool Paused { get; init; }
+    [Description("The machine type QEMU runs it as: pinned at its first launch to the versioned name the host's QEMU resolves its default to (pc-q35-7.2 for q35), so it travels with the guest; a host whose QEMU lacks it cannot run it. Null: pinned at the first launch.")]
+    public string? Machine { get; init; }
     [Description("Labels other guests' affinity rules match.")]
     public ImmutableSortedDictionary<string, string> Labels { get; init; } = ImmutableSortedDictionary<string, string>.Empty.WithComparers(StringComparer.Ordinal);
     [Description("Affinity rules: run on or not on hosts with a label, with or apart from guests with a label; hard rules filter, soft ones weigh.")]
@@ -114,6 +119,7 @@ public sealed record Guest
         if (macs.Distinct(StringComparer.Ordinal).Count() != macs.Count) yield return ("networks", "two NICs have the same MAC address");
         if (Boot is not null) foreach (var p in Boot.Problems()) yield return p;
         if (Cdrom is not null && GuestPath.Problem(Cdrom) is { } cd) yield return ("cdrom", cd);
+        if (Machine is not null && !MachineName().IsMatch(Machine)) yield return ("machine", $"'{Machine}' is not a machine type name like pc-q35-7.2");
         if (Cdrom is null && Boot?.Order?.Contains('d', StringComparison.Ordinal) == true) yield return ("boot.order", "boots from a CD-ROM (d) but the guest has none (cdrom)");
         if (!Is64Bit && Cpu.Mode == CpuMode.Custom && Cpu.RequiredFlags.Contains("lm")) yield return ("cpu.flags", "+lm contradicts a 32-bit guest");
     }

@@ -18,6 +18,8 @@ public sealed record Host
     public HostStorage Storage { get; init; } = HostStorage.None;
     /// <summary>The named networks whose bridge this host has (sorted): a guest's NICs need every network they name.</summary>
     public ImmutableArray<string> Networks { get; init; } = [];
+    /// <summary>The QEMU it runs guests with (null: not known, as on the simulated driver).</summary>
+    public QemuCapabilities? Qemu { get; init; }
     public ImmutableSortedDictionary<string, string> Labels { get; init; } = ImmutableSortedDictionary<string, string>.Empty.WithComparers(StringComparer.Ordinal);
     public PowerModel? PowerModel { get; init; }
     /// <summary>Memory kept for the host itself (kernel, QEMU overhead), not given to guests.</summary>

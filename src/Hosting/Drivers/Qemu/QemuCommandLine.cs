@@ -56,7 +56,7 @@ public static partial class QemuCommandLine
             "-qmp", $"unix:{Escape(files.Qmp)},server=on,wait=off",
             "-pidfile", files.Pid,
         };
-        var machine = $"{Escape(options.Machine)}";
+        var machine = Escape(guest.Machine ?? options.Machine);
         if (guest.HugepageSizeKiB is { } size)
         {
             if (hugepageMount is null) throw new ArgumentException($"no hugetlbfs mount for {HugepagePool.DescribeSize(size)} pages");
@@ -67,7 +67,7 @@ public static partial class QemuCommandLine
         // The balloon and a virtio-serial bus are always there: memory can be given back and ports hot-plugged
         // without a reboot, and both sides of a migration have the same devices.
         args.AddRange(["-device", "virtio-balloon-pci,id=balloon0", "-device", "virtio-serial-pci,id=vser0"]);
-        if (HasPcieSlots(options))
+        if (HasPcieSlots(options, guest.Machine))
         {
             // Native PCIe hot-plug (QEMU 7.2's q35 default is ACPI hot-plug, which needs the guest's ACPI): the
             // guest answers the slot's attention button itself.
@@ -132,7 +132,8 @@ public static partial class QemuCommandLine
     }
 
     /// <summary>Hot-plug slots are PCIe root ports: q35 machines only.</summary>
-    public static bool HasPcieSlots(QemuOptions options) => options.HotplugSlots > 0 && options.Machine.Contains("q35", StringComparison.Ordinal);
+    public static bool HasPcieSlots(QemuOptions options, string? machine = null) =>
+        options.HotplugSlots > 0 && (machine ?? options.Machine).Contains("q35", StringComparison.Ordinal);
 
     /// <summary>`model[,+flag,-flag],enforce`: QEMU refuses to start rather than silently drop a flag the host lacks.</summary>
     public static string Cpu(GuestCpu cpu)

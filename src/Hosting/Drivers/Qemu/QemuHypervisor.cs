@@ -48,6 +48,8 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
     /// <summary>"qemu 7.2.0 (tcg)" once probed: the host's report says which QEMU and accelerator run its guests.</summary>
     public string Kind => _version is null ? "qemu" : $"qemu {_version} ({_accel})";
     private string? _version;
+    private ImmutableArray<string> _machines = [];
+    private Dictionary<string, string> _machineAliases = new(StringComparer.Ordinal);
 
     public async Task<(Host Facts, string? Problem)> DiscoverAsync(CancellationToken cancellationToken)
     {
@@ -63,6 +65,7 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
             Name = name,
             Storage = SharedStorage.Discover(options.SharedMounts, stateDirectory) with { BackingImages = _disks.BackingImages().ToImmutableSortedSet(StringComparer.Ordinal) },
             Networks = [.. networks],
+            Qemu = _version is null ? null : new QemuCapabilities(_version, _machines),
         }, _problem);
     }
 
@@ -91,6 +94,10 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
                     .Select(d => d.GetProperty("name").GetString()!)];
                 log.LogInformation("QEMU {Version} with {Accel}: {Count} CPU models usable", qemu.Qmp.Version, accel, _models.Count);
                 _version = qemu.Qmp.Version;
+                var machines = await qemu.Qmp.ExecuteAsync("query-machines", timeout: Timeout, cancellationToken: cancellationToken);
+                _machineAliases = machines.EnumerateArray().Where(m => m.TryGetProperty("alias", out _))
+                    .ToDictionary(m => m.GetProperty("alias").GetString()!, m => m.GetProperty("name").GetString()!, StringComparer.Ordinal);
+                _machines = [.. machines.EnumerateArray().Select(m => m.GetProperty("name").GetString()!).Concat(_machineAliases.Keys).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
                 await AdoptAsync();
                 await qemu.StopAsync(TimeSpan.FromSeconds(2));
                 _accel = accel;
@@ -191,15 +198,21 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
         return disks;
     }
 
-    public async Task LaunchAsync(Guest guest, CancellationToken cancellationToken)
+    public async Task<Guest> LaunchAsync(Guest guest, CancellationToken cancellationToken)
     {
         await EnsureUsable(cancellationToken);
         if (_vms.ContainsKey(guest.Name)) throw ClusterException.Conflict($"guest '{guest.Name}' already exists on this host");
+        // The machine type is pinned now, to the versioned name this QEMU gives the configured alias (q35 →
+        // pc-q35-7.2): the guest keeps its device model wherever it goes, as libvirt keeps it in the domain XML.
+        guest = guest with { Machine = guest.Machine ?? Pinned(options.Machine) };
         await _disks.CreateAsync(guest, fresh: false, cancellationToken);
         var qemu = await Start(guest, incoming: false, cancellationToken);
         if (!_vms.TryAdd(guest.Name, new Vm(guest, qemu, Role.Running))) { await qemu.KillAsync(); throw ClusterException.Conflict($"guest '{guest.Name}' already exists on this host"); }
         await SaveSpec(guest, qemu.Files);
+        return guest;
     }
+
+    private string Pinned(string machine) => _machineAliases.GetValueOrDefault(machine, machine);
 
     private async Task<QemuProcess> Start(Guest guest, bool incoming, CancellationToken cancellationToken)
     {
@@ -255,7 +268,7 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
     public async Task<GuestControlResult> ControlAsync(string guest, GuestControl control, CancellationToken cancellationToken)
     {
         if (!_vms.TryGetValue(guest, out var vm) || vm.Role != Role.Running || vm.Qemu.HasExited) throw ClusterException.NotFound($"no running guest '{guest}' on this host");
-        var operations = new QemuGuestOperations(vm.Qemu.Qmp, Timeout, QemuCommandLine.HasPcieSlots(options) ? options.HotplugSlots : 0);
+        var operations = new QemuGuestOperations(vm.Qemu.Qmp, Timeout, QemuCommandLine.HasPcieSlots(options, vm.Spec.Machine) ? options.HotplugSlots : 0);
         var spec = await operations.ApplyAsync(vm.Spec, control, cancellationToken);
         if (spec != vm.Spec)
         {
