@@ -34,6 +34,8 @@ public sealed partial record Guest
     /// <summary>Vendor:device ids of PCI devices passed through with VFIO; such guests never live-migrate.</summary>
     [Description("vendor:device ids of PCI devices passed through with VFIO; such a guest never live-migrates.")]
     public ImmutableArray<string> PciDevices { get; init; } = [];
+    [Description("PCI addresses (0000:3b:00.0) of the devices and VFs its host assigned to it at launch; set by the cluster.")]
+    public ImmutableArray<string> HostDevices { get; init; } = [];
     [Description("SR-IOV virtual functions the guest needs.")]
     public int SriovVfs { get; init; }
     /// <summary>Network the VFs must come from, or null for any.</summary>
@@ -119,6 +121,8 @@ public sealed partial record Guest
         if (macs.Distinct(StringComparer.Ordinal).Count() != macs.Count) yield return ("networks", "two NICs have the same MAC address");
         if (Boot is not null) foreach (var p in Boot.Problems()) yield return p;
         if (Cdrom is not null && GuestPath.Problem(Cdrom) is { } cd) yield return ("cdrom", cd);
+        if (!HostDevices.IsDefault && HostDevices.FirstOrDefault(a => !PciIds.IsAddress(a)) is { } bad)
+            yield return ("hostDevices", $"'{bad}' is not a PCI address like 0000:3b:00.0");
         if (Machine is not null && !MachineName().IsMatch(Machine)) yield return ("machine", $"'{Machine}' is not a machine type name like pc-q35-7.2");
         if (Cdrom is null && Boot?.Order?.Contains('d', StringComparison.Ordinal) == true) yield return ("boot.order", "boots from a CD-ROM (d) but the guest has none (cdrom)");
         if (!Is64Bit && Cpu.Mode == CpuMode.Custom && Cpu.RequiredFlags.Contains("lm")) yield return ("cpu.flags", "+lm contradicts a 32-bit guest");

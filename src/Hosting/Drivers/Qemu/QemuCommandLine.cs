@@ -100,6 +100,13 @@ public static partial class QemuCommandLine
             args.AddRange(["-drive", $"file={Escape(file)},if=none,id=disk{i},node-name=nd-disk{i},cache=none,discard=unmap,format=qcow2",
                 "-device", $"virtio-blk-pci,drive=disk{i},id=vd{i}{BootIndex('c', i == 0)}"]);
         }
+        // Passed-through devices and VFs the host assigned: VFIO, by address.
+        for (var i = 0; i < guest.HostDevices.Length; i++)
+        {
+            var address = guest.HostDevices[i];
+            if (!PciIds.IsAddress(address)) throw new ArgumentException($"hostDevices[{i}]: '{address}' is not a PCI address");
+            args.AddRange(["-device", $"vfio-pci,host={address.ToLowerInvariant()},id=hostdev{i}"]);
+        }
         if (guest.Cdrom is { } iso)
             args.AddRange(["-drive", $"file={Escape(CheckedPath(iso, "cdrom"))},if=none,id=cd0,media=cdrom,readonly=on,format=raw", "-device", $"ide-cd,drive=cd0,id=cdrom0{BootIndex('d', true)}"]);
         if (guest.Boot is { Kernel: { } kernel } boot)

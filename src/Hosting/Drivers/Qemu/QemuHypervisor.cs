@@ -58,6 +58,7 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
         _mhzPerThread = facts.Host.Cpu.MhzPerThread;
         var problems = new List<string>();
         var networks = _networks.Discover(problems);
+        var (devices, sriov) = Devices(new List<(string, string)>());
         // Said once per change: a configured network without its bridge is not this host's (guests on it go elsewhere).
         if (string.Join("; ", problems) is var said && said != _networkProblems && (_networkProblems = said).Length > 0) log.LogWarning("networks: {Problems}", said);
         return (facts.Host with
@@ -65,6 +66,8 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
             Name = name,
             Storage = SharedStorage.Discover(options.SharedMounts, stateDirectory) with { BackingImages = _disks.BackingImages().ToImmutableSortedSet(StringComparer.Ordinal) },
             Networks = [.. networks],
+            PciDevices = devices,
+            Sriov = sriov,
             Qemu = _version is null ? null : new QemuCapabilities(_version, _machines),
         }, _problem);
     }
@@ -204,12 +207,36 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
         if (_vms.ContainsKey(guest.Name)) throw ClusterException.Conflict($"guest '{guest.Name}' already exists on this host");
         // The machine type is pinned now, to the versioned name this QEMU gives the configured alias (q35 →
         // pc-q35-7.2): the guest keeps its device model wherever it goes, as libvirt keeps it in the domain XML.
-        guest = guest with { Machine = guest.Machine ?? Pinned(options.Machine) };
+        guest = await AssignDevices(guest with { Machine = guest.Machine ?? Pinned(options.Machine) });
         await _disks.CreateAsync(guest, fresh: false, cancellationToken);
         var qemu = await Start(guest, incoming: false, cancellationToken);
         if (!_vms.TryAdd(guest.Name, new Vm(guest, qemu, Role.Running))) { await qemu.KillAsync(); throw ClusterException.Conflict($"guest '{guest.Name}' already exists on this host"); }
         await SaveSpec(guest, qemu.Files);
         return guest;
+    }
+
+    /// <summary>This host's assignable devices and VFs, each marked with the running guest that holds it.</summary>
+    private (ImmutableArray<PciDevice>, ImmutableArray<SriovFunction>) Devices(List<(string Address, string Network)> vfs)
+    {
+        if (options.Passthrough.Count == 0 && options.Sriov.Count == 0) return ([], []);
+        var assigned = _vms.Values.SelectMany(v => v.Spec.HostDevices.Select(a => (a, v.Spec.Name))).ToDictionary(x => x.a, x => x.Name, StringComparer.Ordinal);
+        return PciInventory.Facts(PciInventory.Read(options.SysfsRoot), options.Passthrough, options.Sriov, assigned, vfs);
+    }
+
+    /// <summary>
+    /// The devices and VFs a guest gets here (never one another guest holds), bound to vfio-pci when configured to.
+    /// A guest arriving with addresses (an adopted spec) keeps them.
+    /// </summary>
+    private async Task<Guest> AssignDevices(Guest guest)
+    {
+        if (!guest.HasPassthrough && guest.SriovVfs == 0) return guest with { HostDevices = [] };
+        var vfs = new List<(string Address, string Network)>();
+        var (devices, _) = Devices(vfs);
+        var taken = _vms.Values.Where(v => v.Spec.Name != guest.Name).SelectMany(v => v.Spec.HostDevices).ToHashSet(StringComparer.Ordinal);
+        var (addresses, problem) = Policies.Placement.DeviceAllocation.For(guest, devices, vfs, taken);
+        if (problem is not null) throw ClusterException.Conflict($"host {name} cannot give guest '{guest.Name}' its devices: {problem}");
+        if (options.BindVfio) foreach (var a in addresses) await VfioBinding.BindAsync(options.SysfsRoot, a);
+        return guest with { HostDevices = addresses };
     }
 
     private string Pinned(string machine) => _machineAliases.GetValueOrDefault(machine, machine);

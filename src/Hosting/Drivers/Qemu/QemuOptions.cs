@@ -31,6 +31,14 @@ public sealed class QemuOptions
     public string? TlsDirectory { get; set; }
     /// <summary>Named networks guests' NICs join: name → the Linux bridge on this host (and a VLAN). Same names on every host.</summary>
     public Dictionary<string, NetworkOptions> Networks { get; set; } = [];
+    /// <summary>PCI devices guests may have passed through (VFIO): vendor:device ids (10de:1db6) or addresses (0000:3b:00.0).</summary>
+    public List<string> Passthrough { get; set; } = [];
+    /// <summary>SR-IOV physical functions whose VFs guests may have: PF address → the network its port is on.</summary>
+    public Dictionary<string, string> Sriov { get; set; } = [];
+    /// <summary>Bind an assigned device to vfio-pci at launch (driver_override, unbind, drivers_probe); off: it must already be.</summary>
+    public bool BindVfio { get; set; }
+    /// <summary>Where sysfs is found (tests give a fixture tree).</summary>
+    public string SysfsRoot { get; set; } = "/";
     public double CommandTimeoutSeconds { get; set; } = 10;
     /// <summary>How often a running migration's progress is read.</summary>
     public int ProgressMilliseconds { get; set; } = 100;
