@@ -110,6 +110,7 @@ public static class SiloCommand
         var app = builder.Build();
         var token = app.Services.GetRequiredService<ApiToken>();
         app.UseProblems();
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(20) });
         app.UseHostGuard(settings);
         app.UseRateLimiter();
         app.UseAccessGuard(app.Services.GetRequiredService<Callers>(), settings);

@@ -11,9 +11,10 @@ public sealed class ExternalProcess : IDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
 
-    public ExternalProcess(string file, IEnumerable<string> args, IDictionary<string, string>? env = null)
+    /// <param name="input">Written to its standard input, which is then closed (null: input stays open, empty).</param>
+    public ExternalProcess(string file, IEnumerable<string> args, IDictionary<string, string>? env = null, string? input = null)
     {
-        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = input is not null, UseShellExecute = false };
         foreach (var a in args) info.ArgumentList.Add(a);
         if (env is not null) foreach (var (k, v) in env) info.Environment[k] = v;
         _process = new Process { StartInfo = info };
@@ -22,6 +23,11 @@ public sealed class ExternalProcess : IDisposable
         _process.Start();
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
+        if (input is not null)
+        {
+            _process.StandardInput.Write(input);
+            _process.StandardInput.Close();
+        }
     }
 
     public int Pid => _process.Id;

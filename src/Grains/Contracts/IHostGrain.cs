@@ -25,6 +25,17 @@ public interface IHostGrain : IGrainWithStringKey
     /// <summary>Deletes the images this host keeps of a guest that does not run here (local and overlay disks).</summary>
     [Alias("RemoveDisks")] Task RemoveDisks(Guest guest);
     [Alias("Control")] Task<GuestControlResult> Control(string guest, GuestControl control);
+    /// <summary>
+    /// Takes the guest's console for a session (one writer at a time: 409 while another session's lease lives); returns
+    /// the offset its output starts from (what the guest wrote lately is kept, so the session sees the last screen).
+    /// </summary>
+    [Alias("ConsoleAttach")] Task<long> ConsoleAttach(string guest, string session, string actor);
+    /// <summary>What the guest wrote from an offset on; renews the session's lease.</summary>
+    [Alias("ConsoleRead"), AlwaysInterleave] Task<ConsoleOutput> ConsoleRead(string guest, string session, long from);
+    [Alias("ConsoleWrite"), AlwaysInterleave] Task ConsoleWrite(string guest, string session, byte[] data);
+    [Alias("ConsoleDetach"), AlwaysInterleave] Task ConsoleDetach(string guest, string session);
+    /// <summary>The end of the guest's serial log here, or null.</summary>
+    [Alias("SerialLog"), AlwaysInterleave] Task<string?> SerialLog(string guest, int maxBytes);
     /// <summary>An HMP command for what the verbs do not cover (QMP human-monitor-command): its output, recorded in the event log.</summary>
     [Alias("Monitor")] Task<string> Monitor(string guest, string command, string actor);
     /// <summary>Prepares an incoming guest (the destination side of a migration); returns where to send it.</summary>

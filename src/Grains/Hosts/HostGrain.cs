@@ -259,6 +259,49 @@ public sealed class HostGrain(
         await hypervisor.RemoveDisksAsync(guest, CancellationToken.None);
     }
 
+    // One console writer per guest: its session and until when its lease lives (renewed by every read).
+    private readonly Dictionary<string, (string Session, DateTime Until)> _consoleWriters = new(StringComparer.Ordinal);
+    private static readonly TimeSpan ConsoleLease = TimeSpan.FromSeconds(15);
+
+    public async Task<long> ConsoleAttach(string guest, string session, string actor)
+    {
+        if (_consoleWriters.TryGetValue(guest, out var held) && held.Session != session && held.Until > DateTime.UtcNow)
+            throw ClusterException.Conflict($"another console is attached to guest '{guest}'; one at a time (it lets go within {ConsoleLease.TotalSeconds:0} s of leaving)");
+        var start = (await hypervisor.ConsoleReadAsync(guest, 0, CancellationToken.None)).Next;
+        _consoleWriters[guest] = (session, DateTime.UtcNow + ConsoleLease);
+        await GrainFactory.Record(Events.Events.New(clock.Now, "console-attached", guest, $"console of {guest} on {this.GetPrimaryKeyString()} attached by {actor}", [$"actor {actor}"]));
+        // The last couple of KiB: the session starts with the screen as it is.
+        return Math.Max(0, start - 2048);
+    }
+
+    public async Task<ConsoleOutput> ConsoleRead(string guest, string session, long from)
+    {
+        Lease(guest, session);
+        return await hypervisor.ConsoleReadAsync(guest, from, CancellationToken.None);
+    }
+
+    public async Task ConsoleWrite(string guest, string session, byte[] data)
+    {
+        Lease(guest, session);
+        if (data.Length > 4096) throw ClusterException.Invalid("at most 4 KiB per write", "data");
+        await hypervisor.ConsoleWriteAsync(guest, data, CancellationToken.None);
+    }
+
+    public Task ConsoleDetach(string guest, string session)
+    {
+        if (_consoleWriters.TryGetValue(guest, out var held) && held.Session == session) _consoleWriters.Remove(guest);
+        return Task.CompletedTask;
+    }
+
+    public Task<string?> SerialLog(string guest, int maxBytes) => hypervisor.SerialLogAsync(guest, Math.Clamp(maxBytes, 1, 4 * 1024 * 1024), CancellationToken.None);
+
+    private void Lease(string guest, string session)
+    {
+        if (!_consoleWriters.TryGetValue(guest, out var held) || held.Session != session)
+            throw ClusterException.Conflict($"this console session does not hold guest '{guest}''s console (attach first)");
+        _consoleWriters[guest] = (session, DateTime.UtcNow + ConsoleLease);
+    }
+
     public async Task<string> Monitor(string guest, string command, string actor)
     {
         if (MonitorCommand.Problem(command) is { } problem) throw ClusterException.Invalid(problem, "command");

@@ -47,6 +47,13 @@ public interface IHypervisor
     /// <summary>An HMP command on a running guest's monitor (QMP human-monitor-command); returns its output.</summary>
     Task<string> MonitorAsync(string guest, string command, CancellationToken cancellationToken);
 
+    /// <summary>What the guest wrote to its serial console from offset <paramref name="from"/> on (attaching the console if needed).</summary>
+    Task<ConsoleOutput> ConsoleReadAsync(string guest, long from, CancellationToken cancellationToken);
+    /// <summary>Types into the guest's serial console.</summary>
+    Task ConsoleWriteAsync(string guest, byte[] data, CancellationToken cancellationToken);
+    /// <summary>The end of the guest's serial log on this host (at most <paramref name="maxBytes"/>), or null when it has none here.</summary>
+    Task<string?> SerialLogAsync(string guest, int maxBytes, CancellationToken cancellationToken);
+
     /// <summary>An operation on a running guest.</summary>
     Task<GuestControlResult> ControlAsync(string guest, GuestControl control, CancellationToken cancellationToken);
 

@@ -117,6 +117,14 @@ public sealed class SimulatedHypervisor(string name, ISimulatedWorld world, Simu
 
     private readonly ConcurrentDictionary<string, GuestExit> _exits = new(StringComparer.Ordinal);
 
+    public Task<ConsoleOutput> ConsoleReadAsync(string guest, long from, CancellationToken cancellationToken) =>
+        throw ClusterException.Invalid("the simulated driver's guests have no console (use --driver qemu)", "console");
+
+    public Task ConsoleWriteAsync(string guest, byte[] data, CancellationToken cancellationToken) =>
+        throw ClusterException.Invalid("the simulated driver's guests have no console (use --driver qemu)", "console");
+
+    public Task<string?> SerialLogAsync(string guest, int maxBytes, CancellationToken cancellationToken) => Task.FromResult<string?>(null);
+
     public Task<string> MonitorAsync(string guest, string command, CancellationToken cancellationToken) =>
         throw ClusterException.Invalid("the simulated driver has no QEMU monitor (use --driver qemu)", "command");
 

@@ -114,6 +114,28 @@ public static class ApiEndpoints
         api.MapDelete("/guests/{name}", async (string name, bool? removeDisks, IGrainFactory g) =>
             await Scheduler(g).UndefineGuest(name, removeDisks ?? false).WaitAsync(CallTimeout)).Requires(Role.Operator);
 
+        // The serial console: its log from whichever host runs the guest (or last ran it), and an interactive session
+        // over a WebSocket, one writer at a time, behind the token like every change.
+        api.MapGet("/guests/{name}/console/log", async (string name, int? bytes, IGrainFactory g) =>
+        {
+            var host = (await Scheduler(g).Guests().WaitAsync(CallTimeout)).FirstOrDefault(x => x.Name == name)?.Host
+                ?? throw ClusterException.NotFound($"no guest named '{name}' with a host");
+            var log = await g.GetGrain<IHostGrain>(host).SerialLog(name, bytes ?? 64 * 1024).WaitAsync(CallTimeout);
+            return log is null ? Problems.For(ClusterException.NotFound($"host {host} has no serial log of guest '{name}'")) : Results.Text(log, "text/plain; charset=utf-8");
+        }).Requires(Role.Operator);
+        api.MapGet("/guests/{name}/console", async (string name, HttpContext context, IGrainFactory g) =>
+        {
+            if (!context.WebSockets.IsWebSocketRequest) return Problems.BadBody("the console is a WebSocket: connect with ws:// (kvmcluster console NAME)", "upgrade");
+            var guest = (await Scheduler(g).Guests().WaitAsync(CallTimeout)).FirstOrDefault(x => x.Name == name && x.Status is GuestStatus.Running or GuestStatus.Paused)
+                ?? throw ClusterException.NotFound($"no running guest named '{name}'");
+            var host = g.GetGrain<IHostGrain>(guest.Host!);
+            var session = Guid.NewGuid().ToString("N");
+            var from = await host.ConsoleAttach(name, session, AccessGuard.CallerOf(context)?.Name ?? "anonymous");
+            using var socket = await context.WebSockets.AcceptWebSocketAsync();
+            await GuestConsole.RelayAsync(socket, host, name, session, from, context.RequestAborted);
+            return Results.Empty;
+        }).Requires(Role.Operator);
+
         // The monitor can do anything to a guest: admins only, and on record (the event log names the caller).
         api.MapPost("/guests/{name}/monitor", async (string name, HttpRequest request, IGrainFactory g) =>
         {

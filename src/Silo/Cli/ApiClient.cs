@@ -37,6 +37,50 @@ public sealed class ApiClient(IReadOnlyList<Uri> silos, string? token, TimeSpan 
     }
 
     public Task<JsonElement> Get(string path) => Send(HttpMethod.Get, path, null, null);
+
+    /// <summary>A GET whose answer is text (a serial log), not JSON; problems still come back as <see cref="ApiProblem"/>.</summary>
+    public async Task<string> GetText(string path)
+    {
+        var silo = silos[_current];
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(silo, path.TrimStart('/')));
+        if (token is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        HttpResponseMessage response;
+        try { response = await _http.SendAsync(request); }
+        catch (HttpRequestException e) { throw new ApiProblem(0, "Unreachable", $"{silo}: {e.Message}", null); }
+        using (response)
+        {
+            var text = await response.Content.ReadAsStringAsync();
+            if (response.IsSuccessStatusCode) return text;
+            string? detail = null;
+            try { detail = JsonDocument.Parse(text).RootElement.GetProperty("detail").GetString(); } catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException) { }
+            throw new ApiProblem((int)response.StatusCode, response.ReasonPhrase ?? "Error", detail ?? text, null);
+        }
+    }
+
+    /// <summary>A WebSocket to a path of the API (ws:// or wss:// as the silo's URL is http or https), with the token.</summary>
+    public async Task<System.Net.WebSockets.ClientWebSocket> WebSocket(string path, CancellationToken cancellationToken)
+    {
+        var silo = silos[_current];
+        var uri = new UriBuilder(new Uri(silo, path.TrimStart('/'))) { Scheme = silo.Scheme == "https" ? "wss" : "ws" }.Uri;
+        var socket = new System.Net.WebSockets.ClientWebSocket();
+        if (token is not null) socket.Options.SetRequestHeader("Authorization", "Bearer " + token);
+        socket.Options.CollectHttpResponseDetails = true;
+        try { await socket.ConnectAsync(uri, cancellationToken); }
+        catch (System.Net.WebSockets.WebSocketException e)
+        {
+            var status = (int)socket.HttpStatusCode;
+            socket.Dispose();
+            throw new ApiProblem(status, status == 0 ? "Unreachable" : "Refused", status switch
+            {
+                401 => "the token is missing, unknown or revoked",
+                403 => "this needs the operator role",
+                404 => "no running guest by that name",
+                409 => "another console is attached to this guest",
+                _ => e.Message,
+            }, null);
+        }
+        return socket;
+    }
     public Task<JsonElement> Post(string path, object? body = null) =>
         Send(HttpMethod.Post, path, body is null ? null : JsonSerializer.Serialize(body, PolicyTypesSerialization.Options), "application/json");
     public Task<JsonElement> PostText(string path, string text, string mediaType) => Send(HttpMethod.Post, path, text, mediaType);

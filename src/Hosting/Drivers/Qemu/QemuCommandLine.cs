@@ -15,6 +15,9 @@ public sealed record GuestFiles(string Qmp, string Serial, string Pid)
     /// <summary>Which migration this guest's QEMU takes part in, and on which side, while it does (for adoption).</summary>
     public string Migration => Path.ChangeExtension(Pid, ".migration.json");
 
+    /// <summary>The serial console's socket: one client at a time talks to the guest's ttyS0; the log keeps it all.</summary>
+    public string Console => Path.ChangeExtension(Pid, ".console");
+
     /// <summary>This host's image of a local or overlay disk.</summary>
     public string Disk(int index) => Path.ChangeExtension(Pid, $".disk{index}.qcow2");
 
@@ -51,7 +54,9 @@ public static partial class QemuCommandLine
             "-smp", guest.VCpus.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "-m", $"{guest.MemoryMiB}M",
             "-nodefaults", "-no-user-config", "-display", "none",
-            "-chardev", $"file,id=serial0,path={Escape(files.Serial)},append=on",
+            // The serial console is a socket an operator's console attaches to, and everything the guest writes to it
+            // goes to the serial log whether anyone is attached or not.
+            "-chardev", $"socket,id=serial0,path={Escape(files.Console)},server=on,wait=off,logfile={Escape(files.Serial)},logappend=on",
             "-serial", "chardev:serial0",
             "-qmp", $"unix:{Escape(files.Qmp)},server=on,wait=off",
             "-pidfile", files.Pid,

@@ -305,6 +305,43 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
         return await operations.ResultAsync(spec, cancellationToken);
     }
 
+    private readonly ConcurrentDictionary<string, QemuConsole> _consoles = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _consoleGate = new(1, 1);
+
+    /// <summary>The guest's console, attached on first use and again when its QEMU changed (a restart, an arrival).</summary>
+    private async Task<QemuConsole> Console(string guest, CancellationToken cancellationToken)
+    {
+        if (!_vms.TryGetValue(guest, out var vm) || vm.Role != Role.Running || vm.Qemu.HasExited) throw ClusterException.NotFound($"no running guest '{guest}' on this host");
+        if (_consoles.TryGetValue(guest, out var open) && !open.Closed) return open;
+        await _consoleGate.WaitAsync(cancellationToken);
+        try
+        {
+            if (_consoles.TryGetValue(guest, out open) && !open.Closed) return open;
+            if (open is not null) await open.DisposeAsync();
+            try { return _consoles[guest] = await QemuConsole.ConnectAsync(vm.Qemu.Files.Console, cancellationToken); }
+            catch (System.Net.Sockets.SocketException e) { throw ClusterException.Conflict($"the console of guest '{guest}' cannot be attached: {e.Message}"); }
+        }
+        finally { _consoleGate.Release(); }
+    }
+
+    public async Task<ConsoleOutput> ConsoleReadAsync(string guest, long from, CancellationToken cancellationToken)
+    {
+        var (data, next) = (await Console(guest, cancellationToken)).Read(from);
+        return new ConsoleOutput(data, next);
+    }
+
+    public async Task ConsoleWriteAsync(string guest, byte[] data, CancellationToken cancellationToken) =>
+        await (await Console(guest, cancellationToken)).WriteAsync(data, cancellationToken);
+
+    public async Task<string?> SerialLogAsync(string guest, int maxBytes, CancellationToken cancellationToken)
+    {
+        var file = GuestFiles.For(Directory, guest).Serial;
+        if (!File.Exists(file)) return null;
+        await using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        stream.Seek(Math.Max(0, stream.Length - maxBytes), SeekOrigin.Begin);
+        return await new StreamReader(stream).ReadToEndAsync(cancellationToken);
+    }
+
     public async Task<string> MonitorAsync(string guest, string command, CancellationToken cancellationToken)
     {
         if (!_vms.TryGetValue(guest, out var vm) || vm.Role != Role.Running || vm.Qemu.HasExited) throw ClusterException.NotFound($"no running guest '{guest}' on this host");
@@ -324,6 +361,7 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
 
     public async ValueTask DisposeAsync()
     {
+        foreach (var console in _consoles.Values) await console.DisposeAsync();
         foreach (var vm in _vms.Values)
         {
             if (options.StopGuestsOnShutdown) { await vm.Qemu.KillAsync(); await _networks.DeleteAsync(name, vm.Spec); }

@@ -30,7 +30,7 @@ public sealed class QemuProcess : IAsyncDisposable
     /// <summary>Starts QEMU and connects to its QMP socket; if QEMU exits first, its stderr is the error.</summary>
     public static async Task<QemuProcess> StartAsync(string binary, IReadOnlyList<string> args, GuestFiles files, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        foreach (var stale in new[] { files.Qmp, files.Pid }) File.Delete(stale); // a previous QEMU's leftovers
+        foreach (var stale in new[] { files.Qmp, files.Pid, files.Console }) File.Delete(stale); // a previous QEMU's leftovers
         var start = new ProcessStartInfo(binary) { RedirectStandardError = true, RedirectStandardOutput = true, RedirectStandardInput = true, UseShellExecute = false };
         foreach (var a in args) start.ArgumentList.Add(a);
         Process process;
@@ -141,7 +141,7 @@ public sealed class QemuProcess : IAsyncDisposable
             try { await Process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(5)).Token); } catch (OperationCanceledException) { }
         }
         if (Qmp is not null) await Qmp.DisposeAsync();
-        foreach (var f in new[] { Files.Qmp, Files.Pid, Files.Spec, Files.Migration }) try { File.Delete(f); } catch (IOException) { }
+        foreach (var f in new[] { Files.Qmp, Files.Pid, Files.Spec, Files.Migration, Files.Console }) try { File.Delete(f); } catch (IOException) { }
     }
 
     public async ValueTask DisposeAsync()
