@@ -132,6 +132,21 @@ public sealed class GuestLifecycleTests
             await AssertProblem(await http.PostAsync("/api/guests/db-1/start", null), 404, null);
             using (var noFile = await Cli("guest", "db-1", "edit")) Assert.Equal(2, noFile.ExitCode);
             Assert.Equal(HttpStatusCode.Created, (await http.PutAsync("/api/guests/db-1", Json("""{"name":"db-1","vCpus":1,"memoryMiB":512}"""))).StatusCode);
+
+            // A spec in YAML is the same spec: typed as YAML's core schema, read as strictly.
+            var yaml = Path.Combine(work.FullName, "yml-1.yaml");
+            await File.WriteAllTextAsync(yaml, "name: yml-1\nvCpus: 2\nmemoryMiB: 512\nlabels:\n  build: \"007\"\nboot:\n  order: c\n");
+            using (var define = await Cli("define", "-f", yaml)) Assert.True(define.ExitCode == 0, define.Output);
+            var fromYaml = (await Guest("yml-1")).GetProperty("spec");
+            Assert.Equal(2, fromYaml.GetProperty("vCpus").GetInt32());
+            Assert.Equal("007", fromYaml.GetProperty("labels").GetProperty("build").GetString());
+            Assert.Equal("c", fromYaml.GetProperty("boot").GetProperty("order").GetString());
+            await File.WriteAllTextAsync(yaml, "name: yml-1\nvCpus: 2\nmemoryMib: 512\n");
+            using (var typo = await Cli("define", "-f", yaml))
+            {
+                Assert.Equal(2, typo.ExitCode); // a 400: the user's mistake
+                Assert.Contains("memoryMib", typo.Output);
+            }
         }
         catch (Exception e) when (e is not Xunit.Sdk.XunitException)
         {

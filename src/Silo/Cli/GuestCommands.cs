@@ -17,10 +17,10 @@ public static class GuestCommands
 
     public static Command Define()
     {
-        var file = new Option<string>("-f", "--file") { Description = "Guest spec (JSON)", Required = true };
+        var file = new Option<string>("-f", "--file") { Description = "Guest spec (JSON, or YAML as .yaml/.yml)", Required = true };
         var define = Verb("define", "Define a guest (its record and spec) without starting it", async (c, p) =>
         {
-            var text = await ReadFile(p.GetValue(file)!);
+            var text = await Spec(p.GetValue(file)!);
             var name = NameIn(text, p.GetValue(file)!);
             var g = await c.PutText($"api/guests/{Uri.EscapeDataString(name)}", text, "application/json");
             if (Raw(p, g)) return 0;
@@ -46,7 +46,7 @@ public static class GuestCommands
         var wait = new Option<int>("--wait") { Description = "shutdown, restart: seconds the guest has to power itself off", DefaultValueFactory = _ => 60 };
         var force = new Option<bool>("--force") { Description = "shutdown, restart: destroy the guest if it has not powered off by then" };
         var removeDisks = new Option<bool>("--remove-disks") { Description = "undefine: also delete the local and overlay disks it owns" };
-        var file = new Option<string?>("-f", "--file") { Description = "edit: the new spec (JSON)" };
+        var file = new Option<string?>("-f", "--file") { Description = "edit: the new spec (JSON, or YAML as .yaml/.yml)" };
         var cmd = Verb("guest", "A guest's life cycle (start, shutdown, destroy, restart, undefine, edit) and operations on a running guest", async (c, p) =>
         {
             var name = p.GetValue(guest)!;
@@ -81,7 +81,7 @@ public static class GuestCommands
                     return 0;
                 case "edit":
                     var spec = p.GetValue(file) ?? throw new Hosting.UsageException("edit needs the new spec: kvmcluster guest NAME edit -f FILE");
-                    var text = await ReadFile(spec);
+                    var text = await Spec(spec);
                     if (NameIn(text, spec) != name) throw new Hosting.UsageException($"{spec}: the spec's name is not '{name}'");
                     return Shown(p, await c.PutText(path, text, "application/json"));
             }
@@ -119,6 +119,13 @@ public static class GuestCommands
 
     private static string List(JsonElement e, string property) =>
         string.Join(", ", e.GetProperty(property).EnumerateArray().Select(d => Markup.Escape(d.GetString() ?? "")));
+
+    /// <summary>A spec file as the JSON the API reads (a YAML one converted).</summary>
+    private static async Task<string> Spec(string file)
+    {
+        var text = await ReadFile(file);
+        return YamlToJson.IsYaml(file) ? YamlToJson.Convert(text, file) : text;
+    }
 
     /// <summary>The guest's name in a spec file (the URL needs it); a file without one is a usage error.</summary>
     private static string NameIn(string text, string file)
