@@ -17,6 +17,17 @@ public sealed class BalancerResult
     public List<RefusedMove> Refused { get; } = [];
     public List<string> Notes { get; } = [];
 
+    /// <summary>The same result with only these moves (power actions, refusals and notes kept).</summary>
+    public BalancerResult WithMoves(IEnumerable<ProposedMove> moves)
+    {
+        var r = new BalancerResult();
+        r.Moves.AddRange(moves);
+        r.Power.AddRange(Power);
+        r.Refused.AddRange(Refused);
+        r.Notes.AddRange(Notes);
+        return r;
+    }
+
     public void Add(BalancerResult other)
     {
         Moves.AddRange(other.Moves);

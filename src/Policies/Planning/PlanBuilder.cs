@@ -18,6 +18,9 @@ public static class PlanBuilder
 {
     private sealed record Pending(Guest Guest, string From, string To, IReadOnlyList<string> Reasons, MigrationPrediction Cost);
 
+    /// <summary>How a refusal for want of a transient-safe order begins.</summary>
+    public const string Unorderable = "no transient-safe order";
+
     public static Plan Build(FleetSnapshot snapshot, Rules.Policy policy, BalancerResult proposals, PlanningContext context) =>
         Build(new PlacementEngine(snapshot, policy), proposals, context);
 
@@ -64,7 +67,7 @@ public static class PlanBuilder
             {
                 if (bounces++ < 16 && Bounce(engine, pending, context)) continue;
                 foreach (var p in pending)
-                    refused.Add(new RefusedMove(p.Guest.Name, p.From, p.To, "no transient-safe order: " + WhyNot(engine, p)));
+                    refused.Add(new RefusedMove(p.Guest.Name, p.From, p.To, Unorderable + ": " + WhyNot(engine, p)));
                 break;
             }
             wave++;
