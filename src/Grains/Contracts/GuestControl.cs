@@ -24,7 +24,8 @@ public sealed record GuestControl(
     [property: Id(0)] GuestAction Action,
     [property: Id(1)] long? Value = null,
     [property: Id(2)] string? Name = null,
-    [property: Id(3)] string? Driver = null)
+    [property: Id(3)] string? Driver = null,
+    [property: Id(4)] string? Network = null)
 {
     /// <summary>
     /// Devices that can be hot-plugged: virtio-serial ports (no guest cooperation needed) and virtio NICs in a PCIe
@@ -43,6 +44,10 @@ public sealed record GuestControl(
                 yield return ("driver", $"device type must be one of {string.Join(", ", HotplugDrivers)}");
                 break;
         }
+        if (Network is not null && (Action != GuestAction.DeviceAdd || Driver != "virtio-net-pci"))
+            yield return ("network", "only a hot-plugged NIC (device-add with driver virtio-net-pci) is on a network");
+        else if (Network is not null && !GuestNic.NetworkName().IsMatch(Network))
+            yield return ("network", $"'{Network}' is not a network name: lower-case letters, digits and -, at most 32");
         if (Action is GuestAction.DeviceAdd or GuestAction.DeviceDel or GuestAction.SnapshotSave or GuestAction.SnapshotLoad or GuestAction.SnapshotDelete
             && GuestName.Problem(Name) is { } p)
             yield return ("name", p.Replace("guest name", "name", StringComparison.Ordinal));

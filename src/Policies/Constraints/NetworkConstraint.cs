@@ -13,9 +13,10 @@ public sealed class NetworkConstraint : IStaticConstraint
 
     public string? Check(in StaticInput x)
     {
-        if (x.Guest.Networks.IsDefaultOrEmpty) return null;
+        var wanted = x.Guest.Networks.Select(n => n.Network).Concat(x.Guest.Devices.Select(d => d.Network).OfType<string>()).ToList();
+        if (wanted.Count == 0) return null;
         var have = x.Host.Networks.IsDefault ? [] : x.Host.Networks;
-        var missing = x.Guest.Networks.Select(n => n.Network).Distinct(StringComparer.Ordinal).Where(n => !have.Contains(n)).Order(StringComparer.Ordinal).ToList();
+        var missing = wanted.Distinct(StringComparer.Ordinal).Where(n => !have.Contains(n)).Order(StringComparer.Ordinal).ToList();
         return missing.Count == 0 ? null
             : $"{StaticInput.HostToken} has no network {string.Join(", ", missing.Select(m => $"'{m}'"))} (the guest's NICs would lose their network)";
     }

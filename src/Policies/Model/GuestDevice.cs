@@ -8,4 +8,6 @@ namespace KvmCluster.Policies.Model;
 public sealed record GuestDevice(
     [property: Description("The device's id in QEMU.")] string Id,
     [property: Description("The QEMU device type (virtio-net-pci, virtserialport).")] string Driver,
-    [property: Description("The PCIe hot-plug slot of a PCI device; null on other buses.")] int? Slot = null);
+    [property: Description("The PCIe hot-plug slot of a PCI device; null on other buses.")] int? Slot = null,
+    [property: Description("A hot-plugged NIC's network (a tap on that network's bridge); null: QEMU's user-mode network.")] string? Network = null,
+    [property: Description("A hot-plugged NIC's MAC address (derived from the guest's name and the device's id).")] string? Mac = null);

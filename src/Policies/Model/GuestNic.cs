@@ -22,10 +22,12 @@ public sealed partial record GuestNic(
     private static partial Regex MacAddress();
 
     /// <summary>The MAC this NIC has: its own, or one derived from the guest's name (QEMU's locally administered 52:54:00 prefix).</summary>
-    public string MacOf(string guest, int index)
+    public string MacOf(string guest, int index) => Mac ?? Derived(guest, index.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    /// <summary>A MAC from a guest's name and a NIC's key (its place, or a hot-plugged device's id): stable wherever it runs.</summary>
+    public static string Derived(string guest, string key)
     {
-        if (Mac is not null) return Mac;
-        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"kvmcluster-nic:{guest}:{index}"));
+        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"kvmcluster-nic:{guest}:{key}"));
         return $"52:54:00:{hash[0]:x2}:{hash[1]:x2}:{hash[2]:x2}";
     }
 

@@ -17,6 +17,7 @@ internal static class GuestSignature
         if (g.HasPassthrough) sb.Append("|pci:").AppendJoin(',', g.PciDevices);
         if (g.SriovVfs > 0) sb.Append("|vf:").Append(g.SriovNetwork ?? "*");
         foreach (var n in g.Networks) sb.Append("|n:").Append(n.Network);
+        foreach (var d in g.Devices) if (d.Network is not null) sb.Append("|n:").Append(d.Network);
         if (g.Machine is not null) sb.Append("|m:").Append(g.Machine);
         foreach (var d in g.Disks) sb.Append("|d:").Append((int)d.Kind).Append(d.MountPath).Append('>').Append(d.Export).Append('>').Append(d.Image);
         foreach (var r in g.Affinity)

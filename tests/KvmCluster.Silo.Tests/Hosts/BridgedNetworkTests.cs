@@ -81,6 +81,20 @@ public sealed class BridgedNetworkTests
             var spec = (await cluster.GetAsync<JsonElement>("/api/guests/lan-a")).GetProperty("spec").GetProperty("networks")[0];
             Assert.Equal("lab", spec.GetProperty("network").GetString());
             await NamespaceCluster.Until(() => Task.FromResult(Pings(cluster.Serial("nb", "lan-b"))), p => p.Count > 0 && p[^1].Ok, TimeSpan.FromSeconds(60), "lan-b still pinging");
+
+            // A NIC hot-plugged onto the network: a tap on nb's bridge, the Linux guest lists the new interface, the
+            // spec carries its network (so a destination must have it too). An unknown network is refused, naming it.
+            var interfaces = LastBeat(cluster.Serial("nb", "lan-a"))!.Interfaces.Count;
+            using (var unknown = await cluster.Api().PostAsJsonAsync("/api/guests/lan-a/actions", new { action = "device-add", name = "lan8", driver = "virtio-net-pci", network = "nope" }))
+            {
+                Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
+                Assert.Contains("network 'nope'", await unknown.Content.ReadAsStringAsync());
+            }
+            await cluster.PostAsync("/api/guests/lan-a/actions", new { action = "device-add", name = "lan9", driver = "virtio-net-pci", network = "lab" });
+            await NamespaceCluster.Until(() => Task.FromResult(LastBeat(cluster.Serial("nb", "lan-a"))!), b => b.Interfaces.Count == interfaces + 1, TimeSpan.FromSeconds(60), "the hot-plugged NIC in the guest");
+            Assert.Contains(Hosting.Drivers.Qemu.QemuNetworks.TapName("nb", "lan-a", "lan9"), NetworkNamespaces.Links(cluster.NamespaceOf("nb")));
+            var device = (await cluster.GetAsync<JsonElement>("/api/guests/lan-a")).GetProperty("spec").GetProperty("devices")[0];
+            Assert.Equal(("lan9", "lab"), (device.GetProperty("id").GetString(), device.GetProperty("network").GetString()));
         }
         catch (Exception e) when (e is not Xunit.Sdk.XunitException)
         {

@@ -79,7 +79,7 @@ public static partial class QemuCommandLine
             args.AddRange(["-global", "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off"]);
             for (var k = 0; k < options.HotplugSlots; k++) args.AddRange(["-device", $"pcie-root-port,id=hp{k},chassis={k + 1},bus=pcie.0"]);
         }
-        foreach (var d in guest.Devices) args.AddRange(Device(d));
+        foreach (var d in guest.Devices) args.AddRange(Device(d, host, guest.Name));
         // Without a kernel the firmware boots the devices in the spec's order: each gets its bootindex (c the first
         // disk, d the CD-ROM, n the first NIC), which SeaBIOS reads from fw_cfg.
         var order = guest.Boot?.Kernel is null ? guest.Boot?.Order ?? "c" : "";
@@ -132,12 +132,15 @@ public static partial class QemuCommandLine
     }
 
     /// <summary>A hot-plugged device as cold-plug arguments (a migration's destination starts with it).</summary>
-    public static IEnumerable<string> Device(GuestDevice d)
+    public static IEnumerable<string> Device(GuestDevice d, string host = "localhost", string guest = "")
     {
         GuestName.Validate(d.Id);
         return d.Driver switch
         {
             "virtserialport" => ["-chardev", $"null,id=cd-{d.Id}", "-device", $"virtserialport,id={d.Id},chardev=cd-{d.Id},bus=vser0.0"],
+            "virtio-net-pci" when d.Slot is >= 0 and < 256 && d.Network is not null =>
+                ["-netdev", $"tap,id=nd-{d.Id},ifname={QemuNetworks.TapName(host, guest, d.Id)},script=no,downscript=no",
+                 "-device", $"virtio-net-pci,id={d.Id},netdev=nd-{d.Id},bus=hp{d.Slot},mac={d.Mac ?? GuestNic.Derived(guest, d.Id)}"],
             "virtio-net-pci" when d.Slot is >= 0 and < 256 => ["-netdev", $"user,id=nd-{d.Id}", "-device", $"virtio-net-pci,id={d.Id},netdev=nd-{d.Id},bus=hp{d.Slot}"],
             _ => throw new ArgumentException($"device {d.Id}: type '{d.Driver}' cannot be hot-plugged"),
         };

@@ -8,7 +8,9 @@ namespace KvmCluster.Hosting.Drivers.Qemu;
 /// Day-to-day operations on one running QEMU over QMP: run state, balloon, hot-plugged devices (virtio-serial ports,
 /// virtio NICs in PCIe slots), savevm/loadvm/delvm. Returns the guest's spec as changed by the operation.
 /// </summary>
-public sealed class QemuGuestOperations(QmpClient qmp, TimeSpan timeout, int pcieSlots)
+/// <param name="taps">Makes a hot-plugged NIC's tap on a network's bridge (network, device id → tap name), and removes it.</param>
+public sealed class QemuGuestOperations(QmpClient qmp, TimeSpan timeout, int pcieSlots,
+    (Func<string, string, CancellationToken, Task<string>> Make, Func<string, Task> Drop)? taps = null)
 {
     private Task<JsonElement> Run(string command, object? arguments, CancellationToken cancellationToken) =>
         qmp.ExecuteAsync(command, arguments, timeout, cancellationToken);
@@ -32,7 +34,7 @@ public sealed class QemuGuestOperations(QmpClient qmp, TimeSpan timeout, int pci
                     return spec with { BalloonTargetMiB = control.Value };
                 case GuestAction.DeviceAdd:
                     if (spec.Devices.Any(d => d.Id == control.Name)) throw ClusterException.Conflict($"guest '{guest}' already has a device '{control.Name}'");
-                    return spec with { Devices = spec.Devices.Add(await PlugAsync(spec, control.Name!, control.Driver!, cancellationToken)) };
+                    return spec with { Devices = spec.Devices.Add(await PlugAsync(spec, control.Name!, control.Driver!, control.Network, cancellationToken)) };
                 case GuestAction.DeviceDel:
                     if (spec.Devices.FirstOrDefault(d => d.Id == control.Name) is not { } device) throw ClusterException.NotFound($"guest '{guest}' has no hot-plugged device '{control.Name}'");
                     // Already gone: the guest let go of it after an earlier request timed out.
@@ -42,6 +44,7 @@ public sealed class QemuGuestOperations(QmpClient qmp, TimeSpan timeout, int pci
                     await WaitUntilGone(device, cancellationToken);
                     if (device.Driver == "virtserialport") await RemoveBackend("chardev-remove", $"cd-{device.Id}", cancellationToken);
                     else await RemoveBackend("netdev_del", $"nd-{device.Id}", cancellationToken);
+                    if (device.Network is not null && taps is { } t) await t.Drop(device.Id);
                     return spec with { Devices = spec.Devices.Remove(device) };
                 case GuestAction.SnapshotSave: await Hmp($"savevm {control.Name}", cancellationToken); break;
                 case GuestAction.SnapshotLoad:
@@ -87,7 +90,7 @@ public sealed class QemuGuestOperations(QmpClient qmp, TimeSpan timeout, int pci
             .Where(f => f.Length >= 3 && f[0] is "--" or [>= '0' and <= '9', ..] && f[1] != "TAG").Select(f => f[1])];
     }
 
-    private async Task<GuestDevice> PlugAsync(Guest spec, string id, string driver, CancellationToken cancellationToken)
+    private async Task<GuestDevice> PlugAsync(Guest spec, string id, string driver, string? network, CancellationToken cancellationToken)
     {
         if (driver == "virtserialport")
         {
@@ -98,10 +101,25 @@ public sealed class QemuGuestOperations(QmpClient qmp, TimeSpan timeout, int pci
         var used = spec.Devices.Select(d => d.Slot).OfType<int>().ToHashSet();
         var slot = Enumerable.Range(0, pcieSlots).Cast<int?>().FirstOrDefault(k => !used.Contains(k!.Value))
             ?? throw ClusterException.Conflict($"guest '{spec.Name}' has no free PCIe hot-plug slot ({pcieSlots} in all)");
-        await Run("netdev_add", new { type = "user", id = $"nd-{id}" }, cancellationToken);
-        try { await Run("device_add", new Dictionary<string, object> { ["driver"] = driver, ["id"] = id, ["netdev"] = $"nd-{id}", ["bus"] = $"hp{slot}" }, cancellationToken); }
-        catch (QmpException) { await RemoveBackend("netdev_del", $"nd-{id}", cancellationToken); throw; }
-        return new GuestDevice(id, driver, slot);
+        if (network is null)
+        {
+            await Run("netdev_add", new { type = "user", id = $"nd-{id}" }, cancellationToken);
+            try { await Run("device_add", new Dictionary<string, object> { ["driver"] = driver, ["id"] = id, ["netdev"] = $"nd-{id}", ["bus"] = $"hp{slot}" }, cancellationToken); }
+            catch (QmpException) { await RemoveBackend("netdev_del", $"nd-{id}", cancellationToken); throw; }
+            return new GuestDevice(id, driver, slot);
+        }
+        // A NIC on a named network: a tap on its bridge, the MAC derived from the guest's name and the device's id.
+        if (taps is not { } t) throw ClusterException.Invalid("this driver has no named networks", "network");
+        var tap = await t.Make(network, id, cancellationToken);
+        var mac = GuestNic.Derived(spec.Name, id);
+        try
+        {
+            await Run("netdev_add", new Dictionary<string, object> { ["type"] = "tap", ["id"] = $"nd-{id}", ["ifname"] = tap, ["script"] = "no", ["downscript"] = "no" }, cancellationToken);
+            try { await Run("device_add", new Dictionary<string, object> { ["driver"] = driver, ["id"] = id, ["netdev"] = $"nd-{id}", ["bus"] = $"hp{slot}", ["mac"] = mac }, cancellationToken); }
+            catch (QmpException) { await RemoveBackend("netdev_del", $"nd-{id}", cancellationToken); throw; }
+        }
+        catch { await t.Drop(id); throw; }
+        return new GuestDevice(id, driver, slot, network, mac);
     }
 
     /// <summary>A device lets go of its backend (chardev, netdev) a moment after it leaves the device tree.</summary>

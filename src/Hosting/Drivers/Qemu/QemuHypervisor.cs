@@ -295,7 +295,13 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
     public async Task<GuestControlResult> ControlAsync(string guest, GuestControl control, CancellationToken cancellationToken)
     {
         if (!_vms.TryGetValue(guest, out var vm) || vm.Role != Role.Running || vm.Qemu.HasExited) throw ClusterException.NotFound($"no running guest '{guest}' on this host");
-        var operations = new QemuGuestOperations(vm.Qemu.Qmp, Timeout, QemuCommandLine.HasPcieSlots(options, vm.Spec.Machine) ? options.HotplugSlots : 0);
+        var operations = new QemuGuestOperations(vm.Qemu.Qmp, Timeout, QemuCommandLine.HasPcieSlots(options, vm.Spec.Machine) ? options.HotplugSlots : 0,
+            (async (network, device, ct) =>
+            {
+                var tap = QemuNetworks.TapName(name, guest, device);
+                await _networks.CreateTapAsync(network, tap, name, "network", ct);
+                return tap;
+            }, device => _networks.DeleteTapAsync(QemuNetworks.TapName(name, guest, device))));
         var spec = await operations.ApplyAsync(vm.Spec, control, cancellationToken);
         if (spec != vm.Spec)
         {

@@ -49,26 +49,21 @@ public sealed partial class QemuNetworks(IReadOnlyDictionary<string, NetworkOpti
         return $"kv{Convert.ToHexStringLower(hash)[..10]}{index}";
     }
 
-    /// <summary>Makes the guest's tap devices, each on its network's bridge; on any failure none is left.</summary>
+    /// <summary>The tap device of a hot-plugged NIC (named by its device id) on this host.</summary>
+    public static string TapName(string host, string guest, string device)
+    {
+        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{host}/{guest}/{device}"));
+        return $"kh{Convert.ToHexStringLower(hash)[..12]}";
+    }
+
+    /// <summary>Makes the guest's tap devices (its NICs' and its hot-plugged NICs'), each on its network's bridge; on any failure none is left.</summary>
     public async Task CreateAsync(string host, Guest guest, CancellationToken cancellationToken)
     {
-        for (var i = 0; i < guest.Networks.Length; i++)
+        var taps = guest.Networks.Select((nic, i) => (nic.Network, Tap: TapName(host, guest.Name, i), Field: $"networks[{i}].network"))
+            .Concat(guest.Devices.Where(d => d.Network is not null).Select(d => (Network: d.Network!, Tap: TapName(host, guest.Name, d.Id), Field: "devices")));
+        foreach (var (network, tap, field) in taps.ToList())
         {
-            var nic = guest.Networks[i];
-            if (!networks.TryGetValue(nic.Network, out var n)) throw ClusterException.Invalid($"network '{nic.Network}' is not configured on {host}", $"networks[{i}].network");
-            var tap = TapName(host, guest.Name, i);
-            try
-            {
-                await Ip(["link", "del", tap], cancellationToken, mayFail: true); // a previous QEMU's leftover
-                await Ip(["tuntap", "add", "dev", tap, "mode", "tap"], cancellationToken);
-                await Ip(["link", "set", "dev", tap, "master", n.Bridge], cancellationToken);
-                if (n.Vlan is { } vlan)
-                {
-                    await Run("bridge", ["vlan", "add", "dev", tap, "vid", vlan.ToString(System.Globalization.CultureInfo.InvariantCulture), "pvid", "untagged"], cancellationToken);
-                    await Run("bridge", ["vlan", "del", "dev", tap, "vid", "1"], cancellationToken, mayFail: true);
-                }
-                await Ip(["link", "set", "dev", tap, "up"], cancellationToken);
-            }
+            try { await CreateTapAsync(network, tap, host, field, cancellationToken); }
             catch
             {
                 await DeleteAsync(host, guest);
@@ -77,12 +72,39 @@ public sealed partial class QemuNetworks(IReadOnlyDictionary<string, NetworkOpti
         }
     }
 
+    /// <summary>One tap device on a network's bridge (a hot-plugged NIC's, or one of a launch's).</summary>
+    public async Task CreateTapAsync(string network, string tap, string host, string field, CancellationToken cancellationToken)
+    {
+        if (!networks.TryGetValue(network, out var n)) throw ClusterException.Invalid($"network '{network}' is not configured on {host}", field);
+        await Ip(["link", "del", tap], cancellationToken, mayFail: true); // a previous QEMU's leftover
+        try
+        {
+            await Ip(["tuntap", "add", "dev", tap, "mode", "tap"], cancellationToken);
+            await Ip(["link", "set", "dev", tap, "master", n.Bridge], cancellationToken);
+            if (n.Vlan is { } vlan)
+            {
+                await Run("bridge", ["vlan", "add", "dev", tap, "vid", vlan.ToString(System.Globalization.CultureInfo.InvariantCulture), "pvid", "untagged"], cancellationToken);
+                await Run("bridge", ["vlan", "del", "dev", tap, "vid", "1"], cancellationToken, mayFail: true);
+            }
+            await Ip(["link", "set", "dev", tap, "up"], cancellationToken);
+        }
+        catch
+        {
+            await DeleteTapAsync(tap);
+            throw;
+        }
+    }
+
     /// <summary>Removes the guest's tap devices (its QEMU has gone, or never started).</summary>
     public async Task DeleteAsync(string host, Guest guest)
     {
         for (var i = 0; i < guest.Networks.Length; i++)
             await Ip(["link", "del", TapName(host, guest.Name, i)], CancellationToken.None, mayFail: true);
+        foreach (var d in guest.Devices.Where(d => d.Network is not null))
+            await DeleteTapAsync(TapName(host, guest.Name, d.Id));
     }
+
+    public Task DeleteTapAsync(string tap) => Ip(["link", "del", tap], CancellationToken.None, mayFail: true);
 
     private Task Ip(IReadOnlyList<string> args, CancellationToken cancellationToken, bool mayFail = false) => Run(ip, args, cancellationToken, mayFail);
 
