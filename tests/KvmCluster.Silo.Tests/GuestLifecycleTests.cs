@@ -147,6 +147,30 @@ public sealed class GuestLifecycleTests
                 Assert.Equal(2, typo.ExitCode); // a 400: the user's mistake
                 Assert.Contains("memoryMib", typo.Output);
             }
+
+            // The cluster's CPU baseline: guests that leave their CPU at the default get its model; hosts that cannot
+            // run it are named and take none of them.
+            using (var none = await Cli("baseline"))
+            {
+                Assert.Contains("no CPU baseline set", none.Output);
+                Assert.Contains("Skylake-Server", none.Output); // every simulated host offers it
+            }
+            using (var foreign = await Cli("baseline", "set", "EPYC-Rome"))
+            {
+                Assert.Equal(0, foreign.ExitCode);
+                Assert.Contains("cannot run it", foreign.Output);
+                Assert.Contains("hv-001", foreign.Output);
+            }
+            Assert.Equal(HttpStatusCode.Created, (await http.PutAsync("/api/guests/base-1", Json("""{"name":"base-1","vCpus":1,"memoryMiB":512}"""))).StatusCode);
+            Assert.Equal("EPYC-Rome", (await Guest("base-1")).GetProperty("spec").GetProperty("cpu").GetProperty("model").GetString());
+            await AssertProblem(await http.PostAsync("/api/guests/base-1/start", null), 409, null); // no host offers it
+            using (var set = await Cli("baseline", "set", "Skylake-Server")) Assert.DoesNotContain("cannot run it", set.Output);
+            Assert.Equal(HttpStatusCode.Created, (await http.PostAsync("/api/guests", Json("""{"name":"base-2","vCpus":1,"memoryMiB":512}"""))).StatusCode);
+            Assert.Equal("Skylake-Server", (await Guest("base-2")).GetProperty("spec").GetProperty("cpu").GetProperty("model").GetString());
+            Assert.Equal(HttpStatusCode.Created, (await http.PostAsync("/api/guests", Json("""{"name":"base-3","vCpus":1,"memoryMiB":512,"cpu":{"mode":"custom","model":"kvm64","flags":[]}}"""))).StatusCode);
+            Assert.Equal("kvm64", (await Guest("base-3")).GetProperty("spec").GetProperty("cpu").GetProperty("model").GetString()); // a chosen CPU stays
+            await AssertProblem(await http.PutAsync("/api/baseline", Json("""{"model":"Skylake;reboot"}""")), 400, "model");
+            Assert.Contains("CPU baseline set to Skylake-Server", await http.GetStringAsync("/api/events?kind=cpu-baseline"));
         }
         catch (Exception e) when (e is not Xunit.Sdk.XunitException)
         {

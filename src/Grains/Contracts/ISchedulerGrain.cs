@@ -43,6 +43,10 @@ public interface ISchedulerGrain : IGrainWithStringKey
     [OneWay, Alias("MigrationEnded")] Task MigrationEnded(MigrationView migration);
     [Alias("SetMaintenance")] Task<HostView> SetMaintenance(string host, bool on);
     [Alias("SetLabels")] Task<HostView> SetLabels(string host, LabelChange change);
+    /// <summary>The cluster's CPU baseline, what every host offers, and the hosts that cannot run it.</summary>
+    [Alias("Baseline")] Task<BaselineView> Baseline();
+    /// <summary>The baseline grain says the setting changed.</summary>
+    [OneWay, Alias("BaselineChanged")] Task BaselineChanged();
     /// <summary>The policy grain says another policy (or version) became active.</summary>
     [OneWay, Alias("PolicyChanged")] Task PolicyChanged();
     /// <summary>The fleet's state in one document, read in one turn of this grain (see <see cref="FleetStateDocument"/>).</summary>

@@ -23,7 +23,8 @@ public sealed partial class SchedulerGrain
         var existed = record is not null;
         var runsOn = record is not null && MayRun(record.Status) ? record.Host ?? "a host" : await StillRunsOn(spec.Name);
         if (runsOn is not null) throw ClusterException.Conflict($"guest '{spec.Name}' is running on {runsOn}: shut it down before editing its spec");
-        var view = await grain.Define(spec with { Host = null, Usage = UsageHistory.Empty });
+        // A guest that leaves its CPU at the default gets the cluster's baseline model, on record from its definition.
+        var view = await grain.Define(CpuBaselines.Apply(spec, await CpuBaseline()) with { Host = null, Usage = UsageHistory.Empty });
         await Record(existed ? "guest-edited" : "guest-defined", spec.Name,
             $"guest {spec.Name} {(existed ? "edited" : "defined")} ({spec.VCpus} vCPU, {spec.MemoryMiB} MiB)", []);
         return view;
@@ -94,6 +95,35 @@ public sealed partial class SchedulerGrain
         if (LiveGuests().FirstOrDefault(g => g.Name == name)?.Host is { } reportedOn && _fleet.IsReachable(reportedOn))
             if (_fleet.Report(await HostGrain(reportedOn).Refresh(), clock.Now)) RosterChanged();
         return LiveGuests().FirstOrDefault(g => g.Name == name)?.Host;
+    }
+
+    private string? _baseline;
+    private bool _baselineStale = true;
+
+    public Task BaselineChanged()
+    {
+        _baselineStale = true;
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The baseline setting, read again when it changed.</summary>
+    private async Task<string?> CpuBaseline()
+    {
+        if (_baselineStale)
+        {
+            _baselineStale = false;
+            _baseline = await GrainFactory.GetGrain<ICpuBaselineGrain>(Cluster.Key).Get();
+        }
+        return _baseline;
+    }
+
+    public async Task<BaselineView> Baseline()
+    {
+        var model = await CpuBaseline();
+        var hosts = _fleet.Reports.Where(r => _fleet.IsReachable(r.Host.Name)).Select(r => r.Host).ToList();
+        var common = KvmCluster.Policies.Classes.CpuBaseline.Of(hosts).Models;
+        var lacking = model is null ? [] : hosts.Where(h => !h.Cpu.QemuModels.Contains(model)).Select(h => h.Name).Order(StringComparer.Ordinal).ToList();
+        return new BaselineView(model, [.. common], lacking);
     }
 
     private static string Words(GuestStatus s) => s.ToString().ToLowerInvariant() switch

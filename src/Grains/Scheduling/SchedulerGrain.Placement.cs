@@ -23,7 +23,7 @@ public sealed partial class SchedulerGrain
         if (_fleet.HasGuest(guest.Name) || !_naming.Add(guest.Name))
             throw ClusterException.Conflict($"guest '{guest.Name}' already exists");
         _engines.PlacementStarted();
-        try { return await PlaceOne(guest, null); }
+        try { return await PlaceOne(CpuBaselines.Apply(guest, _baselineStale ? await CpuBaseline() : _baseline), null); }
         finally { _engines.PlacementEnded(); _naming.Remove(guest.Name); }
     }
 

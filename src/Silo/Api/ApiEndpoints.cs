@@ -9,6 +9,8 @@ namespace KvmCluster.Silo.Api;
 /// <param name="Force">Go past the policy's concurrency limits (recorded in the migration's reasons and the event log).</param>
 public sealed record MigrateRequest(string Guest, string? To = null, bool Force = false);
 public sealed record MaintenanceRequest(bool On);
+/// <param name="Model">A QEMU CPU model every host should offer (Skylake-Server, EPYC-Rome).</param>
+public sealed record BaselineRequest(string Model);
 /// <param name="Command">One HMP command line, e.g. "info block" (QEMU's human monitor).</param>
 public sealed record MonitorRequest(string Command);
 public sealed record MonitorOutput(string Guest, string Host, string Command, string Output);
@@ -113,6 +115,21 @@ public static class ApiEndpoints
             await Scheduler(g).DestroyGuest(name).WaitAsync(CallTimeout)).Requires(Role.Operator);
         api.MapDelete("/guests/{name}", async (string name, bool? removeDisks, IGrainFactory g) =>
             await Scheduler(g).UndefineGuest(name, removeDisks ?? false).WaitAsync(CallTimeout)).Requires(Role.Operator);
+
+        // The cluster's CPU baseline (EVC-like): shown to anyone who may read, set by admins.
+        api.MapGet("/baseline", async (IGrainFactory g) => await Scheduler(g).Baseline().WaitAsync(CallTimeout));
+        api.MapPut("/baseline", async (HttpRequest request, IGrainFactory g) =>
+        {
+            var body = await Read<BaselineRequest>(request);
+            if (string.IsNullOrWhiteSpace(body.Model)) return Problems.BadBody("'model' is required", "model");
+            await g.GetGrain<ICpuBaselineGrain>(Cluster.Key).Set(body.Model, AccessGuard.CallerOf(request.HttpContext)?.Name ?? "anonymous");
+            return Results.Ok(await Scheduler(g).Baseline().WaitAsync(CallTimeout));
+        }).Requires(Role.Admin);
+        api.MapDelete("/baseline", async (HttpContext context, IGrainFactory g) =>
+        {
+            await g.GetGrain<ICpuBaselineGrain>(Cluster.Key).Set(null, AccessGuard.CallerOf(context)?.Name ?? "anonymous");
+            return Results.Ok(await Scheduler(g).Baseline().WaitAsync(CallTimeout));
+        }).Requires(Role.Admin);
 
         // The serial console: its log from whichever host runs the guest (or last ran it), and an interactive session
         // over a WebSocket, one writer at a time, behind the token like every change.

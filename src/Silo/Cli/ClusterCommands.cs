@@ -81,6 +81,7 @@ public static class ClusterCommands
         yield return GuestCommands.Define();
         yield return GuestCommands.Guest();
         yield return ConsoleCommand.Create();
+        yield return BaselineCommand.Create();
 
         var tunedHost = new Argument<string>("host");
         var hugepages = new Option<string?>("--hugepages") { Description = "Reserve a hugepage pool: SIZE_KIB=PAGES, e.g. 2048=512" };
