@@ -67,6 +67,52 @@ public sealed class QemuDiskMigrationTests
     }
 
     [Fact]
+    public async Task An_offline_migration_moves_a_guest_whose_local_disk_the_policy_will_not_copy_live_with_its_memory_and_every_write()
+    {
+        await using var fleet = await TwoQemuHypervisors.StartAsync();
+        var placed = await fleet.Scheduler.Place(DiskVm("cold-1", 4, new GuestDisk(DiskKind.Local, SizeGiB: 1)));
+        var from = placed.Host!;
+        var to = from == "hv-0" ? "hv-1" : "hv-0";
+        await fleet.Heartbeat(from, "cold-1", 2);
+
+        // Live, the default policy does not copy local disks; offline it may: the guest is paused, nothing dirties them.
+        await Assert.ThrowsAsync<ClusterException>(() => fleet.Scheduler.Migrate("cold-1", to, false));
+        var started = await fleet.Scheduler.MigrateOffline("cold-1", to);
+        Assert.True(started.Order.Offline && started.Order.ResumeAfter);
+        Assert.Contains(started.Order.Reasons, r => r.Contains("predicted downtime", StringComparison.Ordinal));
+        var ended = await ThreeHypervisors.Eventually(() => fleet.Client.GetGrain<IMigrationGrain>(started.Id).Get(),
+            m => m!.Status is MigrationStatus.Completed or MigrationStatus.Failed or MigrationStatus.Cancelled, TimeSpan.FromSeconds(90));
+        Assert.True(ended!.Status == MigrationStatus.Completed, ended.Reason);
+
+        // It runs on the destination again, its memory intact (the heartbeat counter goes on from where it stopped)
+        // and every record it wrote to its disk there; the source's image is gone.
+        var lastOnSource = TestGuest.LastHeartbeat(fleet.Serial(from, "cold-1"));
+        var beats = await fleet.Heartbeat(to, "cold-1", lastOnSource + 1);
+        Assert.Equal("running", (await fleet.Host(to).Control("cold-1", new GuestControl(GuestAction.Status))).RunState);
+        using (var disk = await GuestView.ReadAsync(fleet.Disk(to, "cold-1", 0))) disk.AssertHeartbeats(beats);
+        Assert.False(File.Exists(fleet.Disk(from, "cold-1", 0)));
+        await ThreeHypervisors.Eventually(() => fleet.Scheduler.Guests(), gs => gs.Single(g => g.Name == "cold-1") is { Host: var h, Status: GuestStatus.Running } && h == to);
+
+        // A copy that fails leaves it running on its source with its disk: back from hv-x to hv-y at 4 MiB/s, the
+        // destination QEMU killed mid-copy.
+        await fleet.ActivatePolicy("name: slow-copy\nmigration:\n  bandwidthMiBps: 4\n");
+        var back = await fleet.Scheduler.MigrateOffline("cold-1", from);
+        var moving = fleet.Client.GetGrain<IMigrationGrain>(back.Id);
+        await ThreeHypervisors.Eventually(() => moving.Get(), m => m!.Progress is { TransferredMiB: >= 2 } || m.Status != MigrationStatus.Migrating && m.Status != MigrationStatus.Reserved && m.Status != MigrationStatus.Created);
+        var pid = int.Parse((await File.ReadAllTextAsync(fleet.PidFile(from, "cold-1"))).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        System.Diagnostics.Process.GetProcessById(pid).Kill();
+        var failed = await ThreeHypervisors.Eventually(() => moving.Get(), m => m!.Status is MigrationStatus.Completed or MigrationStatus.Failed or MigrationStatus.Cancelled, TimeSpan.FromSeconds(60));
+        Assert.Equal(MigrationStatus.Failed, failed!.Status);
+        await fleet.Heartbeat(to, "cold-1", TestGuest.LastHeartbeat(fleet.Serial(to, "cold-1"))); // running again, writing its disk
+        Assert.True(File.Exists(fleet.Disk(to, "cold-1", 0)));
+
+        // An unknown destination is refused before anything is paused.
+        var unknown = await Assert.ThrowsAsync<ClusterException>(() => fleet.Scheduler.MigrateOffline("cold-1", "hv-9"));
+        Assert.Equal(ProblemKind.NotFound, unknown.Kind);
+        Assert.Equal("running", (await fleet.Host(to).Control("cold-1", new GuestControl(GuestAction.Status))).RunState);
+    }
+
+    [Fact]
     public async Task A_disk_copy_that_fails_leaves_the_guest_and_its_disk_on_the_source_and_a_retry_succeeds()
     {
         await using var fleet = await TwoQemuHypervisors.StartAsync();

@@ -39,6 +39,12 @@ public interface ISchedulerGrain : IGrainWithStringKey
     /// limits (<paramref name="force"/> goes past them, on record).
     /// </summary>
     [Alias("Migrate")] Task<MigrationView> Migrate(string guest, string? to, bool force);
+    /// <summary>
+    /// Cold migration (the handbook's static migration): the guest is paused, its memory and non-shared disks are
+    /// copied to <paramref name="to"/> whatever the policy says of live block migration, and it runs there (paused
+    /// if it was). The source copy goes only once the destination holds everything; a failure resumes the source.
+    /// </summary>
+    [Alias("MigrateOffline")] Task<MigrationView> MigrateOffline(string guest, string to);
     /// <summary>One-way, for the same reason: a migration may end inside the scheduler's own call that started it.</summary>
     [OneWay, Alias("MigrationEnded")] Task MigrationEnded(MigrationView migration);
     [Alias("SetMaintenance")] Task<HostView> SetMaintenance(string host, bool on);

@@ -39,6 +39,13 @@ public sealed record MigrationOrder(
     [Id(7)] public bool Forced { get; init; }
     /// <summary>The migration (its grain's key): hosts keep it beside a guest they migrate, to settle it after a restart.</summary>
     [Id(8)] public string? Id { get; init; }
+    /// <summary>
+    /// Offline (cold): the guest was paused for the whole move (memory and non-shared disks copied while nothing
+    /// changes), and runs again on the destination once it holds everything; <see cref="ResumeAfter"/> says whether
+    /// it ran before.
+    /// </summary>
+    [Id(9)] public bool Offline { get; init; }
+    [Id(10)] public bool ResumeAfter { get; init; }
 
     public double BandwidthMiBps => Settings.BandwidthMiBps;
     public int DowntimeMs => Settings.DowntimeMs;

@@ -109,6 +109,13 @@ public sealed partial class SchedulerGrain
     private async Task Ended(MigrationView migration)
     {
         var o = migration.Order;
+        // An offline move ends with the guest running again where it now is (the source, when it failed), as before it.
+        if (o.Offline && o.ResumeAfter && _migrations.Of(o.Guest)?.Id == migration.Id)
+        {
+            var where = migration.Status == MigrationStatus.Completed ? o.To : o.From;
+            try { await HostGrain(where).Control(o.Guest, new GuestControl(GuestAction.Cont)); }
+            catch (Exception resume) { log.LogWarning("guest {Guest} not resumed on {Host} after its offline migration: {Error}", o.Guest, where, resume.GetBaseException().Message); }
+        }
         _migrations.Ended(o.Guest, migration.Id);
         var at = migration.EndedAt ?? migration.CreatedAt;
         if (migration.Status == MigrationStatus.Completed && !state.State.Recent.Any(r => r.Guest == o.Guest && r.At == at))

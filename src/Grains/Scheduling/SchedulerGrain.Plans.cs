@@ -110,6 +110,43 @@ public sealed partial class SchedulerGrain
         return await StartMigration(id, order, guest);
     }
 
+    public async Task<MigrationView> MigrateOffline(string guestName, string to)
+    {
+        var engine = await Engine();
+        if (engine.State.Snapshot.FindGuest(guestName) is null && _fleet.HasGuest(guestName) && _engines.InFlight == 0)
+        {
+            _engines.Invalidate();
+            engine = await Engine();
+        }
+        var guest = engine.State.Snapshot.FindGuest(guestName) ?? throw ClusterException.NotFound($"no reachable guest named '{guestName}'");
+        if (_migrations.Of(guestName) is { } active) throw ClusterException.Conflict($"guest '{guestName}' is already migrating ({active.Id})");
+        if (!engine.State.TryGetHostIndex(to, out _)) throw ClusterException.NotFound($"no reachable host named '{to}'");
+        if (guest.HasPassthrough || guest.SriovVfs > 0)
+            throw ClusterException.Conflict($"guest '{guestName}' holds passed-through devices, whose state QEMU cannot move even paused: shut it down and start it on {to} (guest {guestName} shutdown, then start --host {to})");
+        // Paused, its disks may be copied whatever the policy says of live block migration: nothing dirties them.
+        var rules = _policy.Policy with { Migration = _policy.Policy.Migration with { AllowBlockMigration = true, AllowPostCopy = false, AllowAutoConverge = false } };
+        var rejections = new KvmCluster.Policies.Placement.PlacementEngine(engine.State.Snapshot, rules).Evaluate(guest, to);
+        if (rejections.Count > 0) throw ClusterException.Conflict($"host '{to}' cannot run '{guestName}': {string.Join("; ", rejections)}");
+        if (ConcurrencyLimitOf(guest.Host!, to) is { } limit) throw ClusterException.Conflict($"{limit}; wait for one to finish", "migration");
+
+        var wasRunning = !guest.Paused;
+        if (wasRunning) await HostGrain(guest.Host!).Control(guestName, new GuestControl(GuestAction.Stop));
+        var paused = guest with { Paused = true };
+        var cost = KvmCluster.Policies.Migration.MigrationPlanning.Predict(paused, rules.Migration, options.Value.MigrationLink);
+        var reasons = new List<string> { $"operator request: offline to {to}; the guest is paused for the whole move (predicted downtime {cost.TotalSeconds:0.#} s)" };
+        var id = $"{guestName}-{clock.Now:yyyyMMddHHmmssfff}";
+        var order = MigrationOrder.For(rules.Migration, paused, to, null, reasons) with { Offline = true, ResumeAfter = wasRunning };
+        await Record("migration-offline", guestName, $"guest {guestName} paused for an offline migration {guest.Host} → {to}", reasons);
+        try { return await StartMigration(id, order, paused); }
+        catch
+        {
+            if (wasRunning) await HostGrain(guest.Host!).Control(guestName, new GuestControl(GuestAction.Cont));
+            throw;
+        }
+    }
+
+    private string? ConcurrencyLimitOf(string from, string to) => _migrations.LimitBroken(_policy.Policy.Migration, from, to);
+
     private async Task<PlanView> Update(string id, PlanState to)
     {
         var plan = _plans.SetState(id, to);

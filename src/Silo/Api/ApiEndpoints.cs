@@ -7,7 +7,8 @@ using KvmCluster.Policies.Model;
 namespace KvmCluster.Silo.Api;
 
 /// <param name="Force">Go past the policy's concurrency limits (recorded in the migration's reasons and the event log).</param>
-public sealed record MigrateRequest(string Guest, string? To = null, bool Force = false);
+/// <param name="Offline">Cold: the guest is paused for the whole move, its non-shared disks copied whatever the policy says of live block migration (needs <paramref name="To"/>).</param>
+public sealed record MigrateRequest(string Guest, string? To = null, bool Force = false, bool Offline = false);
 public sealed record MaintenanceRequest(bool On);
 /// <param name="Model">A QEMU CPU model every host should offer (Skylake-Server, EPYC-Rome).</param>
 public sealed record BaselineRequest(string Model);
@@ -201,7 +202,10 @@ public static class ApiEndpoints
         {
             var body = await Read<MigrateRequest>(request);
             if (string.IsNullOrWhiteSpace(body.Guest)) return Problems.BadBody("'guest' is required", "guest");
-            var m = await Scheduler(g).Migrate(body.Guest, string.IsNullOrWhiteSpace(body.To) ? null : body.To, body.Force).WaitAsync(CallTimeout);
+            if (body.Offline && string.IsNullOrWhiteSpace(body.To)) return Problems.BadBody("an offline migration needs its destination ('to')", "to");
+            var m = body.Offline
+                ? await Scheduler(g).MigrateOffline(body.Guest, body.To!).WaitAsync(CallTimeout)
+                : await Scheduler(g).Migrate(body.Guest, string.IsNullOrWhiteSpace(body.To) ? null : body.To, body.Force).WaitAsync(CallTimeout);
             return Results.Accepted($"/api/migrations/{m.Id}", m);
         }).Requires(Role.Operator);
         // The migration index answers for unknown ids: made-up ids activate no migration grain.

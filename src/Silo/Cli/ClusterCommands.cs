@@ -65,9 +65,11 @@ public static class ClusterCommands
         var guestArg = new Argument<string>("guest") { Description = "Guest to migrate" };
         var to = new Option<string?>("--to") { Description = "Destination host (default: where the active policy places it)" };
         var force = new Option<bool>("--force") { Description = "Go past the policy's concurrency limits (recorded in the event log)" };
+        var offline = new Option<bool>("--offline") { Description = "Cold: pause the guest for the whole move, copy its non-shared disks, run it there (needs --to)" };
         var migrate = Verb("migrate", "Live-migrate a guest (within the policy's concurrency limits)", async (c, p) =>
         {
-            var m = await c.Post("api/migrations", new { guest = p.GetValue(guestArg), to = p.GetValue(to), force = p.GetValue(force) });
+            if (p.GetValue(offline) && p.GetValue(to) is null) throw new Hosting.UsageException("--offline needs --to HOST");
+            var m = await c.Post("api/migrations", new { guest = p.GetValue(guestArg), to = p.GetValue(to), force = p.GetValue(force), offline = p.GetValue(offline) });
             if (Raw(p, m)) return 0;
             var order = m.GetProperty("order");
             AnsiConsole.MarkupLine($"migration {Esc(m, "id")}: {Esc(order, "guest")} {Esc(order, "from")} → {Esc(order, "to")} [bold]{Esc(m, "status")}[/] {Esc(m, "reason")}");
@@ -76,6 +78,7 @@ public static class ClusterCommands
         migrate.Arguments.Add(guestArg);
         migrate.Options.Add(to);
         migrate.Options.Add(force);
+        migrate.Options.Add(offline);
         yield return migrate;
 
         yield return GuestCommands.Define();
