@@ -113,6 +113,30 @@ public sealed class QemuDiskMigrationTests
     }
 
     [Fact]
+    public async Task A_plan_evacuates_offline_a_guest_it_cannot_move_live_when_the_policy_allows_offline_moves()
+    {
+        await using var fleet = await TwoQemuHypervisors.StartAsync();
+        await fleet.ActivatePolicy("name: cold-plans\nmigration:\n  allowOffline: true\n");
+        var from = (await fleet.Scheduler.Place(DiskVm("cold-2", 4, new GuestDisk(DiskKind.Local, SizeGiB: 1)))).Host!;
+        var to = from == "hv-0" ? "hv-1" : "hv-0";
+        await fleet.Heartbeat(from, "cold-2", 2);
+        await fleet.Scheduler.SetMaintenance(from, true);
+
+        var plan = await fleet.Scheduler.Preview();
+        var move = Assert.Single(plan.Moves);
+        Assert.True(move.Offline);
+        Assert.Contains(move.Reasons, r => r.StartsWith("offline: paused for the whole move", StringComparison.Ordinal));
+        await fleet.Scheduler.Execute(plan.Id);
+        var done = await ThreeHypervisors.Eventually(() => fleet.Scheduler.Plan(plan.Id), p => p.State is "SUCCEEDED" or "FAILED", TimeSpan.FromSeconds(120));
+        Assert.True(done.State == "SUCCEEDED", done.Failure);
+
+        // Moved with its memory and disk, and running again on the destination.
+        var beats = await fleet.Heartbeat(to, "cold-2", TestGuest.LastHeartbeat(fleet.Serial(from, "cold-2")) + 1);
+        Assert.Equal("running", (await fleet.Host(to).Control("cold-2", new GuestControl(GuestAction.Status))).RunState);
+        using (var disk = await GuestView.ReadAsync(fleet.Disk(to, "cold-2", 0))) disk.AssertHeartbeats(beats);
+    }
+
+    [Fact]
     public async Task A_disk_copy_that_fails_leaves_the_guest_and_its_disk_on_the_source_and_a_retry_succeeds()
     {
         await using var fleet = await TwoQemuHypervisors.StartAsync();

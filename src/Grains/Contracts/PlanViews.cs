@@ -14,6 +14,8 @@ public sealed record MoveView(
     /// <summary>pending, running, completed or failed, while and after the plan executes.</summary>
     [Id(8)] public string? Status { get; init; }
     [Id(9)] public string? Detail { get; init; }
+    /// <summary>Moved offline: paused for the whole move (<see cref="MoveView.PredictedSeconds"/> is its downtime).</summary>
+    [Id(10)] public bool Offline { get; init; }
 }
 
 [GenerateSerializer, Immutable, Alias("kvm.PowerView")]

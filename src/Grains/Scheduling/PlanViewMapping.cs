@@ -8,7 +8,7 @@ public static class PlanViewMapping
 {
     public static PlanView From(Plan plan) => new(
         plan.Id, plan.Policy, plan.State.Upper(), plan.CreatedAt,
-        [.. plan.Migrations.Select(m => new MoveView(m.Step, m.Wave, m.Guest, m.From, m.To, Math.Round(m.Cost.TotalSeconds, 3), m.Reasons, null))],
+        [.. plan.Migrations.Select(m => new MoveView(m.Step, m.Wave, m.Guest, m.From, m.To, Math.Round(m.Cost.TotalSeconds, 3), m.Reasons, null) { Offline = m.Offline })],
         [.. plan.PowerActions.Select(p => new PowerView(p.Step, p.Host, p.Operation == PowerOperation.PowerOn ? "power-on" : "power-off", p.Reasons, p.Wave))],
         [.. plan.Refused.Select(r => new RefusedView(r.Guest, r.From, r.To, r.Reason))],
         plan.Notes);

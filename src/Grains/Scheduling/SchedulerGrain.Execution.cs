@@ -168,15 +168,31 @@ public sealed partial class SchedulerGrain
             return;
         }
         var id = PlanViewMapping.MigrationId(planId, m.Step);
-        var reasons = _plans.Find(planId).Moves.FirstOrDefault(x => x.Step == m.Step)?.Reasons ?? [];
+        var move = _plans.Find(planId).Moves.FirstOrDefault(x => x.Step == m.Step);
+        var reasons = move?.Reasons ?? [];
         string? failure = null;
+        string? pausedOn = null; // a guest this paused for an offline move, to run again if the move does not start
         try
         {
             var guest = view.Fleet().FindGuest(m.Guest) ?? throw ClusterException.NotFound($"guest {m.Guest} is gone");
-            var started = await StartMigration(id, MigrationOrder.For(policy.Migration, guest, m.To, planId, reasons), guest);
+            var order = MigrationOrder.For(policy.Migration, guest, m.To, planId, reasons);
+            if (move?.Offline == true)
+            {
+                // Paused for the whole move, its disks copied; it runs again where it arrives (Ended resumes it).
+                var wasRunning = !guest.Paused;
+                if (wasRunning) { await HostGrain(guest.Host!).Control(guest.Name, new GuestControl(GuestAction.Stop)); pausedOn = guest.Host; }
+                guest = guest with { Paused = true };
+                order = MigrationOrder.For(policy.Migration with { AllowBlockMigration = true, AllowPostCopy = false, AllowAutoConverge = false }, guest, m.To, planId, reasons)
+                    with
+                { Offline = true, ResumeAfter = wasRunning };
+            }
+            var started = await StartMigration(id, order, guest);
             if (started.Status is MigrationStatus.Failed or MigrationStatus.Cancelled) failure = started.Reason ?? started.Status.ToString();
         }
         catch (Exception e) { failure = e is ClusterException c ? c.Detail : e.GetBaseException().Message; }
+        if (failure is not null && pausedOn is not null)
+            try { await HostGrain(pausedOn).Control(m.Guest, new GuestControl(GuestAction.Cont)); }
+            catch (Exception e) { log.LogWarning("guest {Guest} not resumed on {Host}: {Error}", m.Guest, pausedOn, e.GetBaseException().Message); }
         if (failure is not null && state.State.Execution is { } ex && ex.PlanId == planId)
         {
             state.State.Execution = PlanExecutor.Record(ex, new MigrationEnded(m.Step, false, failure), clock.Now);

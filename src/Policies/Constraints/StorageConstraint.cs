@@ -34,7 +34,8 @@ public sealed class StorageConstraint : IStaticConstraint, IDynamicConstraint
                         problems.Add($"backing image {disk.Image} is not on {StaticInput.HostToken}");
                     break;
                 case DiskKind.Local:
-                    if (x.Source is not null && !x.Policy.Migration.AllowBlockMigration)
+                    // Offline, a paused guest's disks are copied whatever the policy says of live block migration.
+                    if (x.Source is not null && !x.Policy.Migration.AllowBlockMigration && !x.Policy.Migration.AllowOffline)
                         problems.Add($"local disk of {disk.SizeGiB} GiB needs block migration, which policy '{x.Policy.Name}' does not allow");
                     break;
             }

@@ -54,6 +54,8 @@ internal static class PolicySchema
             "may QEMU throttle a guest's vCPUs to converge"),
         Field.Bool<MigrationSettings>("allowPostCopy", s => s.AllowPostCopy, (s, v) => s with { AllowPostCopy = v },
             "may a migration switch to post-copy (the guest runs on the destination before all memory arrived)"),
+        Field.Bool<MigrationSettings>("allowOffline", s => s.AllowOffline, (s, v) => s with { AllowOffline = v },
+            "may a plan move a guest offline (paused for the whole move, its disks copied) when it cannot move live: local disks not copied live, or no convergence"),
         Field.Int<MigrationSettings>("completionTimeoutPerGiB", 1, 86_400, s => s.CompletionTimeoutPerGiB, (s, v) => s with { CompletionTimeoutPerGiB = v },
             "seconds per GiB of memory and copied disk before a migration is cancelled (at least 2 minutes)"),
     ], (m, s) =>

@@ -22,7 +22,12 @@ public abstract record PlanAction
 /// <summary>Live-migrate a guest, with the cost the model predicts for it.</summary>
 public sealed record MigrateAction(string Guest, string From, string To, MigrationPrediction Cost) : PlanAction
 {
-    public override string ToString() => $"migrate {Guest} {From} → {To} ({Cost})";
+    /// <summary>Moved offline: paused for the whole move, so its downtime is the move's whole time.</summary>
+    public bool Offline { get; init; }
+
+    public override string ToString() => Offline
+        ? $"migrate {Guest} {From} → {To} offline (paused {Cost.TotalSeconds:0.#} s; {Cost})"
+        : $"migrate {Guest} {From} → {To} ({Cost})";
 }
 
 /// <summary>Power a host on or off through the power controller (IPMI, command, or the simulator's model).</summary>

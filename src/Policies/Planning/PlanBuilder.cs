@@ -16,7 +16,7 @@ namespace KvmCluster.Policies.Planning;
 /// </summary>
 public static class PlanBuilder
 {
-    private sealed record Pending(Guest Guest, string From, string To, IReadOnlyList<string> Reasons, MigrationPrediction Cost);
+    private sealed record Pending(Guest Guest, string From, string To, IReadOnlyList<string> Reasons, MigrationPrediction Cost, bool Offline = false);
 
     /// <summary>How a refusal for want of a transient-safe order begins.</summary>
     public const string Unorderable = "no transient-safe order";
@@ -52,8 +52,12 @@ public static class PlanBuilder
             if (guest is null) { refused.Add(new RefusedMove(m.Guest.Name, m.From, m.To, $"{m.Guest.Name} is not on {m.From}")); continue; }
             if (context.IsMoving(guest.Name)) { refused.Add(new RefusedMove(guest.Name, m.From, m.To, $"{guest.Name} is migrating already")); continue; }
             var cost = MigrationPlanning.Predict(guest, limits, context.Link);
+            // What cannot move live may move offline when the policy allows it: paused, nothing dirties its memory or
+            // disks, so it converges at once and its disks are copied; the guest is down for the whole move.
+            var offline = limits.AllowOffline && (!cost.Completes || guest.CopiesDisksOnMigration && !limits.AllowBlockMigration);
+            if (offline) cost = MigrationPlanning.Predict(guest with { Usage = guest.Usage.WithObservedDirtyRate(0) }, limits with { AllowBlockMigration = true, AllowPostCopy = false }, context.Link);
             if (!cost.Completes) { refused.Add(new RefusedMove(guest.Name, m.From, m.To, $"the migration would not converge ({cost}); the guest stays")); continue; }
-            pending.Add(new Pending(guest, m.From, m.To, m.Reasons, cost));
+            pending.Add(new Pending(guest, m.From, m.To, offline ? [.. m.Reasons, $"offline: paused for the whole move, predicted downtime {cost.TotalSeconds:0.#} s"] : m.Reasons, cost, offline));
         }
 
         // Cheapest migrations first (stable, so the balancer's order breaks ties): relief arrives sooner, and
@@ -77,7 +81,7 @@ public static class PlanBuilder
                 var to = s.HostIndex(p.To);
                 s.Remove(s.Demand(p.Guest), from, reserved: false);
                 s.Unreserve(s.Demand(p.Guest with { Host = p.To }), to);
-                actions.Add(new MigrateAction(p.Guest.Name, p.From, p.To, p.Cost) { Wave = wave, Reasons = p.Reasons });
+                actions.Add(new MigrateAction(p.Guest.Name, p.From, p.To, p.Cost) { Wave = wave, Reasons = p.Reasons, Offline = p.Offline });
             }
         }
 

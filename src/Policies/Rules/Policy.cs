@@ -84,6 +84,11 @@ public sealed record MigrationSettings
     public int MaxDowntimeMs { get; init; } = 500;
     public bool AllowAutoConverge { get; init; } = true;
     public bool AllowPostCopy { get; init; }
+    /// <summary>
+    /// A plan may move a guest offline (paused for the whole move, its disks copied) when it cannot move live: local
+    /// disks the policy will not copy live, or a migration that would not converge. Its downtime is the whole move.
+    /// </summary>
+    public bool AllowOffline { get; init; }
     /// <summary>Give up after this many seconds per GiB of guest memory (KubeVirt CompletionTimeoutPerGiB).</summary>
     public int CompletionTimeoutPerGiB { get; init; } = 150;
 

@@ -63,7 +63,7 @@ public static class PlanCommands
         if (moves.GetArrayLength() == 0 && plan.GetProperty("powerActions").GetArrayLength() == 0) AnsiConsole.WriteLine("no actions");
         foreach (var m in moves.EnumerateArray())
         {
-            AnsiConsole.MarkupLine($"  {m.GetProperty("step")}. wave {m.GetProperty("wave")}: migrate {Esc(m, "guest")} {Esc(m, "from")} → {Esc(m, "to")} (~{m.GetProperty("predictedSeconds").GetDouble():0.#} s){(m.TryGetProperty("migration", out var mid) && mid.ValueKind == JsonValueKind.String ? " [grey]" + Markup.Escape(mid.GetString()!) + "[/]" : "")}");
+            AnsiConsole.MarkupLine($"  {m.GetProperty("step")}. wave {m.GetProperty("wave")}: migrate {Esc(m, "guest")} {Esc(m, "from")} → {Esc(m, "to")} {(m.TryGetProperty("offline", out var off) && off.GetBoolean() ? "[yellow]offline, down[/] " : "")}(~{m.GetProperty("predictedSeconds").GetDouble():0.#} s){(m.TryGetProperty("migration", out var mid) && mid.ValueKind == JsonValueKind.String ? " [grey]" + Markup.Escape(mid.GetString()!) + "[/]" : "")}");
             foreach (var r in m.GetProperty("reasons").EnumerateArray()) AnsiConsole.MarkupLine($"     because {Markup.Escape(r.GetString() ?? "")}");
         }
         foreach (var a in plan.GetProperty("powerActions").EnumerateArray())
