@@ -171,6 +171,18 @@ public sealed class GuestLifecycleTests
             Assert.Equal("kvm64", (await Guest("base-3")).GetProperty("spec").GetProperty("cpu").GetProperty("model").GetString()); // a chosen CPU stays
             await AssertProblem(await http.PutAsync("/api/baseline", Json("""{"model":"Skylake;reboot"}""")), 400, "model");
             Assert.Contains("CPU baseline set to Skylake-Server", await http.GetStringAsync("/api/events?kind=cpu-baseline"));
+
+            // Cold by shutting down (for guests that cannot move even paused): shut down here, started there.
+            var wasOn = (await Guest("base-2")).GetProperty("host").GetString()!;
+            var elsewhere = new[] { "hv-001", "hv-002", "hv-003" }.First(h => h != wasOn);
+            using (var cold = await Cli("migrate", "base-2", "--to", elsewhere, "--offline", "--shutdown"))
+            {
+                Assert.True(cold.ExitCode == 0, cold.Output);
+                Assert.Contains($"started on {elsewhere}", cold.Output);
+            }
+            Assert.Equal((elsewhere, "running"), ((await Guest("base-2")).GetProperty("host").GetString(), await Status("base-2")));
+            Assert.Contains("powered itself off", await http.GetStringAsync("/api/events?subject=base-2&kind=guest-shut-off"));
+            await AssertProblem(await http.PostAsync("/api/migrations", Json("""{"guest":"base-2","shutdown":true,"to":"hv-001"}""")), 400, "shutdown");
         }
         catch (Exception e) when (e is not Xunit.Sdk.XunitException)
         {

@@ -8,7 +8,8 @@ namespace KvmCluster.Silo.Api;
 
 /// <param name="Force">Go past the policy's concurrency limits (recorded in the migration's reasons and the event log).</param>
 /// <param name="Offline">Cold: the guest is paused for the whole move, its non-shared disks copied whatever the policy says of live block migration (needs <paramref name="To"/>).</param>
-public sealed record MigrateRequest(string Guest, string? To = null, bool Force = false, bool Offline = false);
+/// <param name="Shutdown">With <paramref name="Offline"/>: shut the guest down (ACPI; destroyed after the timeout when forced) and start it on the destination — for guests that cannot move even paused (passed-through devices); their disks must be shared.</param>
+public sealed record MigrateRequest(string Guest, string? To = null, bool Force = false, bool Offline = false, bool Shutdown = false, int? TimeoutSeconds = null);
 public sealed record MaintenanceRequest(bool On);
 /// <param name="Model">A QEMU CPU model every host should offer (Skylake-Server, EPYC-Rome).</param>
 public sealed record BaselineRequest(string Model);
@@ -203,6 +204,19 @@ public static class ApiEndpoints
             var body = await Read<MigrateRequest>(request);
             if (string.IsNullOrWhiteSpace(body.Guest)) return Problems.BadBody("'guest' is required", "guest");
             if (body.Offline && string.IsNullOrWhiteSpace(body.To)) return Problems.BadBody("an offline migration needs its destination ('to')", "to");
+            if (body.Shutdown && !body.Offline) return Problems.BadBody("shutdown is a kind of offline migration: give offline too", "shutdown");
+            if (body.Shutdown)
+            {
+                // Shut down here, started there: nothing of the running guest moves, so its disks must be on shared storage.
+                var record = await g.GetGrain<IGuestGrain>(body.Guest).Get() ?? throw ClusterException.NotFound($"no guest named '{body.Guest}'");
+                if (record.Spec.CopiesDisksOnMigration)
+                    throw ClusterException.Conflict($"guest '{body.Guest}' has local or overlay disks, which cannot be copied while it is shut down: use offline without shutdown (it is paused and its disks copied)");
+                if ((await Scheduler(g).Hosts().WaitAsync(CallTimeout)).All(h => h.Name != body.To || !h.Reachable))
+                    throw ClusterException.NotFound($"no reachable host named '{body.To}'");
+                var timeout = TimeSpan.FromSeconds(body.TimeoutSeconds is >= 1 and <= 600 ? body.TimeoutSeconds.Value : 60);
+                await Grains.Guests.GuestShutdown.RunAsync(g, body.Guest, timeout, body.Force, request.HttpContext.RequestAborted);
+                return Results.Ok(await Scheduler(g).StartGuest(body.Guest, body.To).WaitAsync(CallTimeout));
+            }
             var m = body.Offline
                 ? await Scheduler(g).MigrateOffline(body.Guest, body.To!).WaitAsync(CallTimeout)
                 : await Scheduler(g).Migrate(body.Guest, string.IsNullOrWhiteSpace(body.To) ? null : body.To, body.Force).WaitAsync(CallTimeout);

@@ -66,9 +66,19 @@ public static class ClusterCommands
         var to = new Option<string?>("--to") { Description = "Destination host (default: where the active policy places it)" };
         var force = new Option<bool>("--force") { Description = "Go past the policy's concurrency limits (recorded in the event log)" };
         var offline = new Option<bool>("--offline") { Description = "Cold: pause the guest for the whole move, copy its non-shared disks, run it there (needs --to)" };
+        var shutdown = new Option<bool>("--shutdown") { Description = "With --offline: shut it down (ACPI; --force destroys it after 60 s) and start it on --to (shared disks only; for guests with passed-through devices)" };
         var migrate = Verb("migrate", "Live-migrate a guest (within the policy's concurrency limits)", async (c, p) =>
         {
             if (p.GetValue(offline) && p.GetValue(to) is null) throw new Hosting.UsageException("--offline needs --to HOST");
+            if (p.GetValue(shutdown))
+            {
+                if (!p.GetValue(offline)) throw new Hosting.UsageException("--shutdown goes with --offline");
+                using var patient = ApiClient.From(p.GetValue(Api), p.GetValue(Token), Math.Max(p.GetValue(Timeout), 120));
+                var placed = await patient.Post("api/migrations", new { guest = p.GetValue(guestArg), to = p.GetValue(to), force = p.GetValue(force), offline = true, shutdown = true });
+                if (Raw(p, placed)) return 0;
+                AnsiConsole.MarkupLine($"{Esc(placed, "guest")} shut down and started on [green]{Esc(placed, "host")}[/]");
+                return 0;
+            }
             var m = await c.Post("api/migrations", new { guest = p.GetValue(guestArg), to = p.GetValue(to), force = p.GetValue(force), offline = p.GetValue(offline) });
             if (Raw(p, m)) return 0;
             var order = m.GetProperty("order");
@@ -79,6 +89,7 @@ public static class ClusterCommands
         migrate.Options.Add(to);
         migrate.Options.Add(force);
         migrate.Options.Add(offline);
+        migrate.Options.Add(shutdown);
         yield return migrate;
 
         yield return GuestCommands.Define();
