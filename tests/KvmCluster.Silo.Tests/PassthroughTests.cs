@@ -123,5 +123,16 @@ public sealed class PassthroughTests : IDisposable
         Assert.Contains("0000:3b:00.0", refused.Detail);
         Assert.Empty(await host.InventoryAsync(CancellationToken.None));
         Assert.All((await host.DiscoverAsync(CancellationToken.None)).Facts.PciDevices, d => Assert.True(d.IsFree));
+
+        // Hot-plug: a running guest asks for one by id; its host picks a free one and QEMU's device_add is asked for
+        // it — refused here in QEMU's words, and the guest holds nothing afterwards.
+        Assert.Contains(new GuestControl(GuestAction.DeviceAdd, Name: "gpu0", Driver: "vfio-pci").Problems(), p => p.Field == "pci");
+        Assert.Contains(new GuestControl(GuestAction.DeviceAdd, Name: "nic0", Driver: "virtio-net-pci", Pci: "10de:1db6").Problems(), p => p.Field == "pci");
+        await host.LaunchAsync(guest with { Name = "plain-1", PciDevices = [] }, CancellationToken.None);
+        var hotplug = await Assert.ThrowsAsync<ClusterException>(() => host.ControlAsync("plain-1", new GuestControl(GuestAction.DeviceAdd, Name: "gpu0", Driver: "vfio-pci", Pci: "10de:1db6"), CancellationToken.None));
+        Assert.Contains("vfio", hotplug.Detail);
+        var after = Assert.Single(await host.InventoryAsync(CancellationToken.None));
+        Assert.Empty(after.HostDevices);
+        Assert.Empty(after.Devices);
     }
 }

@@ -25,13 +25,14 @@ public sealed record GuestControl(
     [property: Id(1)] long? Value = null,
     [property: Id(2)] string? Name = null,
     [property: Id(3)] string? Driver = null,
-    [property: Id(4)] string? Network = null)
+    [property: Id(4)] string? Network = null,
+    [property: Id(5)] string? Pci = null)
 {
     /// <summary>
     /// Devices that can be hot-plugged: virtio-serial ports (no guest cooperation needed) and virtio NICs in a PCIe
     /// hot-plug slot (the guest powers the slot off to let one go, as with any PCIe hot-unplug).
     /// </summary>
-    public static readonly IReadOnlyList<string> HotplugDrivers = ["virtserialport", "virtio-net-pci"];
+    public static readonly IReadOnlyList<string> HotplugDrivers = ["virtserialport", "virtio-net-pci", "vfio-pci"];
 
     public IEnumerable<(string Field, string Message)> Problems()
     {
@@ -44,6 +45,10 @@ public sealed record GuestControl(
                 yield return ("driver", $"device type must be one of {string.Join(", ", HotplugDrivers)}");
                 break;
         }
+        if (Action == GuestAction.DeviceAdd && Driver == "vfio-pci" && (Pci is null || !PciIds.IsVendorDevice(Pci)))
+            yield return ("pci", "a passed-through device is asked for by its vendor:device id, e.g. 10de:1db6");
+        if (Pci is not null && (Action != GuestAction.DeviceAdd || Driver != "vfio-pci"))
+            yield return ("pci", "only a passed-through device (device-add with driver vfio-pci) has a vendor:device id");
         if (Network is not null && (Action != GuestAction.DeviceAdd || Driver != "virtio-net-pci"))
             yield return ("network", "only a hot-plugged NIC (device-add with driver virtio-net-pci) is on a network");
         else if (Network is not null && !GuestNic.NetworkName().IsMatch(Network))

@@ -41,9 +41,10 @@ public static class GuestCommands
         };
         action.AcceptOnlyFromAmong([.. LifeCycle, .. Operations]);
         var value = new Argument<string?>("value") { Description = "MiB for balloon; the device id or snapshot name; the monitor command", Arity = ArgumentArity.ZeroOrOne };
-        var driver = new Option<string>("--driver") { Description = "Device type for device-add: virtserialport or virtio-net-pci (a NIC in a PCIe hot-plug slot)", DefaultValueFactory = _ => "virtserialport" };
+        var driver = new Option<string>("--driver") { Description = "Device type for device-add: virtserialport, virtio-net-pci (a NIC in a PCIe hot-plug slot) or vfio-pci (a passed-through device)", DefaultValueFactory = _ => "virtserialport" };
         var host = new Option<string?>("--host") { Description = "start: on this host (it must pass every constraint)" };
         var network = new Option<string?>("--network") { Description = "device-add of a virtio-net-pci NIC: on this named network (else QEMU's user-mode network)" };
+        var pci = new Option<string?>("--pci") { Description = "device-add of a vfio-pci device: the vendor:device id wanted (the host picks a free one)" };
         var wait = new Option<int>("--wait") { Description = "shutdown, restart: seconds the guest has to power itself off", DefaultValueFactory = _ => 60 };
         var force = new Option<bool>("--force") { Description = "shutdown, restart: destroy the guest if it has not powered off by then" };
         var removeDisks = new Option<bool>("--remove-disks") { Description = "undefine: also delete the local and overlay disks it owns" };
@@ -90,7 +91,7 @@ public static class GuestCommands
             var v = p.GetValue(value);
             if (verb == "balloon")
                 mib = long.TryParse(v, out var m) && m > 0 ? m : throw new Hosting.UsageException("balloon needs a target in MiB, e.g. 'kvmcluster guest web-1 balloon 512'");
-            var r = await c.Post(path + "/actions", new { action = verb, value = mib, name = verb == "balloon" ? null : v, driver = verb == "device-add" ? p.GetValue(driver) : null, network = p.GetValue(network) });
+            var r = await c.Post(path + "/actions", new { action = verb, value = mib, name = verb == "balloon" ? null : v, driver = verb == "device-add" ? p.GetValue(driver) : null, network = p.GetValue(network), pci = p.GetValue(pci) });
             if (Raw(p, r)) return 0;
             AnsiConsole.MarkupLine($"guest {Esc(r, "guest")}: [bold]{Esc(r, "runState")}[/], balloon {Esc(r, "balloonActualMiB")} MiB, devices [[{List(r, "devices")}]], snapshots [[{List(r, "snapshots")}]]");
             return 0;
@@ -98,7 +99,7 @@ public static class GuestCommands
         cmd.Arguments.Add(guest);
         cmd.Arguments.Add(action);
         cmd.Arguments.Add(value);
-        foreach (var o in new Option[] { driver, host, network, wait, force, removeDisks, file }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { driver, host, network, pci, wait, force, removeDisks, file }) cmd.Options.Add(o);
         return cmd;
     }
 

@@ -79,7 +79,8 @@ public static partial class QemuCommandLine
             args.AddRange(["-global", "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off"]);
             for (var k = 0; k < options.HotplugSlots; k++) args.AddRange(["-device", $"pcie-root-port,id=hp{k},chassis={k + 1},bus=pcie.0"]);
         }
-        foreach (var d in guest.Devices) args.AddRange(Device(d, host, guest.Name));
+        // Hot-plugged passed-through devices start cold-plugged from hostDevices below, like the spec's own.
+        foreach (var d in guest.Devices.Where(d => d.Driver != "vfio-pci")) args.AddRange(Device(d, host, guest.Name));
         // Without a kernel the firmware boots the devices in the spec's order: each gets its bootindex (c the first
         // disk, d the CD-ROM, n the first NIC), which SeaBIOS reads from fw_cfg.
         var order = guest.Boot?.Kernel is null ? guest.Boot?.Order ?? "c" : "";

@@ -9,8 +9,10 @@ namespace KvmCluster.Hosting.Drivers.Qemu;
 /// virtio NICs in PCIe slots), savevm/loadvm/delvm. Returns the guest's spec as changed by the operation.
 /// </summary>
 /// <param name="taps">Makes a hot-plugged NIC's tap on a network's bridge (network, device id → tap name), and removes it.</param>
+/// <param name="assign">Allocates a free assignable device of a vendor:device id to the guest (its address), bound to vfio-pci.</param>
 public sealed class QemuGuestOperations(QmpClient qmp, TimeSpan timeout, int pcieSlots,
-    (Func<string, string, CancellationToken, Task<string>> Make, Func<string, Task> Drop)? taps = null)
+    (Func<string, string, CancellationToken, Task<string>> Make, Func<string, Task> Drop)? taps = null,
+    Func<Guest, string, Task<string>>? assign = null, Func<string, string?>? vendorOf = null)
 {
     private Task<JsonElement> Run(string command, object? arguments, CancellationToken cancellationToken) =>
         qmp.ExecuteAsync(command, arguments, timeout, cancellationToken);
@@ -32,16 +34,35 @@ public sealed class QemuGuestOperations(QmpClient qmp, TimeSpan timeout, int pci
                     if (control.Value > spec.MemoryMiB) throw ClusterException.Invalid($"balloon target {control.Value} MiB is more than the guest's {spec.MemoryMiB} MiB", "value");
                     await Run("balloon", new { value = control.Value!.Value * 1024 * 1024 });
                     return spec with { BalloonTargetMiB = control.Value };
+                case GuestAction.DeviceAdd when control.Driver == "vfio-pci":
+                    if (spec.Devices.Any(d => d.Id == control.Name)) throw ClusterException.Conflict($"guest '{guest}' already has a device '{control.Name}'");
+                    return await PassThroughAsync(spec, control.Name!, control.Pci!, cancellationToken);
                 case GuestAction.DeviceAdd:
                     if (spec.Devices.Any(d => d.Id == control.Name)) throw ClusterException.Conflict($"guest '{guest}' already has a device '{control.Name}'");
                     return spec with { Devices = spec.Devices.Add(await PlugAsync(spec, control.Name!, control.Driver!, control.Network, cancellationToken)) };
                 case GuestAction.DeviceDel:
                     if (spec.Devices.FirstOrDefault(d => d.Id == control.Name) is not { } device) throw ClusterException.NotFound($"guest '{guest}' has no hot-plugged device '{control.Name}'");
+                    // Which host device a passed-through one is, asked of QEMU before it goes.
+                    var passedThrough = device.Driver == "vfio-pci" && await Present(device.Id, cancellationToken)
+                        ? (await Run("qom-get", new { path = $"/machine/peripheral/{device.Id}", property = "host" })).GetString()
+                        : null;
                     // Already gone: the guest let go of it after an earlier request timed out.
                     if (await Present(device.Id, cancellationToken))
                         try { await Run("device_del", new { id = device.Id }); }
                         catch (QmpException e) when (e.Description.Contains("process of unplug", StringComparison.Ordinal)) { } // asked before: wait again
                     await WaitUntilGone(device, cancellationToken);
+                    if (device.Driver == "vfio-pci")
+                    {
+                        // The device goes back to the host's free ones: the spec no longer holds it nor asks for its id.
+                        var address = passedThrough is null ? null : spec.HostDevices.FirstOrDefault(a => string.Equals(a, passedThrough, StringComparison.OrdinalIgnoreCase));
+                        var id = address is null || vendorOf is null ? null : vendorOf(address);
+                        return spec with
+                        {
+                            Devices = spec.Devices.Remove(device),
+                            HostDevices = address is null ? spec.HostDevices : spec.HostDevices.Remove(address),
+                            PciDevices = id is null ? spec.PciDevices : spec.PciDevices.Remove(id),
+                        };
+                    }
                     if (device.Driver == "virtserialport") await RemoveBackend("chardev-remove", $"cd-{device.Id}", cancellationToken);
                     else await RemoveBackend("netdev_del", $"nd-{device.Id}", cancellationToken);
                     if (device.Network is not null && taps is { } t) await t.Drop(device.Id);
@@ -120,6 +141,26 @@ public sealed class QemuGuestOperations(QmpClient qmp, TimeSpan timeout, int pci
         }
         catch { await t.Drop(id); throw; }
         return new GuestDevice(id, driver, slot, network, mac);
+    }
+
+    /// <summary>
+    /// A passed-through device hot-plugged into an empty PCIe slot: its host allocates a free one of the id (never one
+    /// another guest holds), and the guest holds it from then on (its spec lists the id and the address).
+    /// </summary>
+    private async Task<Guest> PassThroughAsync(Guest spec, string id, string pci, CancellationToken cancellationToken)
+    {
+        if (assign is null) throw ClusterException.Invalid("this driver passes no devices through", "driver");
+        var used = spec.Devices.Select(d => d.Slot).OfType<int>().ToHashSet();
+        var slot = Enumerable.Range(0, pcieSlots).Cast<int?>().FirstOrDefault(k => !used.Contains(k!.Value))
+            ?? throw ClusterException.Conflict($"guest '{spec.Name}' has no free PCIe hot-plug slot ({pcieSlots} in all)");
+        var address = await assign(spec, pci);
+        await Run("device_add", new Dictionary<string, object> { ["driver"] = "vfio-pci", ["id"] = id, ["host"] = address, ["bus"] = $"hp{slot}" }, cancellationToken);
+        return spec with
+        {
+            PciDevices = spec.PciDevices.Add(pci),
+            HostDevices = spec.HostDevices.Add(address),
+            Devices = spec.Devices.Add(new GuestDevice(id, "vfio-pci", slot)),
+        };
     }
 
     /// <summary>A device lets go of its backend (chardev, netdev) a moment after it leaves the device tree.</summary>

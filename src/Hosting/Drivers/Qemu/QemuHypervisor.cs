@@ -227,12 +227,12 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
     /// The devices and VFs a guest gets here (never one another guest holds), bound to vfio-pci when configured to.
     /// A guest arriving with addresses (an adopted spec) keeps them.
     /// </summary>
-    private async Task<Guest> AssignDevices(Guest guest)
+    private async Task<Guest> AssignDevices(Guest guest, IEnumerable<string>? alsoTaken = null)
     {
         if (!guest.HasPassthrough && guest.SriovVfs == 0) return guest with { HostDevices = [] };
         var vfs = new List<(string Address, string Network)>();
         var (devices, _) = Devices(vfs);
-        var taken = _vms.Values.Where(v => v.Spec.Name != guest.Name).SelectMany(v => v.Spec.HostDevices).ToHashSet(StringComparer.Ordinal);
+        var taken = _vms.Values.Where(v => v.Spec.Name != guest.Name).SelectMany(v => v.Spec.HostDevices).Concat(alsoTaken ?? []).ToHashSet(StringComparer.Ordinal);
         var (addresses, problem) = Policies.Placement.DeviceAllocation.For(guest, devices, vfs, taken);
         if (problem is not null) throw ClusterException.Conflict($"host {name} cannot give guest '{guest.Name}' its devices: {problem}");
         if (options.BindVfio) foreach (var a in addresses) await VfioBinding.BindAsync(options.SysfsRoot, a);
@@ -301,7 +301,13 @@ public sealed partial class QemuHypervisor(string name, QemuOptions options, str
                 var tap = QemuNetworks.TapName(name, guest, device);
                 await _networks.CreateTapAsync(network, tap, name, "network", ct);
                 return tap;
-            }, device => _networks.DeleteTapAsync(QemuNetworks.TapName(name, guest, device))));
+            }, device => _networks.DeleteTapAsync(QemuNetworks.TapName(name, guest, device))),
+            async (spec, pci) =>
+            {
+                var one = await AssignDevices(spec with { PciDevices = [pci], SriovVfs = 0, HostDevices = [] }, spec.HostDevices);
+                return one.HostDevices.Single();
+            },
+            address => PciInventory.Read(options.SysfsRoot).FirstOrDefault(d => d.Address == address)?.VendorDevice);
         var spec = await operations.ApplyAsync(vm.Spec, control, cancellationToken);
         if (spec != vm.Spec)
         {
