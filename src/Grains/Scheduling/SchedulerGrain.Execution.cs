@@ -176,16 +176,8 @@ public sealed partial class SchedulerGrain
         {
             var guest = view.Fleet().FindGuest(m.Guest) ?? throw ClusterException.NotFound($"guest {m.Guest} is gone");
             var order = MigrationOrder.For(policy.Migration, guest, m.To, planId, reasons);
-            if (move?.Offline == true)
-            {
-                // Paused for the whole move, its disks copied; it runs again where it arrives (Ended resumes it).
-                var wasRunning = !guest.Paused;
-                if (wasRunning) { await HostGrain(guest.Host!).Control(guest.Name, new GuestControl(GuestAction.Stop)); pausedOn = guest.Host; }
-                guest = guest with { Paused = true };
-                order = MigrationOrder.For(policy.Migration with { AllowBlockMigration = true, AllowPostCopy = false, AllowAutoConverge = false }, guest, m.To, planId, reasons)
-                    with
-                { Offline = true, ResumeAfter = wasRunning };
-            }
+            // Paused for the whole move, its disks copied; it runs again where it arrives (Ended resumes it).
+            if (move?.Offline == true) (order, guest, pausedOn) = await OfflineOrder(policy.Migration, guest, m.To, planId, reasons);
             var started = await StartMigration(id, order, guest);
             if (started.Status is MigrationStatus.Failed or MigrationStatus.Cancelled) failure = started.Reason ?? started.Status.ToString();
         }

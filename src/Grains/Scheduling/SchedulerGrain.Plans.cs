@@ -1,5 +1,6 @@
 using KvmCluster.Grains.Contracts;
 using KvmCluster.Policies.Balancing;
+using KvmCluster.Policies.Model;
 using KvmCluster.Policies.Planning;
 using Microsoft.Extensions.Logging;
 using PolicyModel = KvmCluster.Policies.Rules;
@@ -75,15 +76,7 @@ public sealed partial class SchedulerGrain
 
     public async Task<MigrationView> Migrate(string guestName, string? to, bool force)
     {
-        var engine = await Engine();
-        // A guest placed since the engine was built lives only in its committed state, not in its snapshot: rebuild.
-        if (engine.State.Snapshot.FindGuest(guestName) is null && _fleet.HasGuest(guestName) && _engines.InFlight == 0)
-        {
-            _engines.Invalidate();
-            engine = await Engine();
-        }
-        var guest = engine.State.Snapshot.FindGuest(guestName) ?? throw ClusterException.NotFound($"no reachable guest named '{guestName}'");
-        if (_migrations.Of(guestName) is { } active) throw ClusterException.Conflict($"guest '{guestName}' is already migrating ({active.Id})");
+        var (engine, guest) = await GuestToMove(guestName);
         var reasons = new List<string>();
         if (to is null)
         {
@@ -112,6 +105,34 @@ public sealed partial class SchedulerGrain
 
     public async Task<MigrationView> MigrateOffline(string guestName, string to)
     {
+        var (engine, guest) = await GuestToMove(guestName);
+        if (!engine.State.TryGetHostIndex(to, out _)) throw ClusterException.NotFound($"no reachable host named '{to}'");
+        if (guest.HasPassthrough || guest.SriovVfs > 0)
+            throw ClusterException.Conflict($"guest '{guestName}' holds passed-through devices, whose state QEMU cannot move even paused: shut it down and start it on {to} (guest {guestName} shutdown, then start --host {to})");
+        // Paused, its disks may be copied whatever the policy says of live block migration: nothing dirties them.
+        var rules = _policy.Policy with { Migration = _policy.Policy.Migration.Offline() };
+        var rejections = new KvmCluster.Policies.Placement.PlacementEngine(engine.State.Snapshot, rules).Evaluate(guest, to);
+        if (rejections.Count > 0) throw ClusterException.Conflict($"host '{to}' cannot run '{guestName}': {string.Join("; ", rejections)}");
+        if (_migrations.LimitBroken(_policy.Policy.Migration, guest.Host!, to) is { } limit) throw ClusterException.Conflict($"{limit}; wait for one to finish", "migration");
+
+        var cost = KvmCluster.Policies.Migration.MigrationPlanning.Predict(guest with { Paused = true }, rules.Migration, options.Value.MigrationLink);
+        var reasons = new List<string> { $"operator request: offline to {to}; the guest is paused for the whole move (predicted downtime {cost.TotalSeconds:0.#} s)" };
+        var (order, paused, pausedOn) = await OfflineOrder(_policy.Policy.Migration, guest, to, null, reasons);
+        await Record("migration-offline", guestName, $"guest {guestName} paused for an offline migration {guest.Host} → {to}", reasons);
+        try { return await StartMigration($"{guestName}-{clock.Now:yyyyMMddHHmmssfff}", order, paused); }
+        catch
+        {
+            if (pausedOn is not null) await HostGrain(pausedOn).Control(guestName, new GuestControl(GuestAction.Cont));
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The engine and the guest an operator's migration moves. A guest placed since the engine was built lives only in
+    /// its committed state, not in its snapshot: the engine is built again for it.
+    /// </summary>
+    private async Task<(KvmCluster.Policies.Placement.PlacementEngine Engine, Guest Guest)> GuestToMove(string guestName)
+    {
         var engine = await Engine();
         if (engine.State.Snapshot.FindGuest(guestName) is null && _fleet.HasGuest(guestName) && _engines.InFlight == 0)
         {
@@ -120,32 +141,21 @@ public sealed partial class SchedulerGrain
         }
         var guest = engine.State.Snapshot.FindGuest(guestName) ?? throw ClusterException.NotFound($"no reachable guest named '{guestName}'");
         if (_migrations.Of(guestName) is { } active) throw ClusterException.Conflict($"guest '{guestName}' is already migrating ({active.Id})");
-        if (!engine.State.TryGetHostIndex(to, out _)) throw ClusterException.NotFound($"no reachable host named '{to}'");
-        if (guest.HasPassthrough || guest.SriovVfs > 0)
-            throw ClusterException.Conflict($"guest '{guestName}' holds passed-through devices, whose state QEMU cannot move even paused: shut it down and start it on {to} (guest {guestName} shutdown, then start --host {to})");
-        // Paused, its disks may be copied whatever the policy says of live block migration: nothing dirties them.
-        var rules = _policy.Policy with { Migration = _policy.Policy.Migration with { AllowBlockMigration = true, AllowPostCopy = false, AllowAutoConverge = false } };
-        var rejections = new KvmCluster.Policies.Placement.PlacementEngine(engine.State.Snapshot, rules).Evaluate(guest, to);
-        if (rejections.Count > 0) throw ClusterException.Conflict($"host '{to}' cannot run '{guestName}': {string.Join("; ", rejections)}");
-        if (ConcurrencyLimitOf(guest.Host!, to) is { } limit) throw ClusterException.Conflict($"{limit}; wait for one to finish", "migration");
-
-        var wasRunning = !guest.Paused;
-        if (wasRunning) await HostGrain(guest.Host!).Control(guestName, new GuestControl(GuestAction.Stop));
-        var paused = guest with { Paused = true };
-        var cost = KvmCluster.Policies.Migration.MigrationPlanning.Predict(paused, rules.Migration, options.Value.MigrationLink);
-        var reasons = new List<string> { $"operator request: offline to {to}; the guest is paused for the whole move (predicted downtime {cost.TotalSeconds:0.#} s)" };
-        var id = $"{guestName}-{clock.Now:yyyyMMddHHmmssfff}";
-        var order = MigrationOrder.For(rules.Migration, paused, to, null, reasons) with { Offline = true, ResumeAfter = wasRunning };
-        await Record("migration-offline", guestName, $"guest {guestName} paused for an offline migration {guest.Host} → {to}", reasons);
-        try { return await StartMigration(id, order, paused); }
-        catch
-        {
-            if (wasRunning) await HostGrain(guest.Host!).Control(guestName, new GuestControl(GuestAction.Cont));
-            throw;
-        }
+        return (engine, guest);
     }
 
-    private string? ConcurrencyLimitOf(string from, string to) => _migrations.LimitBroken(_policy.Policy.Migration, from, to);
+    /// <summary>
+    /// An offline move's order: the guest paused first (when it runs; <c>PausedOn</c> says where, to run it again if
+    /// the move does not start), the core's offline settings, and whether it runs again where it arrives.
+    /// </summary>
+    private async Task<(MigrationOrder Order, Guest Paused, string? PausedOn)> OfflineOrder(KvmCluster.Policies.Rules.MigrationSettings settings, Guest guest, string to, string? plan, IReadOnlyList<string> reasons)
+    {
+        var wasRunning = !guest.Paused;
+        if (wasRunning) await HostGrain(guest.Host!).Control(guest.Name, new GuestControl(GuestAction.Stop));
+        var paused = guest with { Paused = true };
+        var order = MigrationOrder.For(settings.Offline(), paused, to, plan, reasons) with { Offline = true, ResumeAfter = wasRunning };
+        return (order, paused, wasRunning ? guest.Host : null);
+    }
 
     private async Task<PlanView> Update(string id, PlanState to)
     {

@@ -55,7 +55,7 @@ public static class PlanBuilder
             // What cannot move live may move offline when the policy allows it: paused, nothing dirties its memory or
             // disks, so it converges at once and its disks are copied; the guest is down for the whole move.
             var offline = limits.AllowOffline && (!cost.Completes || guest.CopiesDisksOnMigration && !limits.AllowBlockMigration);
-            if (offline) cost = MigrationPlanning.Predict(guest with { Usage = guest.Usage.WithObservedDirtyRate(0) }, limits with { AllowBlockMigration = true, AllowPostCopy = false }, context.Link);
+            if (offline) cost = MigrationPlanning.Predict(guest with { Usage = guest.Usage.WithObservedDirtyRate(0) }, limits.Offline(), context.Link);
             if (!cost.Completes) { refused.Add(new RefusedMove(guest.Name, m.From, m.To, $"the migration would not converge ({cost}); the guest stays")); continue; }
             pending.Add(new Pending(guest, m.From, m.To, offline ? [.. m.Reasons, $"offline: paused for the whole move, predicted downtime {cost.TotalSeconds:0.#} s"] : m.Reasons, cost, offline));
         }

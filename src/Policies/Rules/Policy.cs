@@ -98,4 +98,10 @@ public sealed record MigrationSettings
     /// </summary>
     public MigrationSettings For(Model.Guest guest) =>
         AllowPostCopy && guest.CopiesDisksOnMigration ? this with { AllowPostCopy = false } : this;
+
+    /// <summary>
+    /// These settings for an offline move: the guest is paused, so nothing dirties its memory or disks — its disks are
+    /// copied whatever live block migration allows, and there is nothing to converge (no post-copy, no throttling).
+    /// </summary>
+    public MigrationSettings Offline() => this with { AllowBlockMigration = true, AllowPostCopy = false, AllowAutoConverge = false };
 }
